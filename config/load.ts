@@ -1,0 +1,61 @@
+import { envSchema } from 'env-schema'
+import { ConfigSchema, type Config } from './schema.ts'
+
+export class ConfigError extends Error {
+  constructor (readonly variable: string, message: string) {
+    super(`${variable}: ${message}`)
+    this.name = 'ConfigError'
+  }
+}
+
+export function splitList (value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean)
+}
+
+const PROVIDERS = new Set(['cognito', 'oidc', 'local'])
+
+/**
+ * Reads the environment (and `.env` when present), applies defaults and checks the
+ * relations the schema cannot express. Throws ConfigError naming the first bad variable.
+ */
+export function loadConfig (env: Record<string, string | undefined> = process.env, opts: { dotenv?: boolean } = {}): Config {
+  let config: Config
+  try {
+    config = envSchema<Config>({ schema: ConfigSchema, data: env, dotenv: opts.dotenv ?? env === process.env })
+  } catch (err) {
+    const e = err as Error & { errors?: Array<{ instancePath?: string, params?: { missingProperty?: string }, message?: string }> }
+    const first = e.errors?.[0]
+    const variable = first?.instancePath?.replace(/^\//, '') || first?.params?.missingProperty || 'environment'
+    throw new ConfigError(variable, first?.message ?? e.message)
+  }
+  if (config.AUTH_PROVIDERS === '') config.AUTH_PROVIDERS = config.NODE_ENV === 'production' ? '' : 'local'
+  const providers = splitList(config.AUTH_PROVIDERS)
+  if (providers.length === 0) throw new ConfigError('AUTH_PROVIDERS', 'must name at least one of cognito, oidc, local (local is refused in production)')
+  for (const p of providers) {
+    if (!PROVIDERS.has(p)) throw new ConfigError('AUTH_PROVIDERS', `unknown provider "${p}" (expected cognito, oidc, local)`)
+  }
+  if (providers.includes('local') && config.NODE_ENV === 'production') {
+    throw new ConfigError('AUTH_PROVIDERS', 'the local provider is refused when NODE_ENV=production; configure cognito or oidc')
+  }
+  if (providers.includes('cognito')) {
+    if (!config.COGNITO_USER_POOL_ID) throw new ConfigError('COGNITO_USER_POOL_ID', 'required when AUTH_PROVIDERS includes cognito')
+    if (!/^[\w-]+_[0-9a-zA-Z]+$/.test(config.COGNITO_USER_POOL_ID)) throw new ConfigError('COGNITO_USER_POOL_ID', 'must look like <region>_<id>')
+    if (!config.COGNITO_REGION) config.COGNITO_REGION = env.AWS_REGION ?? config.COGNITO_USER_POOL_ID.split('_')[0]
+    if (!config.COGNITO_REGION) throw new ConfigError('COGNITO_REGION', 'required when AUTH_PROVIDERS includes cognito')
+  }
+  if (config.COGNITO_ENDPOINT) checkUrl('COGNITO_ENDPOINT', config.COGNITO_ENDPOINT)
+  if (providers.includes('oidc')) {
+    if (!config.OIDC_ISSUER) throw new ConfigError('OIDC_ISSUER', 'required when AUTH_PROVIDERS includes oidc')
+    checkUrl('OIDC_ISSUER', config.OIDC_ISSUER)
+  }
+  if (config.S3_ENDPOINT) checkUrl('S3_ENDPOINT', config.S3_ENDPOINT)
+  if (config.S3_PREFIX && !config.S3_PREFIX.endsWith('/')) throw new ConfigError('S3_PREFIX', 'must end with "/"')
+  if (Boolean(config.TLS_CERT) !== Boolean(config.TLS_KEY)) throw new ConfigError(config.TLS_CERT ? 'TLS_KEY' : 'TLS_CERT', 'TLS_CERT and TLS_KEY go together')
+  return config
+}
+
+function checkUrl (variable: string, value: string): void {
+  let url: URL
+  try { url = new URL(value) } catch { throw new ConfigError(variable, `not a URL: ${value}`) }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(variable, 'must be an http(s) URL')
+}

@@ -1,0 +1,16 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import websocket from '@fastify/websocket'
+
+async function websocketPlugin (fastify: FastifyInstance): Promise<void> {
+  await fastify.register(websocket, {
+    options: {
+      maxPayload: fastify.config.WS_MAX_MESSAGE_BYTES,
+      // Answer quiver.v1 only: a bearer.<jwt> subprotocol is read by the auth hook, never echoed.
+      handleProtocols: (protocols: Set<string>) => (protocols.has('quiver.v1') ? 'quiver.v1' : false),
+      perMessageDeflate: false
+    }
+  })
+}
+
+export default fp(websocketPlugin, { name: 'websocket' })

@@ -1,0 +1,75 @@
+import { readFileSync, realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import closeWithGrace from 'close-with-grace'
+import app from './app.ts'
+import { loadConfig, ConfigError } from '../config/load.ts'
+import type { Config } from '../config/schema.ts'
+
+/** Redacted everywhere a token could appear in a log line. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["sec-websocket-protocol"]',
+  'req.headers.cookie',
+  'headers.authorization'
+]
+
+export function serverOptions (config: Config): FastifyServerOptions {
+  const opts: FastifyServerOptions = {
+    logger: {
+      level: config.LOG_LEVEL,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: {
+        req (req) {
+          // access_token may ride in the query string for browsers: never log it.
+          return { method: req.method, url: req.url.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]'), remoteAddress: req.ip }
+        }
+      }
+    },
+    // Streams are read by the routes themselves; this only bounds JSON control bodies.
+    bodyLimit: 10 * 1024 * 1024,
+    requestTimeout: 5 * 60 * 1000,
+    connectionTimeout: 0,
+    keepAliveTimeout: 72_000,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } }
+  }
+  if (config.TLS_CERT) {
+    (opts as { https?: object }).https = { cert: readFileSync(config.TLS_CERT), key: readFileSync(config.TLS_KEY) }
+  }
+  return opts
+}
+
+export async function buildServer (config: Config): Promise<FastifyInstance> {
+  const fastify = Fastify(serverOptions(config))
+  await fastify.register(app, { config })
+  return fastify
+}
+
+async function main (): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`quiver: configuration error: ${err.message}\n`)
+      process.exit(78)
+    }
+    throw err
+  }
+  const fastify = await buildServer(config)
+  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) => {
+    if (err) fastify.log.error({ err }, 'closing after an uncaught error')
+    else fastify.log.info({ signal }, 'shutting down: flushing buffers')
+    await fastify.close()
+  })
+  await fastify.listen({ port: config.PORT, host: config.HOST })
+}
+
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    process.stderr.write(`quiver: failed to start: ${(err as Error).message}\n`)
+    process.exit(1)
+  })
+}
