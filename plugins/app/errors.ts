@@ -3,7 +3,6 @@ import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { RETRY_AFTER_SECONDS } from '../../src/errors.ts'
 
-
 /** Fastify's own codes mapped to stable Quiver ones. */
 const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'QUIVER_PAYLOAD_TOO_LARGE',

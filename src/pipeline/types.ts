@@ -1,0 +1,46 @@
+import type { RecordBatch, Schema } from 'apache-arrow'
+import type { TopicRecord } from '../schema/topic-schema.ts'
+
+export type AckMode = 'durable' | 'accepted'
+
+export interface IngestResult {
+  rows: number
+  batches: number
+}
+
+/**
+ * Per-topic buffers in front of the encoder and storage. A request's batches join a buffer
+ * together (all-or-nothing) only after the whole request was read and validated.
+ */
+export interface Pipeline {
+  /**
+   * Adds already-validated batches (schema normalised to the topic's field order).
+   * Resolves once staged ('accepted') or once the Parquet object holding every row is committed
+   * ('durable'); rejects with StorageUnavailableError if the flush finally fails.
+   * Throws OverloadedError synchronously-ish (rejects before buffering) over MAX_BUFFERED_BYTES.
+   */
+  ingest (topic: TopicRecord, batches: RecordBatch[], opts: { ack: AckMode, bytes: number }): Promise<IngestResult>
+  /** True while buffered bytes are below MAX_BUFFERED_BYTES; producers that can wait do so via waitForCapacity. */
+  hasCapacity (): boolean
+  waitForCapacity (): Promise<void>
+  /** Flushes every buffer; resolves when all of it is durable. */
+  flushAll (): Promise<void>
+  /** Live tail: called with every batch accepted for the topic from now on. Returns the unsubscribe function. */
+  subscribe (topic: string, listener: (batch: RecordBatch, schema: Schema) => void): () => void
+  stats (): PipelineStats
+  close (): Promise<void>
+}
+
+export interface TopicBufferStats {
+  bufferedRows: number
+  bufferedBytes: number
+  committedRows: number
+  committedBytes: number
+  files: number
+  lastFlushAt: string | null
+}
+
+export interface PipelineStats {
+  bufferedBytes: number
+  topics: Record<string, TopicBufferStats>
+}
