@@ -6,6 +6,10 @@ import type { Config } from '../config/schema.ts'
 
 const root = join(fileURLToPath(import.meta.url), '..', '..')
 
+// Running from the TypeScript sources (npm start, tests: both under tsx): tell autoload to load
+// .ts plugins. Built code (dist/) loads .js and needs nothing.
+if (import.meta.url.endsWith('.ts')) process.env.FASTIFY_AUTOLOAD_TYPESCRIPT ??= '1'
+
 export interface AppOptions extends FastifyPluginOptions {
   config: Config
 }

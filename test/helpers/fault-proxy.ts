@@ -1,0 +1,109 @@
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+
+export type FaultMode =
+  | 'pass' // forward to the target
+  | 'refuse' // close every new connection at once
+  | 'reset' // read the request, then reset the connection (ECONNRESET)
+  | 'stall' // accept the request and never answer (until the mode changes or teardown)
+  | 'slowdown' // answer 503 with S3's SlowDown error
+  | { status: number, body?: string, contentType?: string } // answer this status
+
+export interface FaultProxy {
+  url: string
+  port: number
+  /** Every request seen, in order (also the ones a fault answered). */
+  requests: Array<{ method: string, path: string, at: number }>
+  mode (m: FaultMode): void
+  current (): FaultMode
+  reset (): void
+  close (): Promise<void>
+}
+
+const SLOWDOWN = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>'
+
+/**
+ * An HTTP forwarding proxy for real network faults in front of a real server (s3rver, cognito-local).
+ * The Host header is forwarded unchanged so SigV4 signatures stay valid.
+ */
+export async function startFaultProxy (t: { teardown: (fn: () => unknown) => void }, target: string): Promise<FaultProxy> {
+  const to = new URL(target)
+  let mode: FaultMode = 'pass'
+  const requests: FaultProxy['requests'] = []
+  const sockets = new Set<Socket>()
+  const stalled = new Set<ServerResponse>()
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', at: Date.now() })
+    const m = mode
+    if (m === 'stall') {
+      stalled.add(res)
+      req.resume()
+      return
+    }
+    if (m === 'reset' || m === 'refuse') {
+      req.resume()
+      req.socket.resetAndDestroy()
+      return
+    }
+    if (m === 'slowdown' || typeof m === 'object') {
+      const status = m === 'slowdown' ? 503 : m.status
+      const body = m === 'slowdown' ? SLOWDOWN : (m.body ?? '')
+      req.resume()
+      req.on('end', () => {
+        res.writeHead(status, { 'content-type': m === 'slowdown' ? 'application/xml' : (m.contentType ?? 'application/xml'), 'content-length': Buffer.byteLength(body) })
+        res.end(body)
+      })
+      return
+    }
+    const upstream = httpRequest({
+      host: to.hostname,
+      port: to.port,
+      method: req.method,
+      path: req.url,
+      headers: req.headers
+    }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers)
+      up.pipe(res)
+    })
+    upstream.on('error', () => req.socket.destroy())
+    req.pipe(upstream)
+  })
+  server.on('connection', (socket: Socket) => {
+    if (mode === 'refuse') {
+      socket.resetAndDestroy()
+      return
+    }
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  server.keepAliveTimeout = 1000
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+
+  const releaseStalled = (): void => {
+    for (const res of stalled) res.socket?.destroy()
+    stalled.clear()
+  }
+  let closed = false
+  const close = async (): Promise<void> => {
+    if (closed) return
+    closed = true
+    releaseStalled()
+    for (const s of sockets) s.destroy()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+  t.teardown(close)
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    mode (m) {
+      if (mode === 'stall' && m !== 'stall') releaseStalled()
+      mode = m
+    },
+    current: () => mode,
+    reset () { requests.length = 0 },
+    close
+  }
+}

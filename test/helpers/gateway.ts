@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+export interface Gateway {
+  url: string
+  port: number
+  dataDir: string
+  proc: ChildProcess
+  /** Everything the process printed on stdout / stderr so far. */
+  stdout (): string
+  stderr (): string
+  kill (signal?: NodeJS.Signals): void
+  /** Resolves with the exit code (or the signal name) once the process has exited. */
+  exited: Promise<number | string>
+}
+
+export async function freePort (): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  const { port } = srv.address() as AddressInfo
+  await new Promise((resolve) => srv.close(resolve))
+  return port
+}
+
+/**
+ * Spawns the real server as `npm start` does (`node --import tsx src/server.ts`) on a random port
+ * with a temporary DATA_DIR (unless env.DATA_DIR is given), and waits until /healthz answers.
+ * The environment is exactly `env` plus PATH/HOME: nothing leaks in from the test process.
+ */
+export async function startGateway (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string> = {}, opts: { timeoutMs?: number, cwd?: string } = {}): Promise<Gateway> {
+  const port = env.PORT ? Number(env.PORT) : await freePort()
+  const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'quiver-gw-'))
+  let out = ''
+  let err = ''
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'server.ts')], {
+    cwd: opts.cwd ?? ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env, PORT: String(port), DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  proc.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+  proc.stderr!.on('data', (d: Buffer) => { err += d.toString() })
+  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)))
+  t.teardown(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL')
+      await exited
+    }
+    if (!env.DATA_DIR) rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000)
+  let done = false
+  exited.then(() => { done = true }, () => {})
+  while (!done) {
+    try {
+      const res = await fetch(`${url}/healthz`)
+      if (res.status === 200) break
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`gateway did not become healthy in time\nstdout:\n${out}\nstderr:\n${err}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  if (done) throw new Error(`gateway exited during startup (${await exited})\nstdout:\n${out}\nstderr:\n${err}`)
+  return { url, port, dataDir, proc, stdout: () => out, stderr: () => err, kill: (s = 'SIGTERM') => proc.kill(s), exited }
+}
