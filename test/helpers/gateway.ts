@@ -56,9 +56,9 @@ export async function startGateway (t: { teardown: (fn: () => unknown) => void }
 
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000)
-  let done = false
-  exited.then(() => { done = true }, () => {})
-  while (!done) {
+  const state = { exited: false }
+  exited.then(() => { state.exited = true }, () => {})
+  while (!state.exited) {
     try {
       const res = await fetch(`${url}/healthz`)
       if (res.status === 200) break
@@ -66,6 +66,6 @@ export async function startGateway (t: { teardown: (fn: () => unknown) => void }
     if (Date.now() > deadline) throw new Error(`gateway did not become healthy in time\nstdout:\n${out}\nstderr:\n${err}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  if (done) throw new Error(`gateway exited during startup (${await exited})\nstdout:\n${out}\nstderr:\n${err}`)
+  if (state.exited) throw new Error(`gateway exited during startup (${await exited})\nstdout:\n${out}\nstderr:\n${err}`)
   return { url, port, dataDir, proc, stdout: () => out, stderr: () => err, kill: (s = 'SIGTERM') => proc.kill(s), exited }
 }
