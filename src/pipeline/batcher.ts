@@ -1,0 +1,204 @@
+/**
+ * One topic's buffer. Entries (each one request's staged batches) wait here until the buffer is
+ * due — FLUSH_INTERVAL_MS after the first entry arrived, or as soon as it holds maxBytes — and are
+ * then written together: one `write` call (one object) per partition key per flush, whatever the
+ * number of writers. At most one flush is in flight; entries arriving meanwhile keep buffering.
+ *
+ * A failed write settles exactly the entries of that write: entries marked `retain` (already
+ * acknowledged to their producer) go back to the front of the buffer and are retried with
+ * backoff; the others are rejected and dropped so a client retry cannot duplicate them.
+ */
+
+export interface BatchEntry<T> {
+  payload: T
+  rows: number
+  bytes: number
+  /** Entries with the same key end up in the same object (e.g. the UTC hour partition). */
+  partition: string
+  retain: boolean
+}
+
+export interface BatcherOptions<T> {
+  intervalMs: number
+  maxBytes: number
+  write: (partition: string, entries: Array<BatchEntry<T>>) => Promise<void>
+  /** Called once per entry when it leaves the buffer for good (committed, or dropped with `err`). */
+  onSettled?: (entry: BatchEntry<T>, err: Error | null) => void
+  /** Delay before retrying retained entries after `failures` consecutive failed flushes. */
+  retryDelayMs?: (failures: number) => number
+}
+
+interface Slot<T> {
+  entry: BatchEntry<T>
+  attempts: number
+  lastError: Error | null
+  state: 'buffered' | 'flying' | 'committed' | 'dropped'
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+export const defaultRetryDelay = (failures: number): number => Math.min(30_000, 250 * 2 ** Math.min(failures - 1, 7))
+
+export class Batcher<T> {
+  #opts: BatcherOptions<T>
+  #pending: Array<Slot<T>> = []
+  #flying = new Set<Slot<T>>()
+  #pendingBytes = 0
+  #pendingRows = 0
+  #flyingBytes = 0
+  #flyingRows = 0
+  #timer: NodeJS.Timeout | null = null
+  #due = false
+  #inFlight: Promise<void> | null = null
+  #failures = 0
+  #closed = false
+
+  constructor (opts: BatcherOptions<T>) {
+    this.#opts = opts
+  }
+
+  get bufferedBytes (): number { return this.#pendingBytes + this.#flyingBytes }
+  get bufferedRows (): number { return this.#pendingRows + this.#flyingRows }
+  get idle (): boolean { return this.#pending.length === 0 && this.#flying.size === 0 }
+
+  /** Buffers the entry; resolves once it is committed, rejects if its flush fails and it is not retained. */
+  add (entry: BatchEntry<T>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ entry, attempts: 0, lastError: null, state: 'buffered', resolve, reject })
+      this.#pendingBytes += entry.bytes
+      this.#pendingRows += entry.rows
+      if (this.#pendingBytes >= this.#opts.maxBytes) {
+        this.#due = true
+        this.#kick()
+      } else if (this.#timer === null && this.#failures === 0) {
+        this.#startTimer(this.#opts.intervalMs)
+      }
+    })
+  }
+
+  /**
+   * Flushes everything buffered now (ignoring backoff); resolves when all of it is committed,
+   * rejects with the first failure any of it met on the way.
+   */
+  async flush (): Promise<void> {
+    const targets = [...this.#flying, ...this.#pending].map((s) => ({ s, attempts: s.attempts }))
+    for (;;) {
+      let open = false
+      for (const { s, attempts } of targets) {
+        if (s.state === 'committed') continue
+        if (s.lastError && (s.state === 'dropped' || s.attempts > attempts)) throw s.lastError
+        open = true
+      }
+      if (!open) return
+      if (this.#inFlight) await this.#inFlight
+      else {
+        this.#due = true
+        this.#kick()
+      }
+    }
+  }
+
+  /** Stops the timers. Call flush() first: whatever is still buffered is rejected with `err`. */
+  close (err: Error): void {
+    this.#closed = true
+    this.#clearTimer()
+    for (const s of this.#pending.splice(0)) this.#drop(s, err)
+    this.#pendingBytes = 0
+    this.#pendingRows = 0
+  }
+
+  #startTimer (ms: number): void {
+    this.#clearTimer()
+    if (this.#closed) return
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      this.#due = true
+      this.#kick()
+    }, ms)
+  }
+
+  #clearTimer (): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+  }
+
+  #kick (): void {
+    if (this.#inFlight || !this.#due || this.#pending.length === 0) return
+    this.#due = false
+    this.#clearTimer()
+    const batch = this.#pending.splice(0)
+    this.#pendingBytes = 0
+    this.#pendingRows = 0
+    for (const s of batch) {
+      s.state = 'flying'
+      this.#flying.add(s)
+      this.#flyingBytes += s.entry.bytes
+      this.#flyingRows += s.entry.rows
+    }
+    this.#inFlight = this.#run(batch).finally(() => {
+      this.#inFlight = null
+      this.#afterRun()
+    })
+  }
+
+  #afterRun (): void {
+    if (this.#pending.length === 0 || this.#closed) return
+    if (this.#failures > 0) {
+      this.#startTimer((this.#opts.retryDelayMs ?? defaultRetryDelay)(this.#failures))
+    } else if (this.#due || this.#pendingBytes >= this.#opts.maxBytes) {
+      this.#due = true
+      this.#kick()
+    } else if (this.#timer === null) {
+      this.#startTimer(this.#opts.intervalMs)
+    }
+  }
+
+  async #run (batch: Array<Slot<T>>): Promise<void> {
+    const groups = new Map<string, Array<Slot<T>>>()
+    for (const s of batch) {
+      const g = groups.get(s.entry.partition)
+      if (g) g.push(s)
+      else groups.set(s.entry.partition, [s])
+    }
+    let failed = false
+    await Promise.all([...groups].map(async ([partition, slots]) => {
+      let err: Error | null = null
+      try {
+        await this.#opts.write(partition, slots.map((s) => s.entry))
+      } catch (e) {
+        err = e instanceof Error ? e : new Error(String(e))
+        failed = true
+      }
+      const retained: Array<Slot<T>> = []
+      for (const s of slots) {
+        this.#flying.delete(s)
+        this.#flyingBytes -= s.entry.bytes
+        this.#flyingRows -= s.entry.rows
+        s.attempts++
+        s.lastError = err
+        if (!err) {
+          s.state = 'committed'
+          this.#opts.onSettled?.(s.entry, null)
+          s.resolve()
+        } else if (s.entry.retain && !this.#closed) {
+          s.state = 'buffered'
+          this.#pendingBytes += s.entry.bytes
+          this.#pendingRows += s.entry.rows
+          retained.push(s)
+        } else {
+          this.#drop(s, err)
+        }
+      }
+      // Acknowledged data goes back ahead of newer entries so it is written in arrival order.
+      this.#pending.unshift(...retained)
+    }))
+    this.#failures = failed ? this.#failures + 1 : 0
+  }
+
+  #drop (s: Slot<T>, err: Error): void {
+    s.state = 'dropped'
+    s.lastError = err
+    this.#opts.onSettled?.(s.entry, err)
+    s.reject(err)
+  }
+}
