@@ -1,0 +1,38 @@
+export const HELP = `quiver: stream files into a Quiver gateway
+
+Usage:
+  quiver send <file> --topic <name> [options]   send a CSV, NDJSON, JSON, Parquet or Arrow file
+  quiver tail <topic> [--limit n]               print rows accepted from now on, as NDJSON
+  quiver token [--role admin|write|read]        mint the local provider's tokens from DATA_DIR
+  quiver --help | --version
+
+Common options:
+  --url <url>          gateway base URL (default $QUIVER_URL or http://127.0.0.1:3000)
+  --token <jwt>        bearer token (default $QUIVER_TOKEN)
+
+send options:
+  --topic, -t <name>   target topic (required)
+  --format <f>         csv | ndjson | json | parquet | arrow (default: from the extension)
+  --transport <t>      http (one POST per batch, ?ack=durable) | ws (one WebSocket, pipelined) (default http)
+  --batch-rows <n>     rows per batch; one batch is one request or message (default 50000)
+  --inflight <n>       unacknowledged batches allowed at once (default 4)
+  --retries <n>        attempts per batch after the first, with backoff (default 8)
+  --create-topic       create the topic from the file's schema when it does not exist (admin token)
+  --resume <file>      state file: acknowledged batches are recorded there; rerunning the same
+                       command with the same file skips them and sends the rest
+  --json               print the summary as JSON on stdout
+  --quiet, -q          no progress output
+
+tail options:
+  --limit <n>          exit after n rows
+
+token options:
+  --data-dir <dir>     the gateway's DATA_DIR (default $DATA_DIR or ./data)
+  --ttl <seconds>      token lifetime (default 86400)
+  --role <role>        print only that role's token
+
+Delivery: a batch counts as sent only when the gateway acknowledged it as durable (its rows are
+in a committed Parquet object). Unacknowledged batches are retried. After an interruption, rerun
+with --resume to send every batch not yet acknowledged: nothing is missing, but batches that were
+in flight when the run stopped may be stored twice (at most --inflight batches).
+`

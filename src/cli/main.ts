@@ -1,0 +1,123 @@
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { ROLES, type Role } from '../auth/types.ts'
+import type { ApiClient } from './api.ts'
+import { HELP } from './help.ts'
+import { formatSummary } from './progress.ts'
+import { send, SendError } from './send.ts'
+import { FORMATS, type Format } from './sources/index.ts'
+import { tail } from './tail.ts'
+import { mintLocalTokens } from './token.ts'
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  url: { type: 'string' },
+  token: { type: 'string' },
+  topic: { type: 'string', short: 't' },
+  format: { type: 'string' },
+  transport: { type: 'string', default: 'http' },
+  'batch-rows': { type: 'string', default: '50000' },
+  inflight: { type: 'string', default: '4' },
+  retries: { type: 'string', default: '8' },
+  'create-topic': { type: 'boolean' },
+  resume: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  limit: { type: 'string', default: '0' },
+  'data-dir': { type: 'string' },
+  ttl: { type: 'string', default: '86400' },
+  role: { type: 'string' }
+} as const
+
+class UsageError extends Error {}
+
+function int (name: string, value: string, min: number): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${value}"`)
+  return n
+}
+
+function oneOf<T extends string> (name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined
+  if (!allowed.includes(value as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`)
+  return value as T
+}
+
+export async function main (argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
+  const [command, ...rest] = positionals
+  if (values.version) {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    process.stdout.write(`${pkg.version}\n`)
+    return 0
+  }
+  if (values.help || !command) {
+    process.stdout.write(HELP)
+    return values.help ? 0 : 2
+  }
+  const api: ApiClient = {
+    url: values.url ?? process.env.QUIVER_URL ?? 'http://127.0.0.1:3000',
+    token: values.token ?? process.env.QUIVER_TOKEN ?? null
+  }
+  const log = (line: string) => { if (!values.quiet) process.stderr.write(`quiver: ${line}\n`) }
+  const controller = new AbortController()
+  const onSignal = () => controller.abort()
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+
+  if (command === 'send') {
+    if (rest.length !== 1) throw new UsageError('send takes exactly one file')
+    if (!values.topic) throw new UsageError('send needs --topic')
+    try {
+      const summary = await send({
+        file: rest[0],
+        topic: values.topic,
+        api,
+        format: oneOf<Format>('format', values.format, FORMATS),
+        transport: oneOf('transport', values.transport, ['http', 'ws'] as const) ?? 'http',
+        batchRows: int('batch-rows', values['batch-rows'], 1),
+        inflight: int('inflight', values.inflight, 1),
+        retries: int('retries', values.retries, 0),
+        createTopic: values['create-topic'] ?? false,
+        resume: values.resume ?? null,
+        progress: values.quiet || values.json ? 'off' : process.stderr.isTTY ? 'tty' : 'lines',
+        signal: controller.signal,
+        log
+      })
+      if (values.json) process.stdout.write(JSON.stringify(summary) + '\n')
+      else process.stderr.write(`quiver: ${formatSummary(summary)}\n`)
+      return 0
+    } catch (err) {
+      if (!(err instanceof SendError)) throw err
+      process.stderr.write(`quiver: send stopped: ${err.message}\nquiver: ${formatSummary(err.summary)}\n`)
+      if (err.statePath) {
+        process.stderr.write(`quiver: to send what was not acknowledged, rerun with --resume ${err.statePath}\n`)
+      }
+      if (values.json) process.stdout.write(JSON.stringify({ ...err.summary, error: err.message, statePath: err.statePath }) + '\n')
+      return controller.signal.aborted ? 130 : 1
+    }
+  }
+  if (command === 'tail') {
+    if (rest.length !== 1) throw new UsageError('tail takes exactly one topic')
+    await tail({ api, topic: rest[0], limit: int('limit', values.limit, 0), out: (l) => process.stdout.write(l + '\n'), signal: controller.signal })
+    return 0
+  }
+  if (command === 'token') {
+    const lines = mintLocalTokens({
+      dataDir: values['data-dir'] ?? process.env.DATA_DIR ?? './data',
+      scopePrefix: process.env.SCOPE_PREFIX ?? 'boilstream',
+      ttlSeconds: int('ttl', values.ttl, 1),
+      role: oneOf<Role>('role', values.role, ROLES) ?? null
+    })
+    process.stdout.write(lines.join('\n') + '\n')
+    return 0
+  }
+  throw new UsageError(`unknown command "${command}"`)
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: Error) => {
+  const usage = err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')
+  process.stderr.write(`quiver: ${err.message}\n${usage ? 'Run quiver --help for usage.\n' : ''}`)
+  process.exitCode = usage ? 2 : 1
+})
