@@ -37,3 +37,7 @@ export const RETRY_AFTER_SECONDS: Record<string, number> = {
   QUIVER_SHUTTING_DOWN: 1,
   QUIVER_AUTH_UNAVAILABLE: 2
 }
+
+/** WebSocket ingest: text frames carry no data (CONTRACT §7); sent as an error frame, not an HTTP answer. */
+export const TextFrameError = createError('QUIVER_TEXT_FRAME', 'Text frames are not accepted: send each Arrow IPC stream as one binary message', 400)
+export const LocalOnlyError = createError<[string]>('QUIVER_LOCAL_ONLY', 'Console tokens are only handed out to loopback requests: %s', 403)

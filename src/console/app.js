@@ -1,0 +1,190 @@
+import { Api } from './api.js'
+import { GENERATED_FIELDS, fileToTable } from './arrow-data.js'
+import { RateChart, compact } from './chart.js'
+import { Producer } from './producer.js'
+import { TailView } from './tail.js'
+import { log, setPill } from './ui.js'
+
+const $ = (id) => document.getElementById(id)
+const state = { token: sessionStorage.getItem('quiver.token') ?? '', topics: [], ackedRows: 0, ackedMsgs: 0, errors: 0, secRows: 0, secBytes: 0 }
+const api = new Api(() => state.token)
+const producer = new Producer()
+const tail = new TailView($('tail-table'))
+const chart = new RateChart($('chart'))
+
+const topicName = () => $('topic').value.trim()
+
+function requireTopic () {
+  const name = topicName()
+  if (!/^[a-z][a-z0-9_]{0,62}$/.test(name)) throw new Error('Choose a topic name: lowercase letters, digits and _, starting with a letter')
+  if (!state.token) throw new Error('Paste a token (or use the local token) first')
+  return name
+}
+
+async function connect () {
+  state.token = $('token').value.trim()
+  sessionStorage.setItem('quiver.token', state.token)
+  try {
+    const me = await api.whoami()
+    setPill($('auth-status'), 'ok', 'connected')
+    $('who').textContent = `${me.username || me.sub} · ${me.roles.join(', ') || 'no roles'}`
+    log('ok', `Signed in as ${me.username || me.sub} (${me.roles.join(', ')})`)
+    await loadTopics()
+  } catch (err) {
+    setPill($('auth-status'), 'err', err.status === 401 ? 'invalid token' : 'error')
+    $('who').textContent = ''
+    log('err', `Sign-in failed: ${err.code ?? ''} ${err.message}`)
+  }
+}
+
+async function loadTopics () {
+  try {
+    state.topics = await api.listTopics()
+  } catch (err) {
+    log('err', `Listing topics failed: ${err.message}`)
+    return
+  }
+  $('topic-list').replaceChildren(...state.topics.map((t) => Object.assign(document.createElement('option'), { value: t.name })))
+  if (!topicName() && state.topics.length) $('topic').value = state.topics[0].name
+  showSchema()
+}
+
+function showSchema () {
+  const topic = state.topics.find((t) => t.name === topicName())
+  const fields = topic?.schema.fields
+  const box = $('schema')
+  box.replaceChildren()
+  if (!fields) {
+    box.textContent = topicName() ? 'New topic: created with the schema of the first stream.' : ''
+    box.className = 'schema hint'
+    return
+  }
+  box.className = 'schema'
+  for (const f of fields) {
+    const el = document.createElement('span')
+    el.className = 'field'
+    el.innerHTML = '<b></b> <span></span>'
+    el.children[0].textContent = f.name
+    el.children[1].textContent = f.type + (f.nullable ? '' : ' not null')
+    box.appendChild(el)
+  }
+}
+
+async function createTopic () {
+  try {
+    const name = requireTopic()
+    await api.createTopic(name, GENERATED_FIELDS)
+    log('ok', `Created topic ${name}`)
+    await loadTopics()
+  } catch (err) {
+    log('err', `Create failed: ${err.code ?? ''} ${err.message}`)
+  }
+}
+
+async function start () {
+  try {
+    const name = requireTopic()
+    const rate = Math.max(1, Number($('rate').value) || 1)
+    const mps = Math.min(50, Math.max(1, Number($('mps').value) || 1))
+    await producer.startGenerating(name, state.token, { rate, mps })
+    log('ok', `Streaming ~${compact(rate)} rows/s to ${name}`)
+  } catch (err) {
+    log('err', err.message)
+  }
+}
+
+async function sendFile () {
+  const file = $('file').files[0]
+  if (!file) return
+  try {
+    const name = requireTopic()
+    const table = await fileToTable(file)
+    log('ok', `${file.name}: ${table.numRows} rows, ${table.schema.fields.length} columns`)
+    await producer.sendFile(name, state.token, table, Math.max(1, Number($('upload-batch').value) || 10000), (p) => { $('upload-progress').value = p })
+  } catch (err) {
+    log('err', `Upload failed: ${err.message}`)
+  }
+}
+
+producer.addEventListener('ack', ({ detail }) => {
+  state.ackedRows += detail.rows
+  state.ackedMsgs++
+  state.secRows += detail.rows
+  state.secBytes += detail.bytes
+  renderCounters()
+})
+producer.addEventListener('error', ({ detail }) => {
+  state.errors++
+  log('err', `seq ${detail.seq}: ${detail.code} ${detail.message}`)
+  renderCounters()
+})
+producer.addEventListener('state', ({ detail }) => {
+  const s = detail.state
+  const pill = { streaming: 'busy', connecting: 'warn', draining: 'warn', failed: 'err', closed: 'err', idle: 'idle' }[s]
+  setPill($('stream-status'), pill, s)
+  $('start').disabled = s !== 'idle' && s !== 'closed' && s !== 'failed'
+  $('stop').disabled = !$('start').disabled
+  $('send-file').disabled = $('start').disabled || !$('file').files.length
+  if (s === 'closed') log('err', `Stream closed by the gateway: ${detail.code} ${detail.reason || ''}`)
+  if (s === 'idle' && detail.code === 1000) { log('ok', `Stream finished: ${state.ackedRows} rows acked in total`); loadTopics() }
+})
+
+function renderCounters () {
+  $('acked-rows').textContent = state.ackedRows.toLocaleString('en-US')
+  $('acked-msgs').textContent = state.ackedMsgs.toLocaleString('en-US')
+  $('errors').textContent = String(state.errors)
+  $('inflight').textContent = String(producer.inflight)
+}
+
+setInterval(() => {
+  const mib = state.secBytes / 1048576
+  $('rows-rate').textContent = compact(state.secRows)
+  $('mib-rate').textContent = mib.toFixed(2)
+  chart.push(state.secRows, mib)
+  state.secRows = 0
+  state.secBytes = 0
+  renderCounters()
+}, 1000)
+
+tail.addEventListener('status', ({ detail }) => {
+  setPill($('tail-status'), detail.state === 'live' ? 'ok' : detail.code === 1000 || detail.code === 1005 ? 'idle' : 'err', detail.state === 'live' ? 'live' : 'off')
+  $('tail-toggle').textContent = detail.state === 'live' ? 'Stop tail' : 'Start tail'
+  if (detail.state === 'closed' && detail.code !== 1000 && detail.code !== 1005) log('err', `Tail closed: ${detail.code} ${detail.reason || ''}`)
+})
+tail.addEventListener('rows', ({ detail }) => { $('tail-count').textContent = `${detail.seen.toLocaleString('en-US')} rows seen` })
+
+$('auth').addEventListener('submit', (ev) => { ev.preventDefault(); connect() })
+$('local-token').addEventListener('click', async () => {
+  try {
+    $('token').value = await api.localToken()
+    await connect()
+  } catch (err) {
+    log('err', `Local token unavailable: ${err.message}`)
+  }
+})
+$('topic').addEventListener('input', showSchema)
+$('refresh-topics').addEventListener('click', loadTopics)
+$('create-topic').addEventListener('click', createTopic)
+$('start').addEventListener('click', start)
+$('stop').addEventListener('click', () => producer.stop())
+$('send-file').addEventListener('click', sendFile)
+$('file').addEventListener('change', () => {
+  const f = $('file').files[0]
+  $('file-label').textContent = f ? `${f.name} · ${(f.size / 1048576).toFixed(2)} MiB` : 'Drop a file here'
+  $('send-file').disabled = !f || producer.busy
+})
+$('tail-toggle').addEventListener('click', () => {
+  if (tail.running) return tail.stop()
+  try { tail.start(requireTopic(), state.token) } catch (err) { log('err', err.message) }
+})
+for (const tab of document.querySelectorAll('.tab')) {
+  tab.addEventListener('click', () => {
+    for (const t of document.querySelectorAll('.tab')) { t.classList.toggle('active', t === tab); t.setAttribute('aria-selected', String(t === tab)) }
+    for (const p of document.querySelectorAll('.tabpanel')) p.hidden = p.dataset.panel !== tab.dataset.tab
+  })
+}
+
+api.consoleInfo().then((info) => { $('local-token').hidden = !info.localToken }, () => {})
+$('token').value = state.token
+if (state.token) connect()
+renderCounters()

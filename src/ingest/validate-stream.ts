@@ -1,0 +1,59 @@
+import type { RecordBatch, Schema } from 'apache-arrow'
+import type { TopicRecord } from '../schema/topic-schema.ts'
+import type { ArrowPayload } from '../arrow/decode.ts'
+import { matchSchema, normaliseBatch } from '../schema/compare.ts'
+import { fromArrowSchema, toArrowSchema } from '../schema/types.ts'
+import { SchemaMismatchError, TopicExistsError, TopicNotFoundError } from '../errors.ts'
+
+/** The part of the catalog an ingest needs. */
+export interface TopicLookup {
+  get (name: string): Promise<TopicRecord | null>
+  create (record: TopicRecord): Promise<TopicRecord>
+}
+
+const MAX_CACHED = 1024
+// One Arrow Schema object per topic incarnation: matchSchema's cache and the batches of one
+// buffer then share it, and the type strings are parsed once, not on every message.
+const schemas = new Map<string, { json: string, schema: Schema }>()
+
+/** The topic's schema as an Arrow Schema (stable object for an unchanged record). */
+export function topicArrowSchema (topic: TopicRecord): Schema {
+  const key = `${topic.name}@${topic.createdAt}`
+  const json = JSON.stringify(topic.schema)
+  const hit = schemas.get(key)
+  if (hit !== undefined && hit.json === json) return hit.schema
+  if (schemas.size >= MAX_CACHED) schemas.clear()
+  const schema = toArrowSchema(topic.schema)
+  schemas.set(key, { json, schema })
+  return schema
+}
+
+/**
+ * The topic a stream goes to: from the catalog, or (with AUTO_CREATE_TOPICS) created with the
+ * stream's own schema. Two writers racing to create it both end up with the winner's record.
+ * @throws TopicNotFoundError when it does not exist and may not be created
+ */
+export async function resolveTopic (catalog: TopicLookup, name: string, incoming: Schema, autoCreate: boolean): Promise<TopicRecord> {
+  const found = await catalog.get(name)
+  if (found) return found
+  if (!autoCreate) throw new TopicNotFoundError(name)
+  try {
+    return await catalog.create({ name, schema: fromArrowSchema(incoming), createdAt: new Date().toISOString() })
+  } catch (err) {
+    if (!(err instanceof TopicExistsError)) throw err
+    const winner = await catalog.get(name)
+    if (!winner) throw err
+    return winner
+  }
+}
+
+/**
+ * A decoded stream's batches, checked against the topic and rewritten to its field order.
+ * @throws SchemaMismatchError naming every differing field
+ */
+export function validateStream (topic: TopicRecord, payload: Pick<ArrowPayload, 'schema' | 'batches'>): RecordBatch[] {
+  const schema = topicArrowSchema(topic)
+  const match = matchSchema(schema, payload.schema)
+  if (!match.ok) throw new SchemaMismatchError(match.message)
+  return payload.batches.map((b) => normaliseBatch(b, schema, match.reorder))
+}

@@ -1,0 +1,16 @@
+/** Text frames the server sends on a `quiver.v1` ingest connection (CONTRACT §7). */
+export type Frame =
+  | { type: 'ack', seq: number, rows: number }
+  | { type: 'error', seq: number, code: string, message: string }
+
+export function errorFrame (seq: number, code: string, message: string): Frame {
+  return { type: 'error', seq, code, message }
+}
+
+/** Close codes used by the WebSocket routes (RFC 6455 §7.4.1). */
+export const CLOSE = {
+  goingAway: 1001,
+  policyViolation: 1008,
+  tooBig: 1009,
+  tryAgainLater: 1013
+} as const

@@ -1,0 +1,182 @@
+import type { RecordBatch } from 'apache-arrow'
+import type { WebSocket } from 'ws'
+import type { Pipeline } from '../pipeline/types.ts'
+import type { TopicRecord } from '../schema/topic-schema.ts'
+import { TextFrameError } from '../errors.ts'
+import { errorFrame, type Frame } from './frames.ts'
+
+/** What one binary message became once decoded and checked against the topic. */
+export interface PreparedMessage {
+  topic: TopicRecord
+  batches: RecordBatch[]
+  rows: number
+  bytes: number
+}
+
+export interface IngestSessionOptions {
+  /** Decodes one message and validates it against the topic; throws Quiver errors. */
+  prepare: (bytes: Uint8Array) => Promise<PreparedMessage>
+  pipeline: Pick<Pipeline, 'ingest' | 'hasCapacity' | 'waitForCapacity'>
+  maxInflight: number
+  /** Token expiry, ms since epoch: no new messages after it, then close 1008. */
+  expiresAt?: number
+  log: { debug: (obj: object, msg: string) => void, warn: (obj: object, msg: string) => void }
+  onAck?: (rows: number, bytes: number) => void
+}
+
+interface Pending {
+  seq: number
+  frame: Frame | null
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * One `quiver.v1` ingest connection (CONTRACT §7). Messages are decoded concurrently but join the
+ * pipeline in sequence order; acks leave strictly in order. The socket stops being read while
+ * WS_MAX_INFLIGHT messages wait or the pipeline is full, so TCP pushes back on the producer
+ * instead of the gateway buffering without bound.
+ */
+export class IngestSession {
+  readonly #socket: WebSocket
+  readonly #opts: IngestSessionOptions
+  readonly #pending: Pending[] = []
+  #seq = 0
+  #chain: Promise<unknown> = Promise.resolve()
+  #paused = false
+  #waitingCapacity = false
+  #closing: { code: number, reason: string } | null = null
+  #timer: NodeJS.Timeout | null = null
+  #drained: (() => void) | null = null
+
+  constructor (socket: WebSocket, opts: IngestSessionOptions) {
+    this.#socket = socket
+    this.#opts = opts
+    socket.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary))
+    socket.on('close', () => this.#dispose())
+    if (opts.expiresAt !== undefined) this.#armExpiry(opts.expiresAt)
+  }
+
+  get inflight (): number {
+    return this.#pending.length
+  }
+
+  /** Stops reading, lets every accepted message be acked, then closes. Resolves once closed. */
+  finish (code: number, reason: string): Promise<void> {
+    if (!this.#closing) this.#closing = { code, reason }
+    this.#updateFlow()
+    return new Promise((resolve) => {
+      if (this.#socket.readyState >= 2) return resolve()
+      this.#socket.once('close', () => resolve())
+      this.#maybeClose()
+    })
+  }
+
+  #armExpiry (expiresAt: number): void {
+    const delay = expiresAt - Date.now()
+    if (delay > MAX_TIMER_MS) {
+      this.#timer = setTimeout(() => this.#armExpiry(expiresAt), MAX_TIMER_MS)
+    } else {
+      this.#timer = setTimeout(() => { this.finish(1008, 'token expired').catch(() => {}) }, Math.max(0, delay))
+    }
+    this.#timer.unref()
+  }
+
+  #onMessage (data: Buffer, isBinary: boolean): void {
+    const seq = ++this.#seq
+    const entry: Pending = { seq, frame: null }
+    this.#pending.push(entry)
+    if (this.#closing) {
+      // Already read from the socket before the pause took effect: refuse it explicitly, never silently.
+      const code = this.#closing.code === 1008 ? 'QUIVER_UNAUTHORIZED' : 'QUIVER_SHUTTING_DOWN'
+      this.#settle(entry, errorFrame(seq, code, `Message not accepted: ${this.#closing.reason}`))
+      return
+    }
+    if (!isBinary) {
+      this.#settle(entry, this.#errorFor(seq, new TextFrameError()))
+      return
+    }
+    this.#updateFlow()
+    const prepared = this.#opts.prepare(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    prepared.catch(() => {})
+    // Batches join the pipeline in sequence order; durability is awaited outside the chain.
+    const staged = this.#chain.then(async () => {
+      const msg = await prepared
+      return { msg, durable: this.#ingest(msg) }
+    })
+    this.#chain = staged.catch(() => {})
+    staged
+      .then(async ({ msg, durable }) => {
+        await durable
+        this.#opts.onAck?.(msg.rows, msg.bytes)
+        this.#settle(entry, { type: 'ack', seq, rows: msg.rows })
+      })
+      .catch((err: unknown) => this.#settle(entry, this.#errorFor(seq, err)))
+  }
+
+  /** Waits for room in the pipeline rather than failing the message: backpressure, not loss. */
+  async #ingest (msg: PreparedMessage): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      while (!this.#opts.pipeline.hasCapacity()) await this.#opts.pipeline.waitForCapacity()
+      try {
+        return await this.#opts.pipeline.ingest(msg.topic, msg.batches, { ack: 'durable', bytes: msg.bytes })
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'QUIVER_OVERLOADED' || attempt >= 20) throw err
+        await this.#opts.pipeline.waitForCapacity()
+      }
+    }
+  }
+
+  #errorFor (seq: number, err: unknown): Frame {
+    const e = err as { code?: string, message?: string, statusCode?: number }
+    if (typeof e.code === 'string' && e.code.startsWith('QUIVER_') && e.code !== 'QUIVER_INTERNAL') {
+      return errorFrame(seq, e.code, e.message ?? e.code)
+    }
+    this.#opts.log.warn({ err, seq }, 'websocket message failed')
+    return errorFrame(seq, 'QUIVER_INTERNAL', 'Internal server error')
+  }
+
+  #settle (entry: Pending, frame: Frame): void {
+    entry.frame = frame
+    while (this.#pending.length > 0 && this.#pending[0].frame !== null) {
+      const done = this.#pending.shift() as Pending
+      if (this.#socket.readyState === 1) this.#socket.send(JSON.stringify(done.frame))
+    }
+    this.#updateFlow()
+    this.#maybeClose()
+  }
+
+  #updateFlow (): void {
+    const capacity = this.#opts.pipeline.hasCapacity()
+    const pause = this.#closing !== null || this.#pending.length >= this.#opts.maxInflight || !capacity
+    if (pause && !this.#paused) {
+      this.#paused = true
+      this.#socket.pause()
+      this.#opts.log.debug({ inflight: this.#pending.length, capacity }, 'websocket paused')
+    } else if (!pause && this.#paused) {
+      this.#paused = false
+      this.#socket.resume()
+      this.#opts.log.debug({ inflight: this.#pending.length }, 'websocket resumed')
+    }
+    if (!capacity && !this.#waitingCapacity && this.#closing === null) {
+      this.#waitingCapacity = true
+      this.#opts.pipeline.waitForCapacity().then(() => {
+        this.#waitingCapacity = false
+        this.#updateFlow()
+      }, () => { this.#waitingCapacity = false })
+    }
+  }
+
+  #maybeClose (): void {
+    if (this.#closing && this.#pending.length === 0 && this.#socket.readyState === 1) {
+      // The peer's close frame must be read for a clean closing handshake.
+      this.#socket.resume()
+      this.#socket.close(this.#closing.code, this.#closing.reason)
+    }
+  }
+
+  #dispose (): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+  }
+}
