@@ -49,7 +49,8 @@ export const ConfigSchema = Type.Object({
   TLS_KEY: Type.String({ default: '' }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 0, description: 'requests per minute per principal; 0 = off' }),
   WS_MAX_MESSAGE_BYTES: Type.Integer({ minimum: 1024, default: 256 * 1024 * 1024 }),
-  WS_MAX_INFLIGHT: Type.Integer({ minimum: 1, default: 64 })
+  WS_MAX_INFLIGHT: Type.Integer({ minimum: 1, default: 64 }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 5 * 60 * 1000, description: 'a request (headers and body) must arrive within this time; cuts slow-body clients' })
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import closeWithGrace from 'close-with-grace'
 import app from './app.ts'
 import { loadConfig, ConfigError } from '../config/load.ts'
+import { clientErrorHandler, timeoutOptions } from './client-error.ts'
 import type { Config } from '../config/schema.ts'
 
 /** Redacted everywhere a token could appear in a log line. */
@@ -28,15 +29,18 @@ export function serverOptions (config: Config): FastifyServerOptions {
     },
     // Streams are read by the routes themselves; this only bounds JSON control bodies.
     bodyLimit: 10 * 1024 * 1024,
-    requestTimeout: 5 * 60 * 1000,
+    // Slow-body (slowloris) clients are cut after REQUEST_TIMEOUT_MS; see src/client-error.ts.
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    clientErrorHandler,
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } }
   }
+  Object.assign(opts, { http: timeoutOptions(config.REQUEST_TIMEOUT_MS) })
   if (config.TLS_CERT) {
-    (opts as { https?: object }).https = { cert: readFileSync(config.TLS_CERT), key: readFileSync(config.TLS_KEY) }
+    (opts as { https?: object }).https = { cert: readFileSync(config.TLS_CERT), key: readFileSync(config.TLS_KEY), ...timeoutOptions(config.REQUEST_TIMEOUT_MS) }
   }
   return opts
 }
