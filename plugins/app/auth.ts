@@ -1,0 +1,115 @@
+import type { AddressInfo } from 'node:net'
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { ForbiddenError, MissingScopeError, UnauthorizedError } from '../../src/errors.ts'
+import type { Principal, Role } from '../../src/auth/types.ts'
+import { authorize } from '../../src/auth/policy.ts'
+import { createAuthenticator } from '../../src/auth/verifier.ts'
+import { extractToken } from '../../src/auth/extract-token.ts'
+import { TokenRejectedError } from '../../src/auth/rejection.ts'
+import { localBanner, localBaseUrl } from '../../src/auth/banner.ts'
+import type { LocalIssuer } from '../../src/auth/local-keys.ts'
+
+export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+
+/**
+ * Bearer-token authentication and role checks for every /v1 route, REST and WebSocket alike
+ * (the upgrade request passes through the same onRequest hooks).
+ */
+async function auth (fastify: FastifyInstance): Promise<void> {
+  const { config, metrics } = fastify
+  const authenticator = createAuthenticator(config)
+
+  // Warm the key caches now so the first request does not pay for a fetch; an unreachable
+  // provider is not fatal (it may come back, and /readyz reports it meanwhile).
+  const unreachable = await authenticator.hydrate()
+  for (const issuer of unreachable) fastify.log.warn({ issuer }, 'auth: JWKS not reachable at startup; will retry on demand')
+
+  async function principalOf (request: FastifyRequest): Promise<Principal> {
+    if (request.principal) return request.principal
+    try {
+      const principal = await authenticator.verify(extractToken({ headers: request.headers, query: request.query }))
+      request.principal = principal
+      request.log.debug({ auth: 'accepted', sub: principal.sub, provider: principal.provider, roles: principal.roles }, 'auth decision')
+      return principal
+    } catch (err) {
+      if (err instanceof TokenRejectedError) {
+        fail(request, err.reason, err.message)
+        throw new UnauthorizedError('')
+      }
+      if ((err as { code?: string }).code === 'QUIVER_AUTH_UNAVAILABLE') {
+        fail(request, 'unavailable', 'identity provider unreachable and key not cached')
+        throw err
+      }
+      throw err
+    }
+  }
+
+  function fail (request: FastifyRequest, reason: string, detail: string): void {
+    metrics.authFailures.inc({ reason })
+    request.log.debug({ auth: 'rejected', reason, detail }, 'auth decision')
+  }
+
+  const authenticate: AuthHook = async (request) => {
+    await principalOf(request)
+  }
+
+  function requireRole (role: Role): AuthHook {
+    const required = authenticator.policy.requiredScopes[role]
+    return async (request) => {
+      const principal = await principalOf(request)
+      const decision = authorize(principal, role, required)
+      if (decision.ok) {
+        request.log.debug({ auth: 'allowed', sub: principal.sub, role }, 'auth decision')
+        return
+      }
+      if (decision.error === 'forbidden') {
+        fail(request, 'forbidden', `${principal.sub} lacks the ${role} role`)
+        throw new ForbiddenError(role)
+      }
+      fail(request, 'missing_scope', `${principal.sub} lacks ${decision.missing.join(' ')}`)
+      // Name what the level needs, not what the caller holds or lacks.
+      throw new MissingScopeError(role, required.join(' '))
+    }
+  }
+
+  fastify.decorateRequest('principal', null)
+  fastify.decorate('authenticate', authenticate)
+  fastify.decorate('requireRole', requireRole)
+  fastify.decorate('authStatus', () => authenticator.status())
+  fastify.decorate('localTokens', authenticator.local ?? null)
+
+  if (authenticator.local) {
+    const local = authenticator.local
+    let printed = false
+    fastify.addHook('onListen', async () => {
+      if (printed) return
+      printed = true
+      const address = fastify.server.address() as AddressInfo | null
+      const url = localBaseUrl(config.HOST, address?.port ?? config.PORT, Boolean(config.TLS_CERT))
+      process.stdout.write(localBanner(local, url))
+    })
+  }
+
+  fastify.addHook('onClose', async () => {
+    await authenticator.close()
+  })
+}
+
+export default fp(auth, { name: 'auth', dependencies: ['metrics'] })
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** onRequest hook: any valid token. */
+    authenticate: AuthHook
+    /** onRequest hook factory: a valid token holding `role` (and the level's required scopes). */
+    requireRole: (role: Role) => AuthHook
+    /** For /readyz: false while no configured provider's keys can be loaded. */
+    authStatus: () => Promise<{ ok: boolean, reason?: string }>
+    /** The local provider's token minter, null unless AUTH_PROVIDERS includes local. */
+    localTokens: LocalIssuer | null
+  }
+  interface FastifyRequest {
+    principal: Principal | null
+  }
+}

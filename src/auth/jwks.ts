@@ -1,0 +1,157 @@
+import { createPublicKey, type JsonWebKey } from 'node:crypto'
+import buildGetJwks from 'get-jwks'
+import { Agent, type Dispatcher } from 'undici'
+import { AuthUnavailableError } from '../errors.ts'
+import { TokenRejectedError } from './rejection.ts'
+
+export const JWKS_TIMEOUT_MS = 3000
+export const UNKNOWN_KID_INTERVAL_MS = 10_000
+/** Keys stay trusted this long between fetches; get-jwks keeps a stale copy for as long again. */
+const KEY_TTL_MS = 60 * 60 * 1000
+
+/** get-jwks's own `timeout` is ignored by global fetch; an undici dispatcher bounds every phase. */
+export function createJwksDispatcher (timeoutMs = JWKS_TIMEOUT_MS): Agent {
+  return new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+}
+
+export interface KeyStore {
+  issuer: string
+  /** PEM public key for `kid`; TokenRejectedError (401) or AuthUnavailableError (503). */
+  getKey (kid: string): Promise<string>
+  /** Loads the whole key set ahead of the first request; false when the provider is unreachable. */
+  hydrate (): Promise<boolean>
+  /** Usable when a key set was loaded once; otherwise retries the load (at most every 10 s). */
+  status (): Promise<{ ok: boolean, reason?: string }>
+}
+
+export interface RemoteKeyStoreOptions {
+  issuer: string
+  /** JWKS path under the issuer, fixed by configuration; when absent it comes from discovery. */
+  jwksPath?: string
+  dispatcher: Dispatcher
+  now?: () => number
+}
+
+interface Attempt { at: number, done: Promise<unknown>, unavailable: boolean }
+
+/**
+ * One issuer's signing keys through get-jwks (pinned to that issuer only), with the two things
+ * get-jwks lacks: a refetch budget for unknown kids, and a 401/503 split of its failures.
+ */
+export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
+  const now = opts.now ?? Date.now
+  const domain = opts.issuer.endsWith('/') ? opts.issuer : `${opts.issuer}/`
+  const fetchOptions = { dispatcher: opts.dispatcher }
+  const jwks = buildGetJwks({
+    issuersWhitelist: [opts.issuer],
+    providerDiscovery: !opts.jwksPath,
+    ...(opts.jwksPath ? { jwksPath: opts.jwksPath } : {}),
+    ttl: KEY_TTL_MS,
+    max: 100,
+    fetchOptions: fetchOptions as never
+  })
+  const pems = new WeakMap<object, string>()
+  let lastMiss: Attempt | undefined
+  let lastError: string | undefined
+  let hydrated = false
+  let lastHydrate = -Infinity
+
+  function cacheKey (kid: string): string {
+    return jwks.generateCacheKey('RS256', kid, domain)
+  }
+
+  async function fetchJwk (kid: string): Promise<JsonWebKey> {
+    try {
+      const jwk = await jwks.getJwk({ domain: opts.issuer, alg: 'RS256', kid }) as JsonWebKey
+      lastError = undefined
+      return jwk
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      if (code === 'JWK_NOT_FOUND') {
+        lastError = undefined
+        throw new TokenRejectedError('unknown_kid', kid)
+      }
+      if (code === 'DOMAIN_NOT_ALLOWED') throw new TokenRejectedError('unknown_issuer')
+      lastError = `JWKS of ${opts.issuer} unreachable: ${(err as Error).message}`
+      throw new AuthUnavailableError()
+    }
+  }
+
+  async function getKey (kid: string): Promise<string> {
+    const key = cacheKey(kid)
+    let jwk: JsonWebKey
+    if (jwks.cache.get(key) !== undefined || jwks.staleCache.get(key) !== undefined) {
+      // A kid we have seen: get-jwks refreshes it after the TTL and falls back to the stale copy.
+      jwk = await fetchJwk(kid)
+    } else {
+      const t = now()
+      if (lastMiss && t - lastMiss.at < UNKNOWN_KID_INTERVAL_MS) {
+        // Within the budget: wait for the fetch in flight, then refuse without another one.
+        await lastMiss.done.catch(() => {})
+        if (jwks.cache.get(key) !== undefined) return getKey(kid)
+        if (lastMiss.unavailable) throw new AuthUnavailableError()
+        throw new TokenRejectedError('unknown_kid', kid)
+      }
+      const attempt: Attempt = { at: t, done: Promise.resolve(), unavailable: false }
+      const pending = fetchJwk(kid)
+      attempt.done = pending.catch((err) => { attempt.unavailable = !(err instanceof TokenRejectedError) })
+      lastMiss = attempt
+      jwk = await pending
+    }
+    return toPem(jwk)
+  }
+
+  function toPem (jwk: JsonWebKey): string {
+    let pem = pems.get(jwk)
+    if (pem === undefined) {
+      if (jwk.kty !== 'RSA') throw new TokenRejectedError('algorithm', `key type ${String(jwk.kty)}`)
+      pem = createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString()
+      pems.set(jwk, pem)
+    }
+    return pem
+  }
+
+  async function hydrate (): Promise<boolean> {
+    lastHydrate = now()
+    try {
+      const uri = opts.jwksPath ? domain + opts.jwksPath : await jwks.getJwksUri(domain)
+      const res = await fetch(uri, { ...fetchOptions, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) } as RequestInit)
+      if (!res.ok) throw new Error(`HTTP ${res.status}`)
+      const body = await res.json() as { keys?: Array<JsonWebKey & { kid?: string, alg?: string, use?: string }> }
+      for (const k of body.keys ?? []) {
+        if (k.kty !== 'RSA' || !k.kid || (k.alg && k.alg !== 'RS256') || (k.use && k.use !== 'sig')) continue
+        jwks.cache.set(cacheKey(k.kid), k as never)
+      }
+      hydrated = true
+      lastError = undefined
+      return true
+    } catch (err) {
+      lastError = `JWKS of ${opts.issuer} unreachable: ${(err as Error).message}`
+      return false
+    }
+  }
+
+  return {
+    issuer: opts.issuer,
+    getKey,
+    hydrate,
+    async status () {
+      if (!hydrated && now() - lastHydrate >= UNKNOWN_KID_INTERVAL_MS) await hydrate()
+      return hydrated || lastError === undefined ? { ok: true } : { ok: false, reason: lastError }
+    }
+  }
+}
+
+/** A fixed key set (the local provider's own key): same verification path, nothing to fetch. */
+export function createStaticKeyStore (issuer: string, keys: Record<string, string>): KeyStore {
+  return {
+    issuer,
+    async getKey (kid) {
+      const pem = keys[kid]
+      if (pem === undefined) throw new TokenRejectedError('unknown_kid', kid)
+      return pem
+    },
+    hydrate: async () => true,
+    status: async () => ({ ok: true })
+  }
+}

@@ -1,0 +1,77 @@
+import type { Dispatcher } from 'undici'
+import type { Config } from '../../config/schema.ts'
+import { splitList } from '../../config/load.ts'
+import type { Principal } from './types.ts'
+import { claimList } from './policy.ts'
+import { createRemoteKeyStore, createStaticKeyStore, type KeyStore } from './jwks.ts'
+import type { LocalIssuer } from './local-keys.ts'
+import { TokenRejectedError } from './rejection.ts'
+
+/** One configured identity provider: where its keys come from and what its claims must say. */
+export interface Provider {
+  name: Principal['provider']
+  issuer: string
+  keys: KeyStore
+  groupsClaim: string
+  /** Provider-specific claim rules after the signature and times are good; returns tokenUse. */
+  checkClaims (payload: Record<string, unknown>): string
+}
+
+export function cognitoIssuer (config: Pick<Config, 'COGNITO_ENDPOINT' | 'COGNITO_REGION' | 'COGNITO_USER_POOL_ID'>): string {
+  const base = (config.COGNITO_ENDPOINT || `https://cognito-idp.${config.COGNITO_REGION}.amazonaws.com`).replace(/\/+$/, '')
+  return `${base}/${config.COGNITO_USER_POOL_ID}`
+}
+
+export function createCognitoProvider (config: Config, dispatcher: Dispatcher): Provider {
+  const issuer = cognitoIssuer(config)
+  const audiences = new Set(splitList(config.COGNITO_AUDIENCE))
+  return {
+    name: 'cognito',
+    issuer,
+    // The JWKS location is fixed by the pool; never discovered, never taken from a token.
+    keys: createRemoteKeyStore({ issuer, jwksPath: '.well-known/jwks.json', dispatcher }),
+    groupsClaim: 'cognito:groups',
+    checkClaims (payload) {
+      const use = payload.token_use
+      // Refresh tokens are opaque in Cognito, but anything else claiming a use is refused too.
+      if (use !== 'access' && use !== 'id') throw new TokenRejectedError('token_use', String(use))
+      if (config.COGNITO_TOKEN_USE !== 'any' && use !== config.COGNITO_TOKEN_USE) throw new TokenRejectedError('token_use', use)
+      if (audiences.size > 0) {
+        // Access tokens name their app client in client_id and carry no aud; id tokens use aud.
+        const ids = use === 'access' ? claimList(payload.client_id) : claimList(payload.aud)
+        if (!ids.some((id) => audiences.has(id))) throw new TokenRejectedError('audience', `${use} token for another client`)
+      }
+      return use
+    }
+  }
+}
+
+export function createOidcProvider (config: Config, dispatcher: Dispatcher): Provider {
+  const issuer = config.OIDC_ISSUER
+  const audiences = new Set(splitList(config.OIDC_AUDIENCE))
+  return {
+    name: 'oidc',
+    issuer,
+    keys: createRemoteKeyStore({ issuer, dispatcher }),
+    groupsClaim: config.OIDC_GROUPS_CLAIM,
+    checkClaims (payload) {
+      if (audiences.size > 0 && !claimList(payload.aud).some((a) => audiences.has(a))) {
+        throw new TokenRejectedError('audience', 'aud not accepted')
+      }
+      return 'oidc'
+    }
+  }
+}
+
+export function createLocalProvider (local: LocalIssuer): Provider {
+  return {
+    name: 'local',
+    issuer: local.issuer,
+    keys: createStaticKeyStore(local.issuer, { [local.keys.kid]: local.keys.publicPem }),
+    groupsClaim: 'groups',
+    checkClaims (payload) {
+      if (payload.token_use !== 'local') throw new TokenRejectedError('token_use', String(payload.token_use))
+      return 'local'
+    }
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Bounded LRU of verified tokens → their result, each entry good until its own deadline. Keyed
+ * by the whole token string, so a hit costs one Map lookup and no crypto; a tampered token is a
+ * different key and goes through full verification.
+ */
+export interface TokenCache<V> {
+  get (token: string, now: number): V | undefined
+  set (token: string, value: V, until: number): void
+  clear (): void
+  readonly size: number
+}
+
+export function createTokenCache<V> (max: number): TokenCache<V> {
+  const entries = new Map<string, { value: V, until: number }>()
+  return {
+    get (token, now) {
+      const e = entries.get(token)
+      if (e === undefined) return undefined
+      if (now > e.until) {
+        entries.delete(token)
+        return undefined
+      }
+      // Map keeps insertion order: re-inserting marks the entry most recently used.
+      entries.delete(token)
+      entries.set(token, e)
+      return e.value
+    },
+    set (token, value, until) {
+      entries.delete(token)
+      entries.set(token, { value, until })
+      if (entries.size > max) entries.delete(entries.keys().next().value as string)
+    },
+    clear () { entries.clear() },
+    get size () { return entries.size }
+  }
+}
