@@ -180,7 +180,7 @@ export class Batcher<T> {
           s.state = 'committed'
           this.#opts.onSettled?.(s.entry, null)
           s.resolve()
-        } else if (s.entry.retain && !this.#closed) {
+        } else if (s.entry.retain && !this.#closed && (err as { retryable?: boolean }).retryable !== false) {
           s.state = 'buffered'
           this.#pendingBytes += s.entry.bytes
           this.#pendingRows += s.entry.rows

@@ -1,0 +1,69 @@
+import type { RecordBatch } from 'apache-arrow'
+import type { Storage } from '../storage/types.ts'
+import type { ParquetEncoder } from '../parquet/types.ts'
+import { InternalError, StorageUnavailableError } from '../errors.ts'
+import { newObjectId, objectKey } from '../keys.ts'
+import type { BatchEntry } from './batcher.ts'
+import type { CommittedIndex } from './committed.ts'
+import { castTimestampsToMicros, toIpcStream, withIngestedAt } from '../arrow/encode.ts'
+
+export interface FlushPayload {
+  /** Batches already normalised to the topic schema. */
+  batches: RecordBatch[]
+  /** Ingestion time, ms since epoch: the value of `__ingested_at` and the partition. */
+  at: number
+}
+
+export interface PipelineHooks {
+  ingested?: (topic: string, rows: number, bytes: number) => void
+  flushed?: (topic: string, seconds: number, rows: number) => void
+  uploaded?: (seconds: number) => void
+  uploadFailed?: () => void
+  buffered?: (bytes: number) => void
+}
+
+export interface PipelineLogger {
+  info: (obj: object, msg: string) => void
+  warn: (obj: object, msg: string) => void
+  error: (obj: object, msg: string) => void
+}
+
+/**
+ * Writes one partition's entries as one Parquet object: `__ingested_at` per entry, one IPC stream,
+ * encoded in the worker pool, then one storage write (which retries with backoff itself).
+ * Storage failures become StorageUnavailableError for the waiters.
+ */
+export function createFlushWriter (o: { storage: Storage, encoder: ParquetEncoder, index: CommittedIndex, hooks: PipelineHooks, log: PipelineLogger }) {
+  const { storage, encoder, index, hooks, log } = o
+  return async function write (topic: string, entries: Array<BatchEntry<FlushPayload>>): Promise<void> {
+    const started = performance.now()
+    const batches: RecordBatch[] = []
+    let rows = 0
+    for (const e of entries) {
+      for (const b of e.payload.batches) batches.push(withIngestedAt(castTimestampsToMicros(b), e.payload.at))
+      rows += e.rows
+    }
+    let parquet: Uint8Array
+    try {
+      parquet = await encoder.encode(toIpcStream(batches))
+    } catch (err) {
+      // Retrying cannot make data encodable: give up on it (even retained rows) and say so loudly.
+      log.error({ err, topic, rows }, 'encoding a Parquet object failed; rows dropped')
+      throw Object.assign(new InternalError(), { retryable: false })
+    }
+    const key = objectKey(topic, new Date(entries[0].payload.at), newObjectId())
+    const uploadStart = performance.now()
+    try {
+      await storage.put(key, parquet)
+    } catch (err) {
+      hooks.uploadFailed?.()
+      log.error({ err, topic, key, rows }, 'writing a Parquet object failed')
+      throw new StorageUnavailableError()
+    }
+    const end = performance.now()
+    hooks.uploaded?.((end - uploadStart) / 1000)
+    hooks.flushed?.(topic, (end - started) / 1000, rows)
+    index.add(topic, { key, bytes: parquet.byteLength, rows, createdAt: new Date().toISOString() })
+    log.info({ topic, key, rows, bytes: parquet.byteLength, ms: Math.round(end - started) }, 'flushed')
+  }
+}
