@@ -1,0 +1,96 @@
+import { spawn, execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { freePort } from '../helpers/gateway.ts'
+import { log, median, type BenchResult } from './lib/table.ts'
+import type { BenchOptions } from './throughput.ts'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const TARGET_MS = 1500
+
+/** Milliseconds from spawn to the first 200 on /healthz (polled every 5 ms), then the process is killed. */
+async function timeToHealthy (args: string[], dataDir: string): Promise<number> {
+  const port = await freePort()
+  const t0 = performance.now()
+  const proc = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', PORT: String(port), DATA_DIR: dataDir },
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
+  let err = ''
+  proc.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000) })
+  const exited = new Promise((resolve) => proc.once('exit', resolve))
+  try {
+    const deadline = t0 + 30_000
+    while (performance.now() < deadline) {
+      if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}: ${err.trim().split('\n').slice(-2).join(' / ')}`)
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`)
+        if (res.status === 200) return performance.now() - t0
+      } catch {}
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    throw new Error('not healthy within 30 s')
+  } finally {
+    proc.kill('SIGKILL')
+    await exited
+  }
+}
+
+/** `npm start` (tsx) and the built `node dist/src/server.js`, each with a fresh and an existing DATA_DIR. */
+export async function coldStart (opts: BenchOptions): Promise<BenchResult> {
+  const notes: string[] = [`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`]
+  const runs = opts.quick ? 2 : 5
+  const figures: BenchResult['figures'] = []
+  const distEntry = join(ROOT, 'dist', 'src', 'server.js')
+  let distOk = existsSync(distEntry) && opts.quick
+  if (!distOk) {
+    log('cold start: npm run build')
+    try {
+      execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'pipe', timeout: 180_000 })
+      distOk = existsSync(distEntry)
+    } catch (err) {
+      const out = String((err as { stdout?: Buffer }).stdout ?? '') + String((err as { stderr?: Buffer }).stderr ?? '')
+      notes.push(`npm run build failed: ${out.split('\n').filter(Boolean).slice(0, 3).join(' / ')}`)
+      distOk = existsSync(distEntry)
+      if (distOk) notes.push(`using the existing dist/ from ${statSync(distEntry).mtime.toISOString()}`)
+    }
+  }
+  const variants: Array<{ name: string, args: string[] }> = [{ name: 'npm start (tsx)', args: ['--import', 'tsx', join(ROOT, 'src', 'server.ts')] }]
+  if (distOk) variants.push({ name: 'node dist/src/server.js', args: [distEntry] })
+  else notes.push('dist build unavailable: only the tsx start was measured')
+  for (const v of variants) {
+    for (const fresh of [true, false]) {
+      const times: number[] = []
+      const keep = mkdtempSync(join(tmpdir(), 'quiver-cold-'))
+      try {
+        if (!fresh) await timeToHealthy(v.args, keep) // creates the signing key and any first-start state
+        for (let i = 0; i < runs; i++) {
+          const dir = fresh ? mkdtempSync(join(tmpdir(), 'quiver-cold-')) : keep
+          try {
+            times.push(await timeToHealthy(v.args, dir))
+          } finally {
+            if (fresh) rmSync(dir, { recursive: true, force: true })
+          }
+        }
+      } catch (err) {
+        notes.push(`${v.name}: ${(err as Error).message}`)
+      } finally {
+        rmSync(keep, { recursive: true, force: true })
+      }
+      const label = `${v.name}, ${fresh ? 'first start (new DATA_DIR)' : 'restart (existing DATA_DIR)'}`
+      log(`cold start: ${label}: ${times.map((t) => t.toFixed(0)).join(', ')} ms`)
+      if (times.length === 0) {
+        figures.push({ name: label, value: 'n/a', target: `≤ ${TARGET_MS} ms`, pass: false })
+        continue
+      }
+      const m = median(times)
+      figures.push({ name: `${label} median of ${times.length}`, value: m, unit: 'ms', target: `≤ ${TARGET_MS} ms`, pass: m <= TARGET_MS })
+      figures.push({ name: `${label} max`, value: Math.max(...times), unit: 'ms' })
+    }
+  }
+  notes.push('spawn of the node process → first 200 from GET /healthz, polled every 5 ms; local storage, local auth provider')
+  return { bench: 'cold start', figures, notes }
+}
