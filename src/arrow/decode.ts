@@ -1,0 +1,152 @@
+import { RecordBatchReader, type RecordBatch, type Schema } from 'apache-arrow'
+import { InvalidArrowError, PayloadTooLargeError } from '../errors.ts'
+import { type ByteSource, IpcFramer, readMessageHeader } from './ipc-framing.ts'
+import { toIpcStream } from './encode.ts'
+import { checkBatch, checkSchema } from './validate.ts'
+
+export interface ReadLimits {
+  /** Most bytes the body may have; beyond → PayloadTooLargeError (413). */
+  maxBytes: number
+  /**
+   * Largest single IPC message (metadata + body); a length prefix claiming more is rejected as
+   * InvalidArrowError (400) before anything is allocated. A plausible claim (under this) that
+   * would take the body over maxBytes is a 413 instead. Default: max(maxBytes, 256 MiB).
+   */
+  maxMessageBytes?: number
+}
+
+export interface ArrowPayload {
+  /** The producer's schema (compare it with `matchSchema`, then `normaliseBatch` each batch). */
+  schema: Schema
+  /** Every non-empty record batch, in order (zero-row batches are dropped). */
+  batches: RecordBatch[]
+  /** Bytes read from the source. */
+  bytes: number
+  /** Total rows of `batches`. */
+  rows: number
+}
+
+const DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024
+const ARROW_MAGIC = [0x41, 0x52, 0x52, 0x4f, 0x57, 0x31] // "ARROW1"
+
+function ours (err: unknown): boolean {
+  return err instanceof InvalidArrowError || err instanceof PayloadTooLargeError
+}
+
+/** Our own errors pass through; anything apache-arrow throws becomes a 400 naming its message. */
+function wrap (err: unknown): Error {
+  if (ours(err)) return err as Error
+  const msg = err instanceof RangeError && /call stack/.test(err.message)
+    ? 'types nested too deeply'
+    : (err as Error)?.message ?? String(err)
+  return new InvalidArrowError(msg)
+}
+
+/**
+ * Reads one Arrow IPC stream (schema, dictionaries, record batches) from a byte source, e.g. a
+ * request body. Reads incrementally and counts bytes itself; every length prefix is checked
+ * against the limits before the bytes behind it are buffered. All-or-nothing: resolves only
+ * when the whole stream was read and checked; a truncated or corrupt stream rejects even if
+ * earlier batches were fine.
+ * @throws InvalidArrowError (garbage, truncated, lying lengths, no schema, nesting deeper than 32)
+ * @throws PayloadTooLargeError over `maxBytes` (also when a header announces a body that would be)
+ */
+export async function readArrowStream (source: ByteSource | NodeJS.ReadableStream, limits: ReadLimits): Promise<ArrowPayload> {
+  const framer = new IpcFramer(source as ByteSource, { maxBytes: limits.maxBytes, maxMessageBytes: limits.maxMessageBytes ?? Math.max(limits.maxBytes, DEFAULT_MAX_MESSAGE) })
+  let failure: unknown = null
+  // errors raised while framing are kept here: apache-arrow may rethrow them wrapped or not at all
+  async function * guarded (): AsyncGenerator<Uint8Array> {
+    try {
+      yield * framer.frames()
+    } catch (err) {
+      failure = err
+      throw err
+    }
+  }
+  const batches: RecordBatch[] = []
+  let rows = 0
+  let schema: Schema | null = null
+  try {
+    const reader = await RecordBatchReader.from(guarded())
+    await reader.open()
+    if (reader.schema == null) throw new InvalidArrowError('empty stream: no schema message')
+    schema = reader.schema
+    checkSchema(schema)
+    for await (const batch of reader) {
+      if (batch.numRows === 0) continue
+      checkBatch(batch)
+      batches.push(batch)
+      rows += batch.numRows
+    }
+    /* c8 ignore next 2 - defensive: apache-arrow reads until our framer reports the end */
+    if (failure === null && !framer.ended) throw new InvalidArrowError('the reader stopped before the end of the stream')
+  } catch (err) {
+    throw wrap(failure ?? err)
+  }
+  if (failure !== null) throw wrap(failure)
+  if (schema === null || framer.messages === 0) throw new InvalidArrowError('empty stream: no schema message')
+  return { schema, batches, bytes: framer.bytes, rows }
+}
+
+/**
+ * One WebSocket message: a complete IPC stream in one buffer (the IPC file format is accepted
+ * too, recognised by its magic). Same checks and errors as readArrowStream.
+ */
+export async function readArrowMessage (bytes: Uint8Array, limits: ReadLimits): Promise<ArrowPayload> {
+  if (isArrowFile(bytes)) return readArrowFile(bytes, limits)
+  if (bytes.byteLength > limits.maxBytes) throw new PayloadTooLargeError(limits.maxBytes)
+  return readArrowStream([bytes], limits)
+}
+
+function isArrowFile (b: Uint8Array): boolean {
+  return b.byteLength >= 6 && ARROW_MAGIC.every((c, i) => b[i] === c)
+}
+
+/**
+ * An Arrow IPC file (`application/vnd.apache.arrow.file`), whole in memory (bounded by maxBytes).
+ * The messages between the leading magic and the footer are an IPC stream, read with the same
+ * bounded framer; the footer's block offsets are never trusted. Writers that leave the schema
+ * out of that region (apache-arrow JS keeps it only in the footer) get it taken from the footer.
+ */
+export async function readArrowFile (bytes: Uint8Array, limits: ReadLimits): Promise<ArrowPayload> {
+  const n = bytes.byteLength
+  if (n > limits.maxBytes) throw new PayloadTooLargeError(limits.maxBytes)
+  if (!isArrowFile(bytes)) throw new InvalidArrowError('not an Arrow IPC file (missing ARROW1 magic at the start)')
+  if (n < 8 + 10 || !ARROW_MAGIC.every((c, i) => bytes[n - 6 + i] === c)) {
+    throw new InvalidArrowError('truncated Arrow IPC file (missing ARROW1 magic at the end)')
+  }
+  const footerLen = new DataView(bytes.buffer, bytes.byteOffset + n - 10, 4).getInt32(0, true)
+  if (footerLen <= 0 || footerLen > n - 18) throw new InvalidArrowError(`invalid footer length ${footerLen}`)
+  const region = bytes.subarray(8, n - 10 - footerLen)
+  const parts = startsWithSchema(region) ? [region] : [footerSchemaMessage(bytes), region]
+  const payload = await readArrowStream(parts, limits)
+  return { ...payload, bytes: n }
+}
+
+function startsWithSchema (region: Uint8Array): boolean {
+  if (region.byteLength < 8) return false
+  const dv = new DataView(region.buffer, region.byteOffset, region.byteLength)
+  const at = dv.getInt32(0, true) === -1 ? 8 : 4
+  const len = dv.getInt32(at - 4, true)
+  if (len <= 0 || at + len > region.byteLength) return false
+  try {
+    return readMessageHeader(region.subarray(at, at + len)).headerType === 1
+  } catch {
+    return false
+  }
+}
+
+/** The footer's schema as a stream schema message (the stream writer's output minus its end marker). */
+function footerSchemaMessage (bytes: Uint8Array): Uint8Array {
+  let schema: Schema
+  try {
+    const reader = RecordBatchReader.from(bytes)
+    reader.open()
+    schema = reader.schema
+  } catch (err) {
+    throw new InvalidArrowError(`unreadable file footer: ${(err as Error).message}`)
+  }
+  if (schema == null) throw new InvalidArrowError('the file footer has no schema')
+  const stream = toIpcStream([], schema)
+  return stream.subarray(0, stream.byteLength - 8)
+}

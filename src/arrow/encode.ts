@@ -1,0 +1,139 @@
+import {
+  type Data, type DataType, Field, makeData, RecordBatch, RecordBatchReader, RecordBatchStreamWriter,
+  Schema, Struct, TimeUnit, Timestamp, Type
+} from 'apache-arrow'
+import { INGESTED_AT } from '../schema/types.ts'
+import { batchOf } from './batch.ts'
+
+/** Type of the `__ingested_at` column every stored row gets. */
+export const INGESTED_AT_TYPE = new Timestamp(TimeUnit.MICROSECOND, 'UTC')
+const INGESTED_AT_FIELD = new Field(INGESTED_AT, INGESTED_AT_TYPE, false)
+
+/**
+ * One Arrow IPC stream (schema, batches, end-of-stream marker) in one buffer. The batches must
+ * share one schema; `schema` is needed when there are no batches.
+ */
+export function toIpcStream (batches: readonly RecordBatch[], schema?: Schema): Uint8Array {
+  const s = schema ?? batches[0]?.schema
+  if (s === undefined) throw new TypeError('toIpcStream needs a schema when there are no batches')
+  const writer = new RecordBatchStreamWriter()
+  writer.reset(undefined, s)
+  for (const b of batches) writer.write(b.schema === s ? b : new RecordBatch(s, b.data))
+  writer.finish()
+  return writer.toUint8Array(true)
+}
+
+const ingestedSchemas = new WeakMap<Schema, Schema>()
+
+/**
+ * Appends the `__ingested_at` column (timestamp[us, tz=UTC], non-nullable) with `timestampMs`
+ * (epoch milliseconds, e.g. Date.now()) on every row. Batches with the same input schema object
+ * get the same output schema object. Costs one fill of 8 bytes per row.
+ */
+export function withIngestedAt (batch: RecordBatch, timestampMs: number): RecordBatch {
+  let out = ingestedSchemas.get(batch.schema)
+  if (out === undefined) {
+    out = new Schema([...batch.schema.fields, INGESTED_AT_FIELD], batch.schema.metadata)
+    ingestedSchemas.set(batch.schema, out)
+  }
+  const n = batch.numRows
+  const values = new BigInt64Array(n).fill(BigInt(Math.round(timestampMs * 1000)))
+  const col = makeData({ type: INGESTED_AT_TYPE, length: n, nullCount: 0, data: values })
+  return batchOf(out, [...batch.data.children, col], n)
+}
+
+const TWO32 = 4294967296
+const SCALE: Record<number, { mul: number, div: number }> = {
+  [TimeUnit.SECOND]: { mul: 1_000_000, div: 1 },
+  [TimeUnit.MILLISECOND]: { mul: 1000, div: 1 },
+  [TimeUnit.NANOSECOND]: { mul: 1, div: 1000 }
+}
+
+/**
+ * Rescales int64 timestamps, in doubles where that is exact (every timestamp of the next few
+ * centuries) and in BigInt otherwise; BigInt on every row would be ~10× slower. Division floors
+ * (sub-microsecond digits dropped, also before 1970).
+ */
+export function rescale (src: BigInt64Array, mul: number, div: number): BigInt64Array {
+  const out = new BigInt64Array(src.length)
+  const s = new Int32Array(src.buffer, src.byteOffset, src.length * 2)
+  const o = new Int32Array(out.buffer)
+  const limit = Number.MAX_SAFE_INTEGER / mul
+  for (let i = 0, j = 0; i < src.length; i++, j += 2) {
+    const hi = s[j + 1]
+    let r: number
+    if (div === 1) {
+      const v = hi * TWO32 + (s[j] >>> 0)
+      if (v > limit || v < -limit) { out[i] = BigInt.asIntN(64, src[i] * BigInt(mul)); continue }
+      r = v * mul
+    } else {
+      const hq = Math.floor(hi / div)
+      r = hq * TWO32 + Math.floor(((hi - hq * div) * TWO32 + (s[j] >>> 0)) / div)
+    }
+    const rh = Math.floor(r / TWO32)
+    o[j] = (r - rh * TWO32) | 0
+    o[j + 1] = rh
+  }
+  return out
+}
+
+function needsCast (t: DataType): boolean {
+  if (t.typeId === Type.Timestamp) return (t as Timestamp).unit !== TimeUnit.MICROSECOND
+  return (t.children as Field[] | null)?.some(f => needsCast(f.type)) ?? false
+}
+
+function castType (t: DataType): DataType {
+  if (t.typeId === Type.Timestamp) return new Timestamp(TimeUnit.MICROSECOND, (t as Timestamp).timezone)
+  if (!needsCast(t)) return t
+  const kids = (t.children as Field[]).map(f => new Field(f.name, castType(f.type), f.nullable, f.metadata))
+  return t.typeId === Type.List ? new (t.constructor as new (f: Field) => DataType)(kids[0]) : new Struct(kids)
+}
+
+function castData (d: Data, type: DataType): Data {
+  if (d.type === type || !needsCast(d.type)) return d
+  if (d.typeId === Type.Timestamp) {
+    const { mul, div } = SCALE[(d.type as Timestamp).unit]
+    const buffers = [d.valueOffsets, rescale(d.values, mul, div), d.nullBitmap, d.typeIds]
+    return d.clone(type, undefined, undefined, undefined, buffers as never)
+  }
+  const kids = type.children as Field[]
+  return d.clone(type, undefined, undefined, undefined, undefined, d.children.map((c, i) => castData(c, kids[i].type)))
+}
+
+const castSchemas = new WeakMap<Schema, Schema | null>()
+
+/**
+ * Timestamps in s, ms or ns (also inside lists and structs) → microseconds, keeping the time
+ * zone: Parquet readers (DuckDB, Spark, Athena) expect microsecond timestamps. Other columns are
+ * shared, not copied; a batch without such columns is returned as is.
+ */
+export function castTimestampsToMicros (batch: RecordBatch): RecordBatch {
+  let out = castSchemas.get(batch.schema)
+  if (out === undefined) {
+    const fields = batch.schema.fields
+    out = fields.some(f => needsCast(f.type))
+      ? new Schema(fields.map(f => new Field(f.name, castType(f.type), f.nullable, f.metadata)), batch.schema.metadata)
+      : null
+    castSchemas.set(batch.schema, out)
+  }
+  if (out === null) return batch
+  const fields = out.fields
+  return batchOf(out, batch.data.children.map((c, i) => castData(c, fields[i].type)), batch.numRows)
+}
+
+/**
+ * For the encoder worker: IPC stream in, IPC stream out with timestamps in microseconds and,
+ * when `ingestedAtMs` is given, the `__ingested_at` column. Keeps both transformations off the
+ * event loop; the input is trusted (it was produced by the gateway).
+ */
+export function prepareIpcForParquet (ipc: Uint8Array, ingestedAtMs?: number): Uint8Array {
+  const reader = RecordBatchReader.from(ipc)
+  const batches: RecordBatch[] = []
+  for (const b of reader) {
+    const cast = castTimestampsToMicros(b)
+    batches.push(ingestedAtMs === undefined ? cast : withIngestedAt(cast, ingestedAtMs))
+  }
+  let schema = castTimestampsToMicros(new RecordBatch(reader.schema)).schema
+  if (ingestedAtMs !== undefined) schema = new Schema([...schema.fields, INGESTED_AT_FIELD], schema.metadata)
+  return toIpcStream(batches, batches[0]?.schema ?? schema)
+}

@@ -1,0 +1,160 @@
+import { InvalidArrowError, PayloadTooLargeError } from '../errors.ts'
+
+/** Largest flatbuffer header we accept (a 10,000-column schema is well under 2 MiB). */
+export const MAX_METADATA_BYTES = 16 * 1024 * 1024
+
+export interface FrameLimits {
+  /** Total bytes the whole body may have → PayloadTooLargeError (413). */
+  maxBytes: number
+  /** Largest single message (header + body) a producer may send → InvalidArrowError (400) beyond. */
+  maxMessageBytes: number
+}
+
+export type ByteSource = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>
+
+const HEADER_NAMES = ['none', 'schema', 'dictionary batch', 'record batch', 'tensor', 'sparse tensor']
+
+/**
+ * The parts of an IPC `Message` flatbuffer we must trust before apache-arrow reads the body:
+ * header type and body length, read with a bounds check at every step (garbage cannot make us
+ * read outside the buffer or believe a negative/huge length).
+ */
+export function readMessageHeader (buf: Uint8Array): { headerType: number, bodyLength: number } {
+  const bad = (why: string): never => { throw new InvalidArrowError(`malformed message header (${why})`) }
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  const len = buf.byteLength
+  if (len < 8) bad('too short')
+  const table = dv.getUint32(0, true)
+  if (table + 4 > len) bad('root offset out of range')
+  const vtable = table - dv.getInt32(table, true)
+  if (vtable < 0 || vtable + 4 > len) bad('vtable out of range')
+  const vlen = dv.getUint16(vtable, true)
+  if (vlen < 4 || vtable + vlen > len) bad('vtable size out of range')
+  const field = (k: number, size: number): number => {
+    const at = 4 + 2 * k
+    const off = at + 2 <= vlen ? dv.getUint16(vtable + at, true) : 0
+    if (off !== 0 && table + off + size > len) bad(`field ${k} out of range`)
+    return off === 0 ? 0 : table + off
+  }
+  const ht = field(1, 1)
+  const headerType = ht === 0 ? 0 : dv.getUint8(ht)
+  if (field(2, 4) === 0) bad('no header')
+  const bl = field(3, 8)
+  const body = bl === 0 ? 0n : dv.getBigInt64(bl, true)
+  if (body < 0n || body > BigInt(Number.MAX_SAFE_INTEGER)) bad(`body length ${body}`)
+  return { headerType, bodyLength: Number(body) }
+}
+
+/**
+ * Reads an Arrow IPC stream's framing from `source` and yields exactly the bytes of complete,
+ * length-checked messages (header piece, then body piece), so the apache-arrow reader behind it
+ * never sees a length it could misread as a huge allocation. Counts every byte it pulls.
+ * Ends on the end-of-stream marker or a clean end of input at a message boundary.
+ */
+export class IpcFramer {
+  bytes = 0
+  messages = 0
+  ended = false
+  private chunks: Uint8Array[] = []
+  private buffered = 0
+  private consumed = 0
+  private readonly it: AsyncIterator<Uint8Array | string> | Iterator<Uint8Array>
+  private done = false
+
+  constructor (source: ByteSource, private readonly limits: FrameLimits) {
+    this.it = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()
+  }
+
+  /** Pulls chunks until `n` bytes are buffered; false if the input ends first. */
+  private async fill (n: number): Promise<boolean> {
+    while (this.buffered < n) {
+      if (this.done) return false
+      const r = await this.it.next()
+      if (r.done === true) { this.done = true; return false }
+      const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value
+      this.bytes += chunk.byteLength
+      if (this.bytes > this.limits.maxBytes) throw new PayloadTooLargeError(this.limits.maxBytes)
+      if (chunk.byteLength > 0) { this.chunks.push(chunk); this.buffered += chunk.byteLength }
+    }
+    return true
+  }
+
+  private take (n: number): Uint8Array {
+    this.buffered -= n
+    this.consumed += n
+    const first = this.chunks[0]
+    if (first.byteLength >= n) {
+      if (first.byteLength === n) this.chunks.shift()
+      else this.chunks[0] = first.subarray(n)
+      return first.subarray(0, n)
+    }
+    const out = new Uint8Array(n)
+    let at = 0
+    while (at < n) {
+      const c = this.chunks[0]
+      const k = Math.min(c.byteLength, n - at)
+      out.set(c.subarray(0, k), at)
+      at += k
+      if (k === c.byteLength) this.chunks.shift()
+      else this.chunks[0] = c.subarray(k)
+    }
+    return out
+  }
+
+  private truncated (what: string): never {
+    throw new InvalidArrowError(`truncated stream: input ended inside ${what} of message ${this.messages + 1} (after ${this.bytes} bytes)`)
+  }
+
+  private checkLength (what: string, n: number, cap: number): void {
+    if (n > cap) throw new InvalidArrowError(`message ${this.messages + 1} claims a ${what} of ${n} bytes, over the limit of ${cap} bytes`)
+    if (this.consumed + n > this.limits.maxBytes) throw new PayloadTooLargeError(this.limits.maxBytes)
+  }
+
+  async * frames (): AsyncGenerator<Uint8Array> {
+    while (true) {
+      if (!await this.fill(4)) {
+        if (this.buffered > 0) this.truncated('the length prefix')
+        this.ended = true
+        return
+      }
+      let prefix = 4
+      let metaLen = readInt32(this.take(4))
+      if (metaLen === -1) { // continuation marker, then the real length
+        if (!await this.fill(4)) this.truncated('the length prefix')
+        metaLen = readInt32(this.take(4))
+        prefix = 8
+      }
+      if (metaLen === 0) {
+        this.ended = true
+        if (await this.fill(1)) throw new InvalidArrowError(`unexpected data after the end-of-stream marker (message ${this.messages + 1})`)
+        return
+      }
+      if (metaLen < 0) throw new InvalidArrowError(`message ${this.messages + 1} has a negative metadata length (${metaLen})`)
+      this.checkLength('metadata length', metaLen, Math.min(MAX_METADATA_BYTES, this.limits.maxMessageBytes))
+      if (!await this.fill(metaLen)) this.truncated('the metadata')
+      const meta = this.take(metaLen)
+      const { headerType, bodyLength } = readMessageHeader(meta)
+      const expect = this.messages === 0 ? [1] : [2, 3]
+      if (!expect.includes(headerType)) {
+        const name = HEADER_NAMES[headerType] ?? `unknown (${headerType})`
+        throw new InvalidArrowError(this.messages === 0
+          ? `the stream must start with a schema message, got ${name}`
+          : `unexpected ${name} message at message ${this.messages + 1}`)
+      }
+      this.checkLength('body length', bodyLength, this.limits.maxMessageBytes - metaLen)
+      if (!await this.fill(bodyLength)) this.truncated('the body')
+      const head = new Uint8Array(prefix + metaLen)
+      const dv = new DataView(head.buffer)
+      if (prefix === 8) dv.setInt32(0, -1, true)
+      dv.setInt32(prefix - 4, metaLen, true)
+      head.set(meta, prefix)
+      this.messages++
+      yield head
+      if (bodyLength > 0) yield this.take(bodyLength)
+    }
+  }
+}
+
+function readInt32 (b: Uint8Array): number {
+  return new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true)
+}

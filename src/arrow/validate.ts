@@ -1,0 +1,78 @@
+import { type Data, type Field, type RecordBatch, type Schema, Type, type Vector } from 'apache-arrow'
+import { InvalidArrowError } from '../errors.ts'
+import { MAX_TYPE_DEPTH } from '../schema/types.ts'
+
+function depthOf (f: Field, depth: number, path: string): void {
+  if (depth > MAX_TYPE_DEPTH) throw new InvalidArrowError(`field "${path}" is nested deeper than ${MAX_TYPE_DEPTH} levels`)
+  const kids = (f.type.typeId === Type.Dictionary ? f.type.dictionary.children : f.type.children) as Field[] | null
+  for (const c of kids ?? []) depthOf(c, depth + 1, `${path}.${c.name}`)
+}
+
+/** Rejects schemas no topic could hold and that would cost too much to look at: no fields, too deep. */
+export function checkSchema (schema: Schema): void {
+  if (schema.fields.length === 0) throw new InvalidArrowError('the schema has no fields')
+  for (const f of schema.fields) depthOf(f, 1, f.name)
+}
+
+/**
+ * apache-arrow builds columns from whatever the batch header says, so a lying header (more rows
+ * than the buffers hold, offsets past the end) would only fail later, in the encoder. Check that
+ * every buffer covers the rows it claims, recursively.
+ */
+function checkData (d: Data, path: string): void {
+  const bad = (why: string): never => { throw new InvalidArrowError(`column "${path}": ${why}`) }
+  const end = d.offset + d.length
+  if (d.offset < 0 || d.length < 0) bad('negative length')
+  const nulls = d.nullBitmap as Uint8Array | undefined
+  if (nulls !== undefined && nulls.length > 0 && nulls.length * 8 < end) bad(`validity bitmap too short for ${d.length} rows`)
+  const t = d.type
+  switch (t.typeId) {
+    case Type.Bool:
+      if (d.values.length * 8 < end) bad(`values too short for ${d.length} rows`)
+      break
+    case Type.Int: case Type.Float: case Type.Date: case Type.Timestamp: case Type.Time:
+    case Type.Duration: case Type.Decimal: case Type.FixedSizeBinary: case Type.Interval:
+      if (d.values.length < end * d.stride) bad(`values too short for ${d.length} rows`)
+      break
+    case Type.Utf8: case Type.Binary: case Type.LargeUtf8: case Type.LargeBinary:
+      checkOffsets(d, d.values.length, bad)
+      break
+    case Type.List: case Type.Map:
+      checkOffsets(d, d.children[0].length, bad)
+      checkData(d.children[0], `${path}.${(t.children[0] as Field).name}`)
+      break
+    case Type.Struct:
+      d.children.forEach((c, i) => {
+        if (c.length < end) bad(`child "${(t.children[i] as Field).name}" is shorter than the struct`)
+        checkData(c, `${path}.${(t.children[i] as Field).name}`)
+      })
+      break
+    case Type.Dictionary:
+      if (d.values.length < end) bad(`indices too short for ${d.length} rows`)
+      for (const chunk of (d.dictionary as Vector | undefined)?.data ?? []) checkData(chunk, `${path} (dictionary)`)
+      break
+  }
+}
+
+function checkOffsets (d: Data, valuesLength: number, bad: (why: string) => never): void {
+  const off = d.valueOffsets as Int32Array | BigInt64Array
+  const end = d.offset + d.length
+  if (off.length < end + 1) bad(`offsets too short for ${d.length} rows`)
+  let prev = Number(off[d.offset])
+  if (prev < 0) bad('negative offset')
+  for (let i = d.offset + 1; i <= end; i++) {
+    const v = Number(off[i])
+    if (v < prev) bad(`offsets decrease at row ${i - 1}`)
+    prev = v
+  }
+  if (prev > valuesLength) bad(`offsets point past the end of the values (${prev} > ${valuesLength})`)
+}
+
+/** Checks every column of a decoded batch against its declared row count. */
+export function checkBatch (batch: RecordBatch): void {
+  const fields = batch.schema.fields
+  batch.data.children.forEach((c, i) => {
+    if (c.length < batch.numRows) throw new InvalidArrowError(`column "${fields[i].name}" has ${c.length} rows, the batch ${batch.numRows}`)
+    checkData(c, fields[i].name)
+  })
+}
