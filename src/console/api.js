@@ -29,7 +29,10 @@ export class Api {
   whoami () { return this.request('GET', '/v1/whoami') }
   listTopics () { return this.request('GET', '/v1/topics').then((r) => r.topics) }
   createTopic (name, fields) { return this.request('POST', '/v1/topics', { name, schema: { fields } }) }
-  consoleInfo () { return this.request('GET', '/console/info') }
+  async consoleInfo () {
+    const res = await fetch('/console/info', { headers: { 'x-quiver-console': '1' } })
+    return res.json()
+  }
 
   async localToken () {
     // The custom header forces a CORS preflight, so other origins cannot read a token from here.

@@ -30,6 +30,7 @@ interface Pending {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1
+const OVERLOAD_PATIENCE_MS = 60_000
 
 /**
  * One `quiver.v1` ingest connection (CONTRACT §7). Messages are decoded concurrently but join the
@@ -114,15 +115,20 @@ export class IngestSession {
       .catch((err: unknown) => this.#settle(entry, this.#errorFor(seq, err)))
   }
 
-  /** Waits for room in the pipeline rather than failing the message: backpressure, not loss. */
+  /**
+   * Waits for room in the pipeline rather than failing the message: backpressure, not loss.
+   * "Has capacity" can still be too little for this message, so an overloaded ingest is retried
+   * with backoff; only a message that never fits (e.g. larger than MAX_BUFFERED_BYTES) fails.
+   */
   async #ingest (msg: PreparedMessage): Promise<unknown> {
+    const giveUpAt = Date.now() + OVERLOAD_PATIENCE_MS
     for (let attempt = 0; ; attempt++) {
       while (!this.#opts.pipeline.hasCapacity()) await this.#opts.pipeline.waitForCapacity()
       try {
         return await this.#opts.pipeline.ingest(msg.topic, msg.batches, { ack: 'durable', bytes: msg.bytes })
       } catch (err) {
-        if ((err as { code?: string }).code !== 'QUIVER_OVERLOADED' || attempt >= 20) throw err
-        await this.#opts.pipeline.waitForCapacity()
+        if ((err as { code?: string }).code !== 'QUIVER_OVERLOADED' || Date.now() > giveUpAt) throw err
+        await new Promise((resolve) => setTimeout(resolve, Math.min(250, 5 * 2 ** attempt)))
       }
     }
   }
