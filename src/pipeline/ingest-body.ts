@@ -1,0 +1,73 @@
+import type { RecordBatch } from 'apache-arrow'
+import type { TopicRecord } from '../schema/topic-schema.ts'
+import { readArrowFile, readArrowStream } from '../arrow/decode.ts'
+import { readJsonArray, readNdjson } from '../arrow/json.ts'
+import { resolveTopic, topicArrowSchema, validateStream, type TopicLookup } from '../ingest/validate-stream.ts'
+import { PayloadTooLargeError, TopicNotFoundError, UnsupportedMediaTypeError } from '../errors.ts'
+
+export const ARROW_STREAM = 'application/vnd.apache.arrow.stream'
+export const ARROW_FILE = 'application/vnd.apache.arrow.file'
+export const NDJSON = 'application/x-ndjson'
+export const JSON_ARRAY = 'application/json'
+export const INGEST_MEDIA_TYPES = [ARROW_STREAM, ARROW_FILE, NDJSON, JSON_ARRAY]
+
+export type Body = NodeJS.ReadableStream | AsyncIterable<Uint8Array>
+
+/** `application/JSON; charset=utf-8` → `application/json`. */
+export function mediaTypeOf (header: string | undefined): string {
+  return (header ?? '').split(';')[0].trim().toLowerCase()
+}
+
+/** Reads a whole body, counting bytes; over maxBytes → PayloadTooLargeError before buffering more. */
+export async function readAll (body: Body, maxBytes: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  let n = 0
+  for await (const c of body as AsyncIterable<Uint8Array | string>) {
+    const chunk = typeof c === 'string' ? Buffer.from(c) : c
+    n += chunk.byteLength
+    if (n > maxBytes) throw new PayloadTooLargeError(maxBytes)
+    parts.push(chunk)
+  }
+  return Buffer.concat(parts, n)
+}
+
+export interface IngestBody {
+  topic: TopicRecord
+  /** Normalised to the topic's schema and field order. */
+  batches: RecordBatch[]
+  rows: number
+  bytes: number
+}
+
+export interface ReadBodyOptions {
+  mediaType: string
+  body: Body
+  topic: string
+  catalog: TopicLookup
+  autoCreate: boolean
+  maxBytes: number
+}
+
+/**
+ * Reads and validates a whole ingest body (CONTRACT §6). Nothing is kept or created unless
+ * every byte was read and checked: an Arrow stream that auto-creates its topic does so only
+ * after it was read to the end. JSON bodies need an existing topic (its schema types them).
+ */
+export async function readIngestBody (o: ReadBodyOptions): Promise<IngestBody> {
+  if (!INGEST_MEDIA_TYPES.includes(o.mediaType)) throw new UnsupportedMediaTypeError(o.mediaType || '(none)')
+  const existing = await o.catalog.get(o.topic)
+  const isArrow = o.mediaType === ARROW_STREAM || o.mediaType === ARROW_FILE
+  if (!existing && !(isArrow && o.autoCreate)) throw new TopicNotFoundError(o.topic)
+  const limits = { maxBytes: o.maxBytes }
+  if (isArrow) {
+    const payload = o.mediaType === ARROW_STREAM
+      ? await readArrowStream(o.body, limits)
+      : await readArrowFile(await readAll(o.body, o.maxBytes), limits)
+    const topic = existing ?? await resolveTopic(o.catalog, o.topic, payload.schema, o.autoCreate)
+    return { topic, batches: validateStream(topic, payload), rows: payload.rows, bytes: payload.bytes }
+  }
+  const topic = existing!
+  const opts = { ...limits, schema: topicArrowSchema(topic) }
+  const payload = o.mediaType === NDJSON ? await readNdjson(o.body, opts) : await readJsonArray(o.body, opts)
+  return { topic, batches: payload.batches, rows: payload.rows, bytes: payload.bytes }
+}
