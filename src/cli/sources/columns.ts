@@ -52,7 +52,8 @@ export function columnData (field: Field, values: unknown[]): Data {
     }
     return makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls ? validity : null, data: bits })
   }
-  // Strings, dates and nested types: the generic builder (JSON objects for structs, arrays for lists).
+  if (DataType.isUtf8(type)) return utf8Data(field, values)
+  // Large strings, dates and nested types: the generic builder (JSON objects for structs, arrays for lists).
   const builder = makeBuilder({ type, nullValues: [null, undefined] })
   for (let i = 0; i < n; i++) {
     let v = values[i]
@@ -62,6 +63,38 @@ export function columnData (field: Field, values: unknown[]): Data {
     builder.append(DataType.isDate(type) && typeof v === 'string' ? new Date(v) : v)
   }
   return builder.finish().flush()
+}
+
+/**
+ * Utf8 without the builder: one native UTF-8 encode of all values joined, offsets from string
+ * lengths when the text is ASCII (the common case), else from per-value byte lengths.
+ */
+function utf8Data (field: Field, values: unknown[]): Data {
+  const n = values.length
+  const strings: string[] = new Array(n)
+  const validity = new Uint8Array((n + 7) >> 3)
+  let nulls = 0
+  for (let i = 0; i < n; i++) {
+    const v = values[i]
+    if (v === null || v === undefined) {
+      if (!field.nullable) throw new Error(`row ${i + 1}: "${field.name}" is not nullable but the value is empty`)
+      nulls++
+      strings[i] = ''
+    } else {
+      strings[i] = typeof v === 'string' ? v : JSON.stringify(v)
+      validity[i >> 3] |= 1 << (i & 7)
+    }
+  }
+  const joined = strings.join('')
+  const data = Buffer.from(joined, 'utf8')
+  const ascii = data.length === joined.length
+  const offsets = new Int32Array(n + 1)
+  let at = 0
+  for (let i = 0; i < n; i++) {
+    at += ascii ? strings[i].length : Buffer.byteLength(strings[i], 'utf8')
+    offsets[i + 1] = at
+  }
+  return makeData({ type: field.type, length: n, nullCount: nulls, nullBitmap: nulls ? validity : null, valueOffsets: offsets, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) } as never)
 }
 
 export function batchFromColumns (schema: Schema, columns: unknown[][], length: number): RecordBatch {
