@@ -1,0 +1,76 @@
+import t, { type Test } from 'tap'
+import { buildApp } from '../helpers/app.ts'
+import { startFaultProxy } from '../helpers/fault-proxy.ts'
+import { accessClaims, mintToken, startCognitoLocal } from '../helpers/cognito-local.ts'
+
+// cognito-local serves its JWKS for any pool id; the proxy in front of it counts and breaks fetches.
+const cl = await startCognitoLocal(t)
+const POOL = 'local_jwks'
+const CLIENT = 'client-1'
+const UNAUTHORIZED = { statusCode: 401, code: 'QUIVER_UNAUTHORIZED', error: 'Unauthorized', message: 'Missing or invalid bearer token' }
+const UNAVAILABLE = { statusCode: 503, code: 'QUIVER_AUTH_UNAVAILABLE', error: 'Service Unavailable', message: 'The identity provider cannot be reached; try again later' }
+
+async function setup (t: Test, mode: 'pass' | 'refuse' | 'stall' = 'pass') {
+  const proxy = await startFaultProxy(t, cl.endpoint)
+  proxy.mode(mode)
+  const { app } = await buildApp(t, { AUTH_PROVIDERS: 'cognito', COGNITO_USER_POOL_ID: POOL, COGNITO_REGION: 'local', COGNITO_ENDPOINT: proxy.url, READ_ONLY_GROUPS: 'readers' })
+  const issuer = `${proxy.url}/${POOL}`
+  const jwksFetches = () => proxy.requests.filter((r) => r.path === `/${POOL}/.well-known/jwks.json`).length
+  const token = (header: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => mintToken(accessClaims(issuer, CLIENT, { 'cognito:groups': ['readers'], ...extra }), header)
+  const whoami = (tok: string) => app.inject({ url: '/v1/whoami', headers: { authorization: `Bearer ${tok}` } })
+  return { proxy, app, jwksFetches, token, whoami }
+}
+
+t.test('keys are hydrated at startup; known kids cost no fetch', async (t) => {
+  const { jwksFetches, token, whoami } = await setup(t)
+  t.equal(jwksFetches(), 1, 'one fetch at startup')
+  for (let i = 0; i < 5; i++) t.equal((await whoami(token({}, { jti: `j${i}` }))).statusCode, 200)
+  t.equal(jwksFetches(), 1, 'no fetch per request')
+})
+
+t.test('unknown-kid flood: 20 requests, at most one refetch, all 401', async (t) => {
+  const { proxy, jwksFetches, token, whoami } = await setup(t)
+  proxy.reset()
+  const concurrent = await Promise.all(Array.from({ length: 10 }, (_, i) => whoami(token({ kid: `rotated-${i % 3}` }))))
+  const sequential = []
+  for (let i = 0; i < 10; i++) sequential.push(await whoami(token({ kid: `other-${i}` })))
+  for (const res of [...concurrent, ...sequential]) {
+    t.equal(res.statusCode, 401)
+    t.same(res.json(), UNAUTHORIZED)
+  }
+  t.ok(jwksFetches() <= 2, `JWKS fetched ${jwksFetches()} times for 20 unknown-kid requests`)
+  t.equal(jwksFetches(), 1)
+  t.equal((await whoami(token())).statusCode, 200, 'the known key still works')
+})
+
+t.test('JWKS unreachable and no key cached → 503, counted, without a fetch per request', async (t) => {
+  const { proxy, app, jwksFetches, token, whoami } = await setup(t, 'refuse')
+  const first = await whoami(token())
+  t.equal(first.statusCode, 503)
+  t.same(first.json(), UNAVAILABLE)
+  t.equal(first.headers['retry-after'], '2')
+  const fetchesAfterFirst = jwksFetches()
+  for (let i = 0; i < 5; i++) t.equal((await whoami(token({}, { jti: `x${i}` }))).statusCode, 503)
+  t.equal(jwksFetches(), fetchesAfterFirst, 'within 10 s the failure is remembered')
+  t.match((await app.inject({ url: '/metrics' })).body, /quiver_auth_failures_total\{reason="unavailable"\} 6/)
+  proxy.mode('pass')
+})
+
+t.test('JWKS fetch that hangs times out after about 3 s → 503', async (t) => {
+  const { whoami, token } = await setup(t, 'stall')
+  const started = Date.now()
+  const res = await whoami(token())
+  const elapsed = Date.now() - started
+  t.equal(res.statusCode, 503)
+  t.ok(elapsed >= 2500 && elapsed < 6000, `answered after ${elapsed} ms`)
+})
+
+t.test('a cached key keeps working when the provider goes away', async (t) => {
+  const { proxy, jwksFetches, token, whoami } = await setup(t)
+  proxy.mode('refuse')
+  proxy.reset()
+  t.equal((await whoami(token({}, { jti: 'after-outage' }))).statusCode, 200)
+  t.equal(jwksFetches(), 0)
+  // An unknown kid during the outage cannot be checked: 503, not 401.
+  t.equal((await whoami(token({ kid: 'new-key' }))).statusCode, 503)
+})
