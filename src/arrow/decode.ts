@@ -1,4 +1,5 @@
 import { RecordBatchReader, type RecordBatch, type Schema } from 'apache-arrow'
+import './arrow-patches.ts'
 import { InvalidArrowError, PayloadTooLargeError } from '../errors.ts'
 import { type ByteSource, IpcFramer, readMessageHeader } from './ipc-framing.ts'
 import { toIpcStream } from './encode.ts'

@@ -102,16 +102,14 @@ export function matchSchema (topic: Schema, incoming: Schema): SchemaMatch {
   return m
 }
 
-/** Puts `type` (the topic's, with its field names and metadata) on `data` without copying buffers. */
+/** Puts the topic's nested types (child names, e.g. a list's `item`) on `data` without copying buffers. */
 function retype (data: Data, type: DataType): Data {
   if (data.typeId === Type.Dictionary && type.typeId !== Type.Dictionary) data = decodeDictionary(data as Data<Dictionary>)
-  if (data.type === type) return data
-  if (type.typeId === Type.List || type.typeId === Type.Struct) {
-    const kids = type.children as Field[]
-    const children = data.children.map((c, i) => retype(c, kids[i].type))
-    return data.clone(type, undefined, undefined, undefined, undefined, children)
-  }
-  return data.clone(type)
+  // leaves already equal the topic's type (matchSchema checked): keep the Data, cloning costs
+  if (data.type === type || (type.typeId !== Type.List && type.typeId !== Type.Struct)) return data
+  const kids = type.children as Field[]
+  const children = data.children.map((c, i) => retype(c, kids[i].type))
+  return data.clone(type, undefined, undefined, undefined, undefined, children)
 }
 
 /**

@@ -1,0 +1,100 @@
+import t from 'tap'
+import { Dictionary, Field, Int32, Int64, Schema, Utf8, Float64, vectorFromArray, makeData, RecordBatch, Struct, List } from 'apache-arrow'
+import { matchSchema, normaliseBatch } from '../../src/schema/compare.ts'
+import { toArrowSchema } from '../../src/schema/types.ts'
+import { makeBatch, TEST_ARROW_SCHEMA, TEST_FIELDS } from '../helpers/arrow.ts'
+
+const schemaOf = (spec: Array<[string, string, boolean?]>): Schema =>
+  toArrowSchema({ fields: spec.map(([name, type, nullable]) => ({ name, type, nullable: nullable ?? true })) })
+
+t.test('same fields in the same order → ok without reorder, cached by schema object', async (t) => {
+  const incoming = toArrowSchema({ fields: TEST_FIELDS })
+  const r = matchSchema(TEST_ARROW_SCHEMA, incoming)
+  t.same(r, { ok: true, reorder: null })
+  t.equal(matchSchema(TEST_ARROW_SCHEMA, incoming), r, 'second call returns the cached result')
+})
+
+t.test('reordered columns → mapping to the topic order, normalised batch has the topic schema object', async (t) => {
+  const batch = makeBatch(4, 10)
+  const order = [3, 0, 4, 2, 1] // ts, id, ok, price, name
+  const shuffled = batch.selectAt(order)
+  const r = matchSchema(TEST_ARROW_SCHEMA, shuffled.schema)
+  t.same(r, { ok: true, reorder: [1, 4, 3, 0, 2] })
+  if (!r.ok) return
+  const out = normaliseBatch(shuffled, TEST_ARROW_SCHEMA, r.reorder)
+  t.equal(out.schema, TEST_ARROW_SCHEMA)
+  t.equal(out.numRows, 4)
+  t.same(out.get(1)?.toJSON(), { id: 11n, name: 'name-11', price: 16.5, ts: 1714564811000, ok: false })
+  t.equal(out.getChildAt(0)?.data[0].values.buffer, batch.getChildAt(0)?.data[0].values.buffer, 'buffers shared, not copied')
+})
+
+t.test('mismatch messages name missing, unexpected and differing fields', async (t) => {
+  const topic = schemaOf([['id', 'int64', false], ['price', 'double'], ['ts', 'timestamp[us, tz=UTC]'], ['ok', 'bool']])
+  const cases: Array<[Schema, string]> = [
+    [schemaOf([['id', 'int64', false], ['price', 'int64'], ['ts', 'timestamp[us, tz=UTC]'], ['ok', 'bool']]), 'price: expected double, got int64'],
+    [schemaOf([['id', 'int64'], ['price', 'double'], ['ts', 'timestamp[us, tz=UTC]'], ['ok', 'bool']]), 'id: expected non-nullable, got nullable'],
+    [schemaOf([['id', 'int64', false], ['price', 'double'], ['ts', 'timestamp[ms, tz=UTC]'], ['ok', 'bool']]), 'ts: expected timestamp[us, tz=UTC], got timestamp[ms, tz=UTC]'],
+    [schemaOf([['id', 'int64', false], ['price', 'double'], ['ts', 'timestamp[us]'], ['ok', 'bool']]), 'ts: expected timestamp[us, tz=UTC], got timestamp[us]'],
+    [schemaOf([['id', 'int64', false], ['ok', 'bool'], ['extra', 'string']]), 'missing fields: price, ts; unexpected fields: extra'],
+    [schemaOf([['ok', 'string'], ['id', 'int32', false], ['price', 'double'], ['ts', 'timestamp[us, tz=UTC]']]), 'ok: expected bool, got string; id: expected int64, got int32'],
+    [new Schema([...topic.fields, new Field('id', new Int64(), false)]), 'duplicate fields: id']
+  ]
+  for (const [incoming, message] of cases) t.same(matchSchema(topic, incoming), { ok: false, message }, message)
+})
+
+t.test('non-nullable incoming into a nullable topic field is fine; nested types are compared deeply', async (t) => {
+  const topic = schemaOf([['a', 'int64'], ['s', 'struct<x: int32 not null, y: list<item: string>>'], ['l', 'list<item: double>']])
+  t.same(matchSchema(topic, schemaOf([['a', 'int64', false], ['s', 'struct<x: int32 not null, y: list<element: string not null>>'], ['l', 'list<double>']])), { ok: true, reorder: null })
+  t.same(matchSchema(topic, schemaOf([['a', 'int64'], ['s', 'struct<x: int32, y: list<item: string>>'], ['l', 'list<item: double>']])),
+    { ok: false, message: 's: expected struct<x: int32 not null, y: list<item: string>>, got struct<x: int32, y: list<item: string>>' })
+  t.same(matchSchema(topic, schemaOf([['a', 'int64'], ['s', 'struct<y: list<item: string>, x: int32 not null>'], ['l', 'list<item: float>']])),
+    { ok: false, message: 's: expected struct<x: int32 not null, y: list<item: string>>, got struct<y: list<item: string>, x: int32 not null>; l: expected list<item: double>, got list<item: float>' })
+})
+
+t.test('dictionary-encoded strings match a string field and are decoded to plain strings', async (t) => {
+  const topic = schemaOf([['tag', 'string'], ['n', 'int32']])
+  const tags = vectorFromArray(['b', 'a', null, 'b', 'ccc'], new Dictionary(new Utf8(), new Int32()))
+  const n = vectorFromArray([1, 2, 3, 4, 5], new Int32())
+  const fields = [new Field('n', new Int32(), true), new Field('tag', tags.type, true)]
+  const batch = new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: 5, nullCount: 0, children: [n.data[0], tags.data[0]] }))
+  const r = matchSchema(topic, batch.schema)
+  t.same(r, { ok: true, reorder: [1, 0] })
+  if (!r.ok) return
+  const out = normaliseBatch(batch, topic, r.reorder)
+  t.equal(out.schema, topic)
+  t.equal(String(out.getChildAt(0)?.type), 'Utf8')
+  t.same(out.toArray().map(r => r.toJSON()), [
+    { tag: 'b', n: 1 }, { tag: 'a', n: 2 }, { tag: null, n: 3 }, { tag: 'b', n: 4 }, { tag: 'ccc', n: 5 }
+  ])
+  t.same(matchSchema(topic, new Schema([new Field('tag', new Dictionary(new Int64(), new Int32()), true), fields[0]])),
+    { ok: false, message: 'tag: expected string, got dictionary<values=int64, indices=int32, ordered=0>' })
+})
+
+t.test('dictionary of doubles under a double field is decoded through the generic path', async (t) => {
+  const topic = schemaOf([['v', 'double']])
+  const v = vectorFromArray([1.5, 2.5, 1.5], new Dictionary(new Float64(), new Int32()))
+  const fields = [new Field('v', v.type, true)]
+  const batch = new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: 3, nullCount: 0, children: [v.data[0]] }))
+  const out = normaliseBatch(batch, topic, null)
+  t.same([...out.getChildAt(0)!], [1.5, 2.5, 1.5])
+})
+
+t.test('10,000 columns: match and normalise stay fast', async (t) => {
+  const fields = Array.from({ length: 10_000 }, (_, i) => new Field(`c${i}`, new Int32(), true))
+  const topic = new Schema(fields)
+  const incoming = new Schema(fields.map(f => new Field(f.name, new Int32(), true)))
+  const reversed = new Schema([...incoming.fields].reverse())
+  let start = performance.now()
+  t.same(matchSchema(topic, incoming), { ok: true, reorder: null })
+  const r = matchSchema(topic, reversed)
+  t.ok(r.ok)
+  t.equal(r.ok && r.reorder?.[0], 9999)
+  const mismatch = new Schema(incoming.fields.map((f, i) => i === 5000 ? new Field(f.name, new List(new Field('item', new Int32())), true) : f))
+  t.same(matchSchema(topic, mismatch), { ok: false, message: 'c5000: expected int32, got list<item: int32 not null>' })
+  t.ok(performance.now() - start < 500, 'three 10k-column comparisons under 500 ms')
+  const col = vectorFromArray([1, 2], new Int32()).data[0]
+  const batch = new RecordBatch(reversed, makeData({ type: new Struct(reversed.fields), length: 2, nullCount: 0, children: reversed.fields.map(() => col) }))
+  start = performance.now()
+  for (let i = 0; i < 10; i++) normaliseBatch(batch, topic, r.ok ? r.reorder : null)
+  t.ok(performance.now() - start < 500, '10 normalisations of a 10k-column batch under 500 ms')
+})

@@ -1,0 +1,99 @@
+import t from 'tap'
+import { Field, Int32, List, Schema, Timestamp, TimeUnit, Type, Utf8, Dictionary } from 'apache-arrow'
+import { formatType, fromArrowSchema, parseType, toArrowSchema, TypeParseError, validateTopicSchema } from '../../src/schema/types.ts'
+import { TEST_TOPIC_SCHEMA } from '../helpers/arrow.ts'
+
+t.test('every canonical name round-trips through parseType/formatType', async (t) => {
+  const names = [
+    'bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'halffloat', 'float', 'double',
+    'string', 'large_string', 'binary', 'large_binary', 'date32[day]', 'timestamp[s]', 'timestamp[ms]', 'timestamp[us]',
+    'timestamp[ns]', 'timestamp[us, tz=UTC]', 'timestamp[ns, tz=Europe/Paris]', 'timestamp[ms, tz=+01:00]',
+    'list<item: int64>', 'list<item: string not null>', 'struct<a: int32, b: string not null>',
+    'struct<a: list<item: struct<c: timestamp[us, tz=UTC], d: double>>, e: bool>', 'struct<>'
+  ]
+  for (const n of names) t.equal(formatType(parseType(n)), n, n)
+})
+
+t.test('aliases and loose spellings map to canonical names', async (t) => {
+  const cases: Record<string, string> = {
+    boolean: 'bool',
+    float32: 'float',
+    float64: 'double',
+    float16: 'halffloat',
+    utf8: 'string',
+    large_utf8: 'large_string',
+    date32: 'date32[day]',
+    'timestamp[us,tz=UTC]': 'timestamp[us, tz=UTC]',
+    '  list<int32>  ': 'list<item: int32>',
+    'list<element: utf8>': 'list<element: string>',
+    'struct<a:int8,b:boolean>': 'struct<a: int8, b: bool>'
+  }
+  for (const [input, canonical] of Object.entries(cases)) t.equal(formatType(parseType(input)), canonical, input)
+})
+
+t.test('parseType builds the exact apache-arrow types', async (t) => {
+  const ts = parseType('timestamp[ns, tz=UTC]') as Timestamp
+  t.equal(ts.typeId, Type.Timestamp)
+  t.equal(ts.unit, TimeUnit.NANOSECOND)
+  t.equal(ts.timezone, 'UTC')
+  const l = parseType('list<item: int32 not null>') as List
+  t.equal(l.children[0].name, 'item')
+  t.equal(l.children[0].nullable, false)
+  t.equal(l.children[0].type.typeId, Type.Int)
+  t.ok(parseType('struct<a: int32>').children[0].nullable)
+})
+
+t.test('bad types throw TypeParseError naming the problem', async (t) => {
+  const cases: Record<string, string> = {
+    dubble: 'unknown type "dubble" at position 0 in "dubble"',
+    '': 'expected a type name at position 0 in ""',
+    'list<': 'expected a type name at position 5 in "list<"',
+    'list<int32': 'expected ">" at position 10 in "list<int32"',
+    'timestamp[xs]': 'unknown time unit "xs" at position 12 in "timestamp[xs]"',
+    'timestamp[us, zone=UTC]': 'expected "tz=" at position 14 in "timestamp[us, zone=UTC]"',
+    'struct<a: int8, a: int8>': 'duplicate struct field "a" at position 0 in "struct<a: int8, a: int8>"',
+    'struct<int8>': 'expected "name: type" at position 7 in "struct<int8>"',
+    'int64 x': 'unexpected trailing text at position 6 in "int64 x"',
+    'decimal128(10, 2)': 'unknown type "decimal128(10" at position 0 in "decimal128(10, 2)"'
+  }
+  for (const [input, message] of Object.entries(cases)) {
+    t.throws(() => parseType(input), { name: 'TypeParseError', message }, input)
+  }
+  const deep = 'list<'.repeat(40) + 'int8' + '>'.repeat(40)
+  const err = t.throws(() => parseType(deep)) as TypeParseError
+  t.ok(err instanceof TypeParseError)
+  t.match(err.message, /^nesting deeper than 32 at position 160 in/)
+  t.equal(formatType(parseType('list<'.repeat(31) + 'int8' + '>'.repeat(31))).length, 'list<item: '.length * 31 + 4 + 31)
+})
+
+t.test('validateTopicSchema names the offending field', async (t) => {
+  const cases: Array<[unknown, string]> = [
+    [{ fields: [] }, 'Invalid schema: at least one field is required'],
+    [{ fields: [{ name: '', type: 'int64', nullable: true }] }, 'Invalid schema: field 0 has an empty name'],
+    [{ fields: [{ name: '  ', type: 'int64', nullable: true }] }, 'Invalid schema: field 0 has an empty name'],
+    [{ fields: [{ name: 'a', type: 'int64', nullable: true }, { name: 'a', type: 'string', nullable: true }] }, 'Invalid schema: duplicate field "a"'],
+    [{ fields: [{ name: '__ingested_at', type: 'timestamp[us, tz=UTC]', nullable: false }] }, 'Invalid schema: field "__ingested_at" is reserved (added by the gateway)'],
+    [{ fields: [{ name: 'price', type: 'dubble', nullable: true }] }, 'Invalid schema: field "price": unknown type "dubble" at position 0 in "dubble"']
+  ]
+  for (const [schema, message] of cases) {
+    t.throws(() => validateTopicSchema(schema as never), { code: 'QUIVER_INVALID_SCHEMA', statusCode: 400, message }, message)
+  }
+  t.doesNotThrow(() => validateTopicSchema(TEST_TOPIC_SCHEMA))
+})
+
+t.test('toArrowSchema / fromArrowSchema round trip', async (t) => {
+  const schema = toArrowSchema(TEST_TOPIC_SCHEMA)
+  t.same(schema.fields.map(f => [f.name, String(f.type), f.nullable]), [
+    ['id', 'Int64', false], ['name', 'Utf8', true], ['price', 'Float64', true],
+    ['ts', 'Timestamp<MICROSECOND, UTC>', false], ['ok', 'Bool', true]
+  ])
+  t.same(fromArrowSchema(schema), TEST_TOPIC_SCHEMA)
+  t.same(toArrowSchema({ fields: [{ name: 'x', type: 'utf8' } as never] }).fields[0].nullable, true)
+  const withDict = new Schema([
+    new Field('tag', new Dictionary(new Utf8(), new Int32()), true),
+    new Field('xs', new List(new Field('item', new Int32(), true)), false)
+  ])
+  t.same(fromArrowSchema(withDict), { fields: [{ name: 'tag', type: 'string', nullable: true }, { name: 'xs', type: 'list<item: int32>', nullable: false }] })
+  t.equal(formatType(new Dictionary(new Utf8(), new Int32())), 'dictionary<values=string, indices=int32, ordered=0>')
+  t.equal(formatType(new Timestamp(TimeUnit.MILLISECOND, null)), 'timestamp[ms]')
+})
