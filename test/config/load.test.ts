@@ -1,10 +1,10 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { ConfigError, loadConfig, splitList } from '../../config/load.ts'
 
 const load = (env: Record<string, string>) => loadConfig(env, { dotenv: false })
 const COGNITO = { AUTH_PROVIDERS: 'cognito', COGNITO_USER_POOL_ID: 'eu-west-1_AbC123', COGNITO_REGION: 'eu-west-1' }
 
-function fails (t: Tap, env: Record<string, string>, variable: string, message?: RegExp): void {
+function fails (t: Test, env: Record<string, string>, variable: string, message?: RegExp): void {
   let err: unknown
   try { load(env) } catch (e) { err = e }
   const label = `${JSON.stringify(env)} → ConfigError naming ${variable}`
@@ -12,7 +12,6 @@ function fails (t: Tap, env: Record<string, string>, variable: string, message?:
   t.equal((err as ConfigError).variable, variable, label)
   t.match((err as Error).message, message ?? new RegExp(`^${variable}: `), label)
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
 
 t.test('defaults', async (t) => {
   const c = load({})
