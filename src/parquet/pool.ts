@@ -1,0 +1,57 @@
+import { availableParallelism } from 'node:os'
+import { extname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Piscina } from 'piscina'
+import type { ParquetCompression, ParquetEncoder } from './types.ts'
+import type { EncodeTask } from './encode-worker.ts'
+
+// Same extension as this file: encode-worker.ts under tsx, encode-worker.js from dist.
+const WORKER = new URL('./encode-worker' + extname(fileURLToPath(import.meta.url)), import.meta.url).href
+
+export interface EncoderPoolOptions {
+  /** Worker threads; 0 or absent = one per core. */
+  threads?: number
+  compression: ParquetCompression
+  /** Rows per row group: large groups compress and scan best; 1M keeps a group's memory bounded. */
+  maxRowGroupSize?: number
+}
+
+/** Whether the view spans its whole ArrayBuffer, so transferring it moves exactly these bytes. */
+function ownsBuffer (u8: Uint8Array): boolean {
+  return u8.buffer instanceof ArrayBuffer && u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength
+}
+
+/**
+ * Parquet encoding on a piscina worker pool. The input IPC buffer is transferred to the worker
+ * (zero copy) when it owns its ArrayBuffer — the caller must not use it afterwards; a view into a
+ * larger (e.g. pooled) buffer is copied first, since transferring would detach its neighbours.
+ */
+export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
+  const threads = opts.threads && opts.threads > 0 ? opts.threads : availableParallelism()
+  const maxRowGroupSize = opts.maxRowGroupSize ?? 1024 * 1024
+  const pool = new Piscina({
+    filename: WORKER,
+    minThreads: threads,
+    maxThreads: threads,
+    // Encodes are seconds at most; a deep queue only hides backpressure the pipeline should feel.
+    idleTimeout: 60_000
+  })
+  let closed = false
+
+  return {
+    threads,
+    async encode (ipc) {
+      if (closed) throw new Error('encoder pool is closed')
+      const input = ownsBuffer(ipc) ? ipc : ipc.slice()
+      const task: EncodeTask = { ipc: input, compression: opts.compression, maxRowGroupSize }
+      const out = await pool.run(task, { transferList: [input.buffer as ArrayBuffer] }) as Uint8Array
+      return out
+    },
+    async close () {
+      if (closed) return
+      closed = true
+      // Graceful: queued encodes (the final flush) finish before the threads exit.
+      await pool.close()
+    }
+  }
+}
