@@ -1,4 +1,4 @@
-import { RecordBatch, Schema, Field, tableFromIPC, Type, type Table, type Timestamp } from 'apache-arrow'
+import { RecordBatch, Schema, Field, Struct, makeData, tableFromIPC, vectorFromArray, Type, type Table, type Timestamp } from 'apache-arrow'
 import { readParquet } from 'parquet-wasm'
 import type { Storage } from '../storage/types.ts'
 import type { TopicRecord } from '../schema/topic-schema.ts'
@@ -26,7 +26,10 @@ export function partitionStart (key: string): number | null {
 
 /** Schema of stored rows: the topic's, timestamps in µs, plus `__ingested_at`. */
 export function storedSchemaOf (topic: TopicRecord): Schema {
-  const cast = castTimestampsToMicros(new RecordBatch(topicArrowSchema(topic))).schema
+  const schema = topicArrowSchema(topic)
+  const children = schema.fields.map((f) => vectorFromArray([], f.type).data[0])
+  const empty = new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: 0, nullCount: 0, children }))
+  const cast = castTimestampsToMicros(empty).schema
   return new Schema([...cast.fields, new Field(INGESTED_AT, INGESTED_AT_TYPE, false)])
 }
 

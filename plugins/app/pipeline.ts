@@ -1,0 +1,42 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { createPipeline, type QuiverPipeline } from '../../src/pipeline/pipeline.ts'
+
+/**
+ * The ingest pipeline (per-topic buffers → Parquet → storage) as `fastify.pipeline`. Depends on
+ * 'storage', so on close it flushes before the encoder pool and the storage sink shut down.
+ */
+async function pipeline (fastify: FastifyInstance): Promise<void> {
+  const { metrics } = fastify
+  const p = createPipeline({
+    config: fastify.config,
+    storage: fastify.storage,
+    encoder: fastify.encoder,
+    logger: fastify.log.child({ component: 'pipeline' }),
+    hooks: {
+      ingested: (topic, rows, bytes) => {
+        metrics.rows.inc({ topic }, rows)
+        metrics.bytes.inc({ topic }, bytes)
+      },
+      flushed: (topic, seconds) => {
+        metrics.flushes.inc({ topic })
+        metrics.flushDuration.observe(seconds)
+      },
+      uploaded: (seconds) => metrics.uploadDuration.observe(seconds),
+      uploadFailed: () => metrics.uploadErrors.inc(),
+      buffered: (bytes) => metrics.bufferedBytes.set(bytes)
+    }
+  })
+  fastify.decorate('pipeline', p)
+  fastify.addHook('onClose', async () => {
+    await p.close()
+  })
+}
+
+export default fp(pipeline, { name: 'pipeline', dependencies: ['storage'] })
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    pipeline: QuiverPipeline
+  }
+}
