@@ -39,7 +39,7 @@ export function createS3Client (o: S3StorageOptions): S3Client {
     forcePathStyle: o.forcePathStyle ?? false,
     // Retries belong to the layer around the sink (src/storage/retry.ts), not to each request.
     maxAttempts: 1,
-    requestHandler: { connectionTimeout: 5000, requestTimeout: o.requestTimeoutMs ?? 30_000 },
+    requestHandler: { connectionTimeout: 5000, requestTimeout: o.requestTimeoutMs ?? 30_000, throwOnRequestTimeout: true },
     // s3rver corrupts streamed PutObject bodies when the SDK adds flexible checksums.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED'

@@ -99,3 +99,50 @@ t.test('putStream is tried once; list retries before its first entry; check sets
   t.equal(r3.kind, 'fs')
   t.equal(r3.location, 'fake')
 })
+
+t.test('against s3rver behind a fault proxy (real network faults)', async (t) => {
+  const { startS3rver } = await import('../helpers/s3rver.ts')
+  const { startFaultProxy } = await import('../helpers/fault-proxy.ts')
+  const { createS3Storage } = await import('../../src/storage/s3.ts')
+  const s3 = await startS3rver(t)
+  const proxy = await startFaultProxy(t, s3.endpoint)
+  process.env.AWS_ACCESS_KEY_ID = 'S3RVER'
+  process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER'
+  const inner = createS3Storage({ bucket: s3.bucket, endpoint: proxy.url, forcePathStyle: true, staleUploadMs: 0, requestTimeoutMs: 400 })
+  t.teardown(() => inner.close())
+  let failedTries = 0
+  const r = withRetry(inner, { baseMs: 20, capMs: 100, onError: () => { failedTries++ } })
+  const puts = () => proxy.requests.filter((q) => q.method === 'PUT').length
+  const body = new TextEncoder().encode('payload')
+
+  for (const mode of ['slowdown', 'reset', 'refuse', { status: 500 }] as const) {
+    proxy.mode(mode)
+    proxy.reset()
+    failedTries = 0
+    await t.rejects(r.put('x/fail.bin', body), JSON.stringify(mode))
+    t.equal(failedTries, 5, `${JSON.stringify(mode)}: every try counted`)
+    if (mode !== 'refuse') t.equal(puts(), 5, `${JSON.stringify(mode)}: five tries reached the server`)
+    t.equal(r.healthy, false)
+  }
+
+  proxy.mode('stall')
+  proxy.reset()
+  const t0 = Date.now()
+  const stalled = withRetry(inner, { attempts: 2, baseMs: 10, capMs: 10 })
+  await t.rejects(stalled.put('x/stall.bin', body), 'a stalled connection times out instead of hanging')
+  t.ok(Date.now() - t0 < 3000, `gave up after ${Date.now() - t0} ms`)
+
+  proxy.mode({ status: 403, body: '<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>no</Message></Error>' })
+  proxy.reset()
+  await t.rejects(r.put('x/denied.bin', body), { name: 'AccessDenied' })
+  t.equal(puts(), 1, 'AccessDenied is not retried')
+
+  proxy.mode('slowdown')
+  proxy.reset()
+  setTimeout(() => proxy.mode('pass'), 60)
+  await r.put('x/ok.bin', body)
+  t.ok(puts() >= 2, `recovered after ${puts()} tries`)
+  t.equal(r.healthy, true)
+  t.same(await s3.getObject('x/ok.bin'), body)
+  t.same(await s3.listKeys('x/'), ['x/ok.bin'], 'failed writes left nothing')
+})
