@@ -7,6 +7,7 @@ import { CpuMeter } from './lib/proc.ts'
 import { openMany, Producer } from './lib/ws-producer.ts'
 import { log, MiB, percentile, type BenchResult } from './lib/table.ts'
 import type { BenchOptions } from './throughput.ts'
+import { profileArgs, summariseProfiles } from './lib/profile.ts'
 
 const WRITERS = 1000
 const TOPICS = 10
@@ -40,7 +41,8 @@ export async function smallWriters (opts: BenchOptions): Promise<BenchResult> {
   const figures: BenchResult['figures'] = []
   const msg = ipcBatch(ROWS_PER_MESSAGE, 7)
   try {
-    const gw = await launchGateway(scope, { FLUSH_INTERVAL_MS: String(FLUSH_INTERVAL_MS) })
+    const prof = opts.profile ? profileArgs() : null
+    const gw = await launchGateway(scope, { FLUSH_INTERVAL_MS: String(FLUSH_INTERVAL_MS) }, prof?.args)
     const token = gw.token(['write'])
     const wsBase = gw.url.replace('http:', 'ws:')
     log(`small writers: opening ${WRITERS} WebSocket producers`)
@@ -84,7 +86,7 @@ export async function smallWriters (opts: BenchOptions): Promise<BenchResult> {
     if (!drained1) notes.push('phase 1: not every message was acked within 20 s of stopping')
 
     // Phase 2: open loop at half the target (or half what phase 1 sustained, if that is lower).
-    const rate = Math.min(TARGET_ROWS_PER_S / 2, sustained / 2)
+    const rate = Math.max(10_000, Math.min(TARGET_ROWS_PER_S / 2, sustained / 2))
     const msgsPerS = rate / ROWS_PER_MESSAGE
     const latS = opts.quick ? 8 : 12
     log(`small writers: open loop at ${Math.round(rate).toLocaleString('en-US')} rows/s for ${latS} s`)
@@ -131,6 +133,7 @@ export async function smallWriters (opts: BenchOptions): Promise<BenchResult> {
     for (const p of producers) p.close()
     const rowsCommitted = sumMetric(await scrape(gw.url, 'quiver_rows_ingested_total'))
     const code = await stopGateway(gw)
+    if (prof) notes.push(...summariseProfiles(prof.dir, 15))
     const files = parquetFiles(gw.dataDir)
     const perTopic = new Map<string, number>()
     const partitions = new Set<string>()

@@ -1,13 +1,11 @@
-import { mkdtempSync } from 'node:fs'
-import { loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { loadavg } from 'node:os'
 import { ipcBatch, makeBatch } from './lib/data.ts'
 import { parquetjsRate, wasmEncodeRate } from './lib/encode.ts'
 import { launchGateway, launchS3, scrape, stopGateway, sumMetric, Scope } from './lib/gateway.ts'
 import { runIngestLoad } from './lib/http-ingest.ts'
 import { CpuMeter, RssSampler } from './lib/proc.ts'
 import { log, median, MiB, type BenchResult } from './lib/table.ts'
-import { summariseProfiles } from './lib/profile.ts'
+import { profileArgs, summariseProfiles } from './lib/profile.ts'
 
 export interface BenchOptions { quick: boolean, profile: boolean }
 
@@ -39,12 +37,14 @@ export async function throughput (opts: BenchOptions): Promise<BenchResult> {
     try {
       const env: Record<string, string> = {}
       if (target.s3) Object.assign(env, (await launchS3(scope)).env)
-      const profDir = opts.profile && !target.s3 ? mkdtempSync(join(tmpdir(), 'quiver-prof-')) : ''
-      if (profDir) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${profDir}`
-      const gw = await launchGateway(scope, env)
+      const prof = opts.profile && !target.s3 ? profileArgs() : null
+      const gw = await launchGateway(scope, env, prof?.args)
       const token = gw.token(['write'])
       const base = { url: gw.url, topic: 'bench_throughput', token, clients: 3, batchesPerRequest, rowsPerBatch: ROWS }
       log(`throughput: ${target.name}: warm-up`)
+      // One request first: concurrent first writers to a new topic race its auto-creation (see README).
+      const first = await runIngestLoad({ ...base, clients: 1, seconds: 30, maxRequests: 1 })
+      if (first.errors.length > 0) throw new Error(`first request failed: ${first.errors[0]}`)
       const warm = await runIngestLoad({ ...base, seconds: 30, maxRequests: 3 })
       if (warm.errors.length > 0) throw new Error(`warm-up failed: ${warm.errors[0]}`)
       const rows0 = sumMetric(await scrape(gw.url, 'quiver_rows_ingested_total'))
@@ -71,7 +71,7 @@ export async function throughput (opts: BenchOptions): Promise<BenchResult> {
       })
       const code = await stopGateway(gw)
       if (code !== 0) notes.push(`${target.name}: gateway exited with ${code}`)
-      if (profDir) notes.push(...summariseProfiles(profDir, 15))
+      if (prof) notes.push(...summariseProfiles(prof.dir, 15))
     } catch (err) {
       notes.push(`${target.name}: ${(err as Error).message.split('\n')[0]}`)
       e2e.push({ name: target.name, mibPerS: 0, rowsPerS: 0, p50: NaN, cores: 0, gen: 0, rssPeak: 0, errors: [(err as Error).message], committedRows: 0, flushes: 0 })

@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startGateway, type Gateway } from '../../helpers/gateway.ts'
+import { fileURLToPath } from 'node:url'
+import { freePort, type Gateway } from '../../helpers/gateway.ts'
 import { startS3rver, type S3rverHandle } from '../../helpers/s3rver.ts'
 import { createLocalIssuer, loadOrCreateLocalKeys, type LocalIssuer } from '../../../src/auth/local-keys.ts'
 import type { Role } from '../../../src/auth/types.ts'
@@ -24,19 +26,56 @@ export interface BenchGateway extends Gateway {
   issuer: LocalIssuer
 }
 
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
+
 /**
- * Starts the real server process (as `npm start` does) with the local auth provider. The signing
- * key is created in DATA_DIR before the start, so this process can mint tokens the gateway accepts
- * without an admin round trip.
+ * Starts the real server process as `npm start` does (`node --import tsx src/server.ts`), like
+ * test/helpers/gateway.ts but with extra node flags (--cpu-prof is refused in NODE_OPTIONS) and the
+ * local auth provider's signing key created in DATA_DIR first, so this process can mint tokens the
+ * gateway accepts without an admin round trip.
  */
-export async function launchGateway (scope: Scope, env: Record<string, string> = {}): Promise<BenchGateway> {
+export async function launchGateway (scope: Scope, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchGateway> {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'quiver-bench-'))
   if (!env.DATA_DIR) scope.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
   const keys = loadOrCreateLocalKeys(dataDir)
   const issuer = createLocalIssuer(keys, env.SCOPE_PREFIX ?? 'boilstream')
-  const gw = await startGateway(scope, { LOG_LEVEL: 'warn', ...env, DATA_DIR: dataDir }, { timeoutMs: 60_000 })
+  const port = await freePort()
+  let out = ''
+  let err = ''
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src', 'server.ts')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env, PORT: String(port), DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  // Keep only the tails: a long run must not accumulate the gateway's whole output here.
+  proc.stdout!.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000) })
+  proc.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-20_000) })
+  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)))
+  scope.teardown(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL')
+      await exited
+    }
+  })
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`gateway exited during startup (${proc.exitCode})\nstdout:\n${out}\nstderr:\n${err}`)
+    try {
+      if ((await fetch(`${url}/healthz`)).status === 200) break
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`gateway did not become healthy in time\nstderr:\n${err}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
   return {
-    ...gw,
+    url,
+    port,
+    dataDir,
+    proc,
+    stdout: () => out,
+    stderr: () => err,
+    kill: (s = 'SIGTERM') => proc.kill(s),
+    exited,
     issuer,
     token: (roles: Role[] = ['write'], subject = 'bench') => issuer.mint({ subject, roles, ttlSeconds: 3600 }).token
   }

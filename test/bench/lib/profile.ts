@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 
 interface CpuProfile {
@@ -30,7 +31,8 @@ export function selfTimes (file: string): { totalMs: number, idleMs: number, top
     const dt = (p.timeDeltas[i] ?? 0) / 1000
     total += dt
     const name = n.callFrame.functionName || '(anonymous)'
-    if (name === '(idle)') { idle += dt; continue }
+    // piscina parks idle workers in Atomics.wait inside this JS function: waiting, not work.
+    if (name === '(idle)' || name === 'atomicsWaitLoop') { idle += dt; continue }
     const key = `${name} ${where(n.callFrame.url, n.callFrame.lineNumber)}`.trim()
     acc.set(key, (acc.get(key) ?? 0) + dt)
   }
@@ -61,4 +63,10 @@ export function summariseProfiles (dir: string, n: number): string[] {
 
 if (process.argv[1] && process.argv[1].endsWith('profile.ts')) {
   for (const line of summariseProfiles(process.argv[2] ?? '.', Number(process.argv[3] ?? 20))) console.log(line)
+}
+
+/** Node flags that make a gateway write one .cpuprofile per thread into a fresh directory at exit. */
+export function profileArgs (): { dir: string, args: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'quiver-prof-'))
+  return { dir, args: ['--cpu-prof', `--cpu-prof-dir=${dir}`] }
 }
