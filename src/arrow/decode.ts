@@ -14,6 +14,11 @@ export interface ReadLimits {
    * would take the body over maxBytes is a 413 instead. Default: max(maxBytes, 256 MiB).
    */
   maxMessageBytes?: number
+  /**
+   * Whether the stream must end with the end-of-stream marker (default true: every mainstream
+   * writer sends it, and without it a body cut at a message boundary would look complete).
+   */
+  requireEos?: boolean
 }
 
 export interface ArrowPayload {
@@ -53,7 +58,11 @@ function wrap (err: unknown): Error {
  * @throws PayloadTooLargeError over `maxBytes` (also when a header announces a body that would be)
  */
 export async function readArrowStream (source: ByteSource | NodeJS.ReadableStream, limits: ReadLimits): Promise<ArrowPayload> {
-  const framer = new IpcFramer(source as ByteSource, { maxBytes: limits.maxBytes, maxMessageBytes: limits.maxMessageBytes ?? Math.max(limits.maxBytes, DEFAULT_MAX_MESSAGE) })
+  const framer = new IpcFramer(source as ByteSource, {
+    maxBytes: limits.maxBytes,
+    maxMessageBytes: limits.maxMessageBytes ?? Math.max(limits.maxBytes, DEFAULT_MAX_MESSAGE),
+    requireEos: limits.requireEos ?? true
+  })
   let failure: unknown = null
   // errors raised while framing are kept here: apache-arrow may rethrow them wrapped or not at all
   async function * guarded (): AsyncGenerator<Uint8Array> {
@@ -120,7 +129,7 @@ export async function readArrowFile (bytes: Uint8Array, limits: ReadLimits): Pro
   if (footerLen <= 0 || footerLen > n - 18) throw new InvalidArrowError(`invalid footer length ${footerLen}`)
   const region = bytes.subarray(8, n - 10 - footerLen)
   const parts = startsWithSchema(region) ? [region] : [footerSchemaMessage(bytes), region]
-  const payload = await readArrowStream(parts, limits)
+  const payload = await readArrowStream(parts, { ...limits, requireEos: false }) // the footer proves completeness
   return { ...payload, bytes: n }
 }
 

@@ -18,7 +18,7 @@ export function toIpcStream (batches: readonly RecordBatch[], schema?: Schema): 
   if (s === undefined) throw new TypeError('toIpcStream needs a schema when there are no batches')
   const writer = new RecordBatchStreamWriter()
   writer.reset(undefined, s)
-  for (const b of batches) writer.write(b.schema === s ? b : new RecordBatch(s, b.data))
+  for (const b of batches) writer.write(b.schema === s ? b : batchOf(s, b.data.children, b.numRows))
   writer.finish()
   return writer.toUint8Array(true)
 }

@@ -8,6 +8,8 @@ export interface FrameLimits {
   maxBytes: number
   /** Largest single message (header + body) a producer may send → InvalidArrowError (400) beyond. */
   maxMessageBytes: number
+  /** Reject input that ends without the end-of-stream marker (a cut at a message boundary). */
+  requireEos?: boolean
 }
 
 export type ByteSource = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>
@@ -114,6 +116,9 @@ export class IpcFramer {
     while (true) {
       if (!await this.fill(4)) {
         if (this.buffered > 0) this.truncated('the length prefix')
+        if (this.limits.requireEos === true && this.messages > 0) {
+          throw new InvalidArrowError(`truncated stream: input ended after message ${this.messages} without the end-of-stream marker`)
+        }
         this.ended = true
         return
       }
