@@ -23,7 +23,6 @@ async function pipeline (fastify: FastifyInstance): Promise<void> {
         metrics.flushDuration.observe(seconds)
       },
       uploaded: (seconds) => metrics.uploadDuration.observe(seconds),
-      uploadFailed: () => metrics.uploadErrors.inc(),
       buffered: (bytes) => metrics.bufferedBytes.set(bytes)
     }
   })
