@@ -64,6 +64,11 @@ const PER_SECOND: Record<number, bigint> = {
  * - a number: **epoch milliseconds** (JavaScript's `Date.now()` convention), fractions allowed.
  */
 export function toTimestamp (v: unknown, unit: TimeUnit): bigint | undefined {
+  const r = timestamp(v, unit)
+  return r !== undefined && BigInt.asIntN(64, r) === r ? r : undefined // e.g. year 1 in ns overflows
+}
+
+function timestamp (v: unknown, unit: TimeUnit): bigint | undefined {
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return undefined
     switch (unit) {
