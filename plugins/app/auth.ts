@@ -20,10 +20,11 @@ async function auth (fastify: FastifyInstance): Promise<void> {
   const { config, metrics } = fastify
   const authenticator = createAuthenticator(config)
 
-  // Warm the key caches now so the first request does not pay for a fetch; an unreachable
-  // provider is not fatal (it may come back, and /readyz reports it meanwhile).
-  const unreachable = await authenticator.hydrate()
-  for (const issuer of unreachable) fastify.log.warn({ issuer }, 'auth: JWKS not reachable at startup; will retry on demand')
+  // Warm the key caches in the background so startup is never held by a slow provider; requests
+  // arriving meanwhile wait for this load. Unreachable is not fatal: /readyz reports it.
+  const hydration = authenticator.hydrate().then((unreachable) => {
+    for (const issuer of unreachable) fastify.log.warn({ issuer }, 'auth: JWKS not reachable at startup; will retry on demand')
+  })
 
   async function principalOf (request: FastifyRequest): Promise<Principal> {
     if (request.principal) return request.principal
@@ -92,6 +93,7 @@ async function auth (fastify: FastifyInstance): Promise<void> {
   }
 
   fastify.addHook('onClose', async () => {
+    await hydration
     await authenticator.close()
   })
 }

@@ -55,6 +55,7 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
   let lastError: string | undefined
   let hydrated = false
   let lastHydrate = -Infinity
+  let hydrating: Promise<boolean> | undefined
 
   function cacheKey (kid: string): string {
     return jwks.generateCacheKey('RS256', kid, domain)
@@ -84,6 +85,11 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
       // A kid we have seen: get-jwks refreshes it after the TTL and falls back to the stale copy.
       jwk = await fetchJwk(kid)
     } else {
+      // A request racing the startup load waits for it rather than fetching the same set again.
+      if (hydrating) {
+        await hydrating
+        if (jwks.cache.get(key) !== undefined) return getKey(kid)
+      }
       const t = now()
       if (lastMiss && t - lastMiss.at < UNKNOWN_KID_INTERVAL_MS) {
         // Within the budget: wait for the fetch in flight, then refuse without another one.
@@ -111,7 +117,12 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
     return pem
   }
 
-  async function hydrate (): Promise<boolean> {
+  function hydrate (): Promise<boolean> {
+    hydrating = load().finally(() => { hydrating = undefined })
+    return hydrating
+  }
+
+  async function load (): Promise<boolean> {
     lastHydrate = now()
     try {
       const uri = opts.jwksPath ? domain + opts.jwksPath : await jwks.getJwksUri(domain)
@@ -127,6 +138,8 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
       return true
     } catch (err) {
       lastError = `JWKS of ${opts.issuer} unreachable: ${(err as Error).message}`
+      // Counts as this window's fetch: requests in the next 10 s answer 503 at once.
+      lastMiss = { at: lastHydrate, done: Promise.resolve(), unavailable: true }
       return false
     }
   }

@@ -18,6 +18,8 @@ async function setup (t: Test, mode: 'pass' | 'refuse' | 'stall' = 'pass') {
   const jwksFetches = () => proxy.requests.filter((r) => r.path === `/${POOL}/.well-known/jwks.json`).length
   const token = (header: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => mintToken(accessClaims(issuer, CLIENT, { 'cognito:groups': ['readers'], ...extra }), header)
   const whoami = (tok: string) => app.inject({ url: '/v1/whoami', headers: { authorization: `Bearer ${tok}` } })
+  // Hydration runs in the background; a first request waits for it.
+  if (mode === 'pass') t.equal((await whoami(token())).statusCode, 200, 'warm-up')
   return { proxy, app, jwksFetches, token, whoami }
 }
 

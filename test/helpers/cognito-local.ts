@@ -54,7 +54,7 @@ export async function startCognitoLocal (t: Teardown): Promise<CognitoLocal> {
     }
     rmSync(cwd, { recursive: true, force: true })
   })
-  const deadline = Date.now() + 20_000
+  const deadline = Date.now() + 60_000
   for (;;) {
     try {
       const res = await fetch(`${endpoint}/health`)
