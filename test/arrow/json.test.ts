@@ -88,8 +88,19 @@ t.test('conversions: every scalar type', async (t) => {
     ['ts_ns', 'timestamp[ns, tz=UTC]'], ['h', 'halffloat']
   ])
   const [b] = rowsToBatches([{
-    i8: -128, u16: 65535, i64: '-9223372036854775808', u64: '18446744073709551615', f: 1.5, d: 'NaN', s: 'héllo',
-    b: 'AQID', day: '2024-02-29', ts_s: '2024-05-01T12:00:00.999+02:00', ts_ms: 1714564800123.9, ts_ns: '2024-05-01T12:00:00.123456789Z', h: 0.5
+    i8: -128,
+    u16: 65535,
+    i64: '-9223372036854775808',
+    u64: '18446744073709551615',
+    f: 1.5,
+    d: 'NaN',
+    s: 'héllo',
+    b: 'AQID',
+    day: '2024-02-29',
+    ts_s: '2024-05-01T12:00:00.999+02:00',
+    ts_ms: 1714564800123.9,
+    ts_ns: '2024-05-01T12:00:00.123456789Z',
+    h: 0.5
   }, {}], schema)
   const col = (name: string) => b.getChild(name)!.data[0].values
   t.equal(col('i8')[0], -128)
