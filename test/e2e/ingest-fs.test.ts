@@ -43,8 +43,14 @@ test('curl an Arrow stream → 200 → the Parquet object is already on disk, re
   const { types, agg } = await duckdbSummary(t, [bytes])
   t.same(types, TEST_DUCKDB_TYPES)
   t.same({ ...agg, i0: undefined, i1: undefined }, {
-    n: '1000', ids: String(999 * 1000 / 2), prices: 1.5 * 999 * 1000 / 2, oks: '500',
-    t0: String(TEST_BASE_TS_US), t1: String(TEST_BASE_TS_US + 999_000_000n), i0: undefined, i1: undefined
+    n: '1000',
+    ids: String(999 * 1000 / 2),
+    prices: 1.5 * 999 * 1000 / 2,
+    oks: '500',
+    t0: String(TEST_BASE_TS_US),
+    t1: String(TEST_BASE_TS_US + 999_000_000n),
+    i0: undefined,
+    i1: undefined
   })
   t.equal(agg.i0, agg.i1, 'one __ingested_at for one request')
   t.ok(Number(agg.i0) >= before - 5 && Number(agg.i0) <= Date.now(), '__ingested_at is the time of ingestion')
@@ -55,7 +61,7 @@ test('40 concurrent writers in one flush window → at most 2 objects, exact row
   const results = await Promise.all(Array.from({ length: 40 }, (_, i) => fetch(`${base}/v1/topics/events/records`, {
     method: 'POST',
     headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/vnd.apache.arrow.stream' },
-    body: makeIpcStream(250, { start: i * 250 })
+    body: Buffer.from(makeIpcStream(250, { start: i * 250 }))
   }).then(async (r) => [r.status, (await r.json()).rows])))
   t.same(results, Array.from({ length: 40 }, () => [200, 250]))
   const keys = objectKeys(dataDir)
