@@ -100,7 +100,20 @@ function castData (d: Data, type: DataType): Data {
   return d.clone(type, undefined, undefined, undefined, undefined, d.children.map((c, i) => castData(c, kids[i].type)))
 }
 
-const castSchemas = new WeakMap<Schema, Schema | null>()
+const castSchemas = new WeakMap<Schema, Schema>()
+
+/** The schema castTimestampsToMicros produces (the same object when nothing needs casting). */
+export function castSchema (schema: Schema): Schema {
+  let out = castSchemas.get(schema)
+  if (out === undefined) {
+    const fields = schema.fields
+    out = fields.some(f => needsCast(f.type))
+      ? new Schema(fields.map(f => new Field(f.name, castType(f.type), f.nullable, f.metadata)), schema.metadata)
+      : schema
+    castSchemas.set(schema, out)
+  }
+  return out
+}
 
 /**
  * Timestamps in s, ms or ns (also inside lists and structs) → microseconds, keeping the time
@@ -108,15 +121,8 @@ const castSchemas = new WeakMap<Schema, Schema | null>()
  * shared, not copied; a batch without such columns is returned as is.
  */
 export function castTimestampsToMicros (batch: RecordBatch): RecordBatch {
-  let out = castSchemas.get(batch.schema)
-  if (out === undefined) {
-    const fields = batch.schema.fields
-    out = fields.some(f => needsCast(f.type))
-      ? new Schema(fields.map(f => new Field(f.name, castType(f.type), f.nullable, f.metadata)), batch.schema.metadata)
-      : null
-    castSchemas.set(batch.schema, out)
-  }
-  if (out === null) return batch
+  const out = castSchema(batch.schema)
+  if (out === batch.schema) return batch
   const fields = out.fields
   return batchOf(out, batch.data.children.map((c, i) => castData(c, fields[i].type)), batch.numRows)
 }
@@ -127,13 +133,14 @@ export function castTimestampsToMicros (batch: RecordBatch): RecordBatch {
  * event loop; the input is trusted (it was produced by the gateway).
  */
 export function prepareIpcForParquet (ipc: Uint8Array, ingestedAtMs?: number): Uint8Array {
-  const reader = RecordBatchReader.from(ipc)
+  const reader = RecordBatchReader.from(ipc).open()
+  const input = reader.schema // read before iterating: the reader forgets it once done
   const batches: RecordBatch[] = []
   for (const b of reader) {
     const cast = castTimestampsToMicros(b)
     batches.push(ingestedAtMs === undefined ? cast : withIngestedAt(cast, ingestedAtMs))
   }
-  let schema = castTimestampsToMicros(new RecordBatch(reader.schema)).schema
+  let schema = castSchema(input)
   if (ingestedAtMs !== undefined) schema = new Schema([...schema.fields, INGESTED_AT_FIELD], schema.metadata)
   return toIpcStream(batches, batches[0]?.schema ?? schema)
 }

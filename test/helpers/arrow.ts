@@ -5,7 +5,8 @@
  *   id = i, name = `name-${i}`, price = i * 1.5, ts = 2024-05-01T12:00:00Z + i seconds, ok = i % 2 === 0
  * so tests can compute expected sums (e.g. sum(id) over n rows = n(n-1)/2) and exact values.
  */
-import { makeData, RecordBatch, type Schema, Struct, Table, tableToIPC } from 'apache-arrow'
+import { makeData, type RecordBatch, type Schema, Table, tableToIPC } from 'apache-arrow'
+import { batchOf } from '../../src/arrow/batch.ts'
 import type { FieldSpec, TopicSchema } from '../../src/schema/topic-schema.ts'
 import { toArrowSchema } from '../../src/schema/types.ts'
 import { rowsToBatches } from '../../src/arrow/json.ts'
@@ -41,7 +42,7 @@ export function makeNdjson (n: number, start = 0): string {
   return makeRows(n, start).map(r => JSON.stringify(r) + '\n').join('')
 }
 
-/** One RecordBatch of rows start … start+n-1 with TEST_ARROW_SCHEMA, built straight from typed arrays (fast for 200k rows). */
+/** One RecordBatch of rows start … start+n-1 whose schema is the TEST_ARROW_SCHEMA object, built straight from typed arrays (fast for 200k rows). */
 export function makeBatch (n: number, start = 0): RecordBatch {
   const [fId, fName, fPrice, fTs, fOk] = TEST_ARROW_SCHEMA.fields
   const ids = new BigInt64Array(n)
@@ -67,8 +68,7 @@ export function makeBatch (n: number, start = 0): RecordBatch {
     makeData({ type: fTs.type, length: n, nullCount: 0, data: ts }),
     makeData({ type: fOk.type, length: n, nullCount: 0, data: ok })
   ]
-  const data = makeData({ type: new Struct(TEST_ARROW_SCHEMA.fields), length: n, nullCount: 0, children })
-  return new RecordBatch(TEST_ARROW_SCHEMA, data)
+  return batchOf(TEST_ARROW_SCHEMA, children, n)
 }
 
 export interface MakeOptions {
