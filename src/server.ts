@@ -2,6 +2,7 @@ import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import closeWithGrace from 'close-with-grace'
+import fp from 'fastify-plugin'
 import app from './app.ts'
 import { loadConfig, ConfigError } from '../config/load.ts'
 import { clientErrorHandler, timeoutOptions } from './client-error.ts'
@@ -36,6 +37,8 @@ export function serverOptions (config: Config): FastifyServerOptions {
     keepAliveTimeout: 72_000,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // Cold start under tsx on a loaded 2-core machine can exceed avvio's 10 s default.
+    pluginTimeout: 60_000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } }
   }
   Object.assign(opts, { http: timeoutOptions(config.REQUEST_TIMEOUT_MS) })
@@ -47,7 +50,8 @@ export function serverOptions (config: Config): FastifyServerOptions {
 
 export async function buildServer (config: Config): Promise<FastifyInstance> {
   const fastify = Fastify(serverOptions(config))
-  await fastify.register(app, { config })
+  // fastify-plugin: the app's decorators (config, storage, pipeline…) are visible on the root instance.
+  await fastify.register(fp(app), { config })
   return fastify
 }
 
