@@ -46,6 +46,10 @@ export async function startS3rver (t: { teardown: (fn: () => unknown) => void },
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER'
   }
+  // The gateway's S3 client takes credentials from the SDK's default chain (the environment), as in
+  // production; in-process apps built by tests read them from here.
+  process.env.AWS_ACCESS_KEY_ID ??= 'S3RVER'
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'S3RVER'
   const client = new S3Client({
     endpoint,
     region: 'us-east-1',
