@@ -6,7 +6,7 @@ import { startGateway } from '../helpers/gateway.ts'
 const run = promisify(execFile)
 
 t.test('npm start equivalent: the banner prints working tokens and a curl line', async (t) => {
-  const gw = await startGateway(t, {}, { timeoutMs: 60_000 })
+  const gw = await startGateway(t, {}, { timeoutMs: 120_000 })
   const out = gw.stdout()
   const token = (name: string) => new RegExp(`QUIVER_${name}_TOKEN=(\\S+)`).exec(out)?.[1]
   const tokens = { admin: token('ADMIN'), write: token('WRITER'), read: token('READER') }
