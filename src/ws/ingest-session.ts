@@ -1,4 +1,4 @@
-import type { RecordBatch } from 'apache-arrow'
+import type { RecordBatch, Schema } from 'apache-arrow'
 import type { WebSocket } from 'ws'
 import type { Pipeline } from '../pipeline/types.ts'
 import type { TopicRecord } from '../schema/topic-schema.ts'
@@ -13,15 +13,29 @@ export interface PreparedMessage {
   bytes: number
 }
 
+/** A decoded message before it met its topic. */
+export interface DecodedMessage {
+  schema: Schema
+  batches: RecordBatch[]
+  rows: number
+  bytes: number
+}
+
 export interface IngestSessionOptions {
-  /** Decodes one message and validates it against the topic; throws Quiver errors. */
-  prepare: (bytes: Uint8Array) => Promise<PreparedMessage>
+  /** Decodes one message (runs concurrently for pipelined messages); throws Quiver errors. */
+  decode: (bytes: Uint8Array) => Promise<DecodedMessage>
+  /**
+   * Resolves the topic and checks the message against it. Runs in sequence order, so the first
+   * message auto-creates a topic even when a later one decoded faster.
+   */
+  accept: (msg: DecodedMessage) => Promise<PreparedMessage>
   pipeline: Pick<Pipeline, 'ingest' | 'hasCapacity' | 'waitForCapacity'>
   maxInflight: number
   /** Token expiry, ms since epoch: no new messages after it, then close 1008. */
   expiresAt?: number
   log: { debug: (obj: object, msg: string) => void, warn: (obj: object, msg: string) => void }
-  onAck?: (rows: number, bytes: number) => void
+  /** Called each time the session stops reading the socket (backpressure). */
+  onPause?: () => void
 }
 
 interface Pending {
@@ -46,6 +60,8 @@ export class IngestSession {
   #chain: Promise<unknown> = Promise.resolve()
   #paused = false
   #waitingCapacity = false
+  /** A message is waiting for room in the pipeline: reading more would only pile up memory. */
+  #starved = false
   #closing: { code: number, reason: string } | null = null
   #timer: NodeJS.Timeout | null = null
   #drained: (() => void) | null = null
@@ -98,18 +114,18 @@ export class IngestSession {
       return
     }
     this.#updateFlow()
-    const prepared = this.#opts.prepare(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-    prepared.catch(() => {})
-    // Batches join the pipeline in sequence order; durability is awaited outside the chain.
+    const decoded = this.#opts.decode(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    decoded.catch(() => {})
+    // Topic resolution and the pipeline see messages in sequence order; durability is awaited
+    // outside the chain so later messages can be staged meanwhile.
     const staged = this.#chain.then(async () => {
-      const msg = await prepared
+      const msg = await this.#opts.accept(await decoded)
       return { msg, durable: this.#ingest(msg) }
     })
     this.#chain = staged.catch(() => {})
     staged
       .then(async ({ msg, durable }) => {
         await durable
-        this.#opts.onAck?.(msg.rows, msg.bytes)
         this.#settle(entry, { type: 'ack', seq, rows: msg.rows })
       })
       .catch((err: unknown) => this.#settle(entry, this.#errorFor(seq, err)))
@@ -122,13 +138,22 @@ export class IngestSession {
    */
   async #ingest (msg: PreparedMessage): Promise<unknown> {
     const giveUpAt = Date.now() + OVERLOAD_PATIENCE_MS
-    for (let attempt = 0; ; attempt++) {
-      while (!this.#opts.pipeline.hasCapacity()) await this.#opts.pipeline.waitForCapacity()
-      try {
-        return await this.#opts.pipeline.ingest(msg.topic, msg.batches, { ack: 'durable', bytes: msg.bytes })
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'QUIVER_OVERLOADED' || Date.now() > giveUpAt) throw err
-        await new Promise((resolve) => setTimeout(resolve, Math.min(250, 5 * 2 ** attempt)))
+    try {
+      for (let attempt = 0; ; attempt++) {
+        while (!this.#opts.pipeline.hasCapacity()) await this.#opts.pipeline.waitForCapacity()
+        try {
+          return await this.#opts.pipeline.ingest(msg.topic, msg.batches, { ack: 'durable', bytes: msg.bytes })
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'QUIVER_OVERLOADED' || Date.now() > giveUpAt) throw err
+          this.#starved = true
+          this.#updateFlow()
+          await new Promise((resolve) => setTimeout(resolve, Math.min(250, 5 * 2 ** attempt)))
+        }
+      }
+    } finally {
+      if (this.#starved) {
+        this.#starved = false
+        this.#updateFlow()
       }
     }
   }
@@ -154,10 +179,11 @@ export class IngestSession {
 
   #updateFlow (): void {
     const capacity = this.#opts.pipeline.hasCapacity()
-    const pause = this.#closing !== null || this.#pending.length >= this.#opts.maxInflight || !capacity
+    const pause = this.#closing !== null || this.#starved || this.#pending.length >= this.#opts.maxInflight || !capacity
     if (pause && !this.#paused) {
       this.#paused = true
       this.#socket.pause()
+      this.#opts.onPause?.()
       this.#opts.log.debug({ inflight: this.#pending.length, capacity }, 'websocket paused')
     } else if (!pause && this.#paused) {
       this.#paused = false

@@ -67,3 +67,9 @@ export function localRows (dataDir: string, topic: string): Array<Record<string,
   }
   return files.flatMap((f) => parquetTable(readFileSync(join(dir, f))).toArray().map((r) => r.toJSON()))
 }
+
+/** One sample of a Prometheus text exposition, e.g. metric(text, 'quiver_websocket_connections{kind="stream"}'). */
+export function metric (text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '))
+  return line === undefined ? 0 : Number(line.slice(series.length + 1))
+}

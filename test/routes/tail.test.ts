@@ -4,7 +4,7 @@ import { tableFromIPC } from 'apache-arrow'
 import { buildApp } from '../helpers/app.ts'
 import { localToken } from '../helpers/local-auth.ts'
 import { makeIpcStream } from '../helpers/arrow.ts'
-import { closed, connect, frames, type Refusal } from '../helpers/ws-client.ts'
+import { closed, connect, frames, metric, type Refusal } from '../helpers/ws-client.ts'
 
 async function listening (t: Parameters<typeof buildApp>[0], env: Record<string, string> = {}) {
   const built = await buildApp(t, env)
@@ -33,19 +33,19 @@ test('tail sends every accepted batch as an Arrow IPC stream', async (t) => {
   t.same(rows.map((r) => [Number(r.id), r.name, r.price, r.ok]), [
     [0, 'name-0', 0, true], [1, 'name-1', 1.5, false], [2, 'name-2', 3, true], [3, 'name-3', 4.5, false], [4, 'name-4', 6, true]
   ])
-  t.equal((await app.metrics.wsConnections.get()).values.find((v) => v.labels.kind === 'tail')?.value, 1)
+  const gauge = async () => metric((await app.inject('/metrics')).body, 'quiver_websocket_connections{kind="tail"}')
+  t.equal(await gauge(), 1)
   tail.close()
   await closed(tail)
   await new Promise((resolve) => setTimeout(resolve, 50))
-  t.equal((await app.metrics.wsConnections.get()).values.find((v) => v.labels.kind === 'tail')?.value, 0, 'unsubscribed on close')
+  t.equal(await gauge(), 0, 'unsubscribed on close')
   ws.close()
 })
 
 test('tail needs read; unknown topics are 404 before the upgrade without auto-create', async (t) => {
-  const { base, app } = await listening(t, { AUTO_CREATE_TOPICS: 'false' })
+  const { base, reader } = await listening(t, { AUTO_CREATE_TOPICS: 'false' })
   const none = await connect(`${base}/x/tail`).catch((e: Refusal) => e)
   t.equal((none as Refusal).status, 401)
-  const reader = localToken((app.config).DATA_DIR, ['read'])
   const missing = await connect(`${base}/missing/tail`, ['quiver.v1', `bearer.${reader}`]).catch((e: Refusal) => e)
   t.same((missing as Refusal).body, { statusCode: 404, code: 'QUIVER_TOPIC_NOT_FOUND', error: 'Not Found', message: 'Topic "missing" does not exist' })
 })

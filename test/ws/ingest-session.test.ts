@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { test } from 'tap'
 import type { WebSocket } from 'ws'
-import { IngestSession, type PreparedMessage } from '../../src/ws/ingest-session.ts'
+import { IngestSession, type DecodedMessage, type PreparedMessage } from '../../src/ws/ingest-session.ts'
 import { InvalidArrowError, OverloadedError } from '../../src/errors.ts'
 import type { TopicRecord } from '../../src/schema/topic-schema.ts'
 
@@ -44,10 +44,12 @@ function fakePipeline () {
 }
 
 /** Messages are one byte: its value is the row count; 0 means "bad Arrow". */
-function prepare (bytes: Uint8Array): Promise<PreparedMessage> {
+function decode (bytes: Uint8Array): Promise<DecodedMessage> {
   if (bytes[0] === 0) return Promise.reject(new InvalidArrowError('garbage'))
-  return Promise.resolve({ topic, batches: [{ numRows: bytes[0] } as never], rows: bytes[0], bytes: 1 })
+  return Promise.resolve({ schema: null as never, batches: [{ numRows: bytes[0] } as never], rows: bytes[0], bytes: 1 })
 }
+const accept = async (msg: DecodedMessage): Promise<PreparedMessage> => ({ topic, batches: msg.batches, rows: msg.rows, bytes: msg.bytes })
+const prepare = { decode, accept }
 
 const log = { debug () {}, warn () {} }
 const tick = () => new Promise((resolve) => setImmediate(resolve))
@@ -55,7 +57,7 @@ const tick = () => new Promise((resolve) => setImmediate(resolve))
 test('acks leave in sequence order even when later messages are durable first', async (t) => {
   const socket = new FakeSocket()
   const pipeline = fakePipeline()
-  const session = new IngestSession(socket as unknown as WebSocket, { prepare, pipeline, maxInflight: 8, log })
+  const session = new IngestSession(socket as unknown as WebSocket, { ...prepare, pipeline, maxInflight: 8, log })
   t.equal(session.inflight, 0)
   for (const n of [1, 2, 3]) socket.emit('message', Buffer.from([n]), true)
   await tick()
@@ -77,7 +79,7 @@ test('acks leave in sequence order even when later messages are durable first', 
 test('bad message and text frame get error frames in order; the next message is acked', async (t) => {
   const socket = new FakeSocket()
   const pipeline = fakePipeline()
-  const session = new IngestSession(socket as unknown as WebSocket, { prepare, pipeline, maxInflight: 8, log })
+  const session = new IngestSession(socket as unknown as WebSocket, { ...prepare, pipeline, maxInflight: 8, log })
   socket.emit('message', Buffer.from([0]), true)
   t.equal(session.inflight, 1)
   socket.emit('message', Buffer.from('hello'), false)
@@ -96,7 +98,7 @@ test('bad message and text frame get error frames in order; the next message is 
 test('pauses at the in-flight limit and while the pipeline is full, resumes after', async (t) => {
   const socket = new FakeSocket()
   const pipeline = fakePipeline()
-  const session = new IngestSession(socket as unknown as WebSocket, { prepare, pipeline, maxInflight: 2, log })
+  const session = new IngestSession(socket as unknown as WebSocket, { ...prepare, pipeline, maxInflight: 2, log })
   socket.emit('message', Buffer.from([1]), true)
   t.equal(socket.paused, false)
   t.equal(session.inflight, 1)
@@ -131,7 +133,7 @@ test('an overloaded ingest is retried after capacity returns, never dropped', as
     if (refusals-- > 0) return Promise.reject(new OverloadedError())
     return ingest(tp, batches)
   }
-  const session = new IngestSession(socket as unknown as WebSocket, { prepare, pipeline, maxInflight: 4, log })
+  const session = new IngestSession(socket as unknown as WebSocket, { ...prepare, pipeline, maxInflight: 4, log })
   socket.emit('message', Buffer.from([3]), true)
   t.equal(session.inflight, 1)
   await new Promise((resolve) => setTimeout(resolve, 50))
@@ -144,7 +146,7 @@ test('an overloaded ingest is retried after capacity returns, never dropped', as
 test('token expiry: in-flight messages are acked, later ones refused, then close 1008', async (t) => {
   const socket = new FakeSocket()
   const pipeline = fakePipeline()
-  const session = new IngestSession(socket as unknown as WebSocket, { prepare, pipeline, maxInflight: 8, log, expiresAt: Date.now() + 50 })
+  const session = new IngestSession(socket as unknown as WebSocket, { ...prepare, pipeline, maxInflight: 8, log, expiresAt: Date.now() + 50 })
   t.equal(session.inflight, 0)
   socket.emit('message', Buffer.from([4]), true)
   await new Promise((resolve) => setTimeout(resolve, 80))
@@ -163,7 +165,7 @@ test('token expiry: in-flight messages are acked, later ones refused, then close
 test('finish() drains then closes with the given code', async (t) => {
   const socket = new FakeSocket()
   const pipeline = fakePipeline()
-  const session = new IngestSession(socket as unknown as WebSocket, { prepare, pipeline, maxInflight: 8, log })
+  const session = new IngestSession(socket as unknown as WebSocket, { ...prepare, pipeline, maxInflight: 8, log })
   socket.emit('message', Buffer.from([2]), true)
   await tick()
   const done = session.finish(1001, 'server shutting down')

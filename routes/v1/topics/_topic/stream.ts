@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
+import { Counter } from 'prom-client'
 import { ErrorSchema } from '../../../../src/auth/schemas.ts'
 import { readArrowMessage } from '../../../../src/arrow/decode.ts'
 import { resolveTopic, validateStream } from '../../../../src/ingest/validate-stream.ts'
@@ -30,6 +31,8 @@ export async function checkTopicBeforeUpgrade (fastify: FastifyInstance, request
 
 export default async function (fastify: FastifyInstance): Promise<void> {
   const { config, metrics } = fastify
+  // Beside the shared metrics: how often WebSocket producers were made to wait (backpressure).
+  const pauses = new Counter({ name: 'quiver_websocket_pauses_total', help: 'Times an ingest WebSocket stopped being read (in-flight limit or full buffers)', registers: [metrics.registry] })
 
   fastify.get('/stream', {
     websocket: true,
@@ -54,12 +57,18 @@ export default async function (fastify: FastifyInstance): Promise<void> {
       maxInflight: config.WS_MAX_INFLIGHT,
       expiresAt: exp === undefined ? undefined : exp * 1000,
       log: request.log,
-      async prepare (bytes) {
-        const payload = await readArrowMessage(bytes, { maxBytes: config.WS_MAX_MESSAGE_BYTES })
+      onPause: () => pauses.inc(),
+      decode: (bytes) => readArrowMessage(bytes, { maxBytes: config.WS_MAX_MESSAGE_BYTES }),
+      async accept (payload) {
         const record = await resolveTopic(fastify.catalog, topic, payload.schema, config.AUTO_CREATE_TOPICS)
         return { topic: record, batches: validateStream(record, payload), rows: payload.rows, bytes: payload.bytes }
       }
     })
-    onServerClose(socket, (code, reason) => session.finish(code, reason))
+    onServerClose(socket, async (code, reason) => {
+      const drained = session.finish(code, reason)
+      // The pipeline's own flush-on-close runs after this hook: flush now or the acks would wait for the timer.
+      fastify.pipeline.flushAll().catch((err: Error) => request.log.warn({ err }, 'flush before closing websockets failed'))
+      await drained
+    })
   })
 }
