@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { TOPIC_NAME_PATTERN, TopicRecordSchema, TopicSchemaSchema, type TopicRecord } from '../../../src/schema/topic-schema.ts'
 import { validateTopicSchema } from '../../../src/schema/types.ts'
 import { InvalidTopicNameError } from '../../../src/errors.ts'
+import { guardedCatalog } from '../../../src/pipeline/guard.ts'
 import { ErrorSchema, TopicListSchema } from '../../../src/pipeline/http-schemas.ts'
 
 const NAME = new RegExp(TOPIC_NAME_PATTERN)
@@ -14,6 +15,7 @@ const CreateTopicSchema = Type.Object({
 }, { additionalProperties: false })
 
 export default async function (fastify: FastifyInstance): Promise<void> {
+  const catalog = guardedCatalog(fastify.catalog)
   fastify.post('/', {
     onRequest: fastify.requireRole('admin'),
     schema: {
@@ -28,7 +30,7 @@ export default async function (fastify: FastifyInstance): Promise<void> {
     if (!NAME.test(name)) throw new InvalidTopicNameError(name)
     validateTopicSchema(schema)
     const fields = schema.fields.map((f) => ({ name: f.name, type: f.type, nullable: f.nullable ?? true }))
-    const record = await fastify.catalog.create({ name, schema: { fields }, createdAt: new Date().toISOString() })
+    const record = await catalog.create({ name, schema: { fields }, createdAt: new Date().toISOString() })
     request.log.info({ topic: name, by: request.principal?.sub }, 'topic created')
     return reply.code(201).send(record)
   })
@@ -42,7 +44,7 @@ export default async function (fastify: FastifyInstance): Promise<void> {
       response: { 200: TopicListSchema, 401: ErrorSchema, 403: ErrorSchema, 503: ErrorSchema }
     }
   }, async () => {
-    const topics = await fastify.catalog.list()
+    const topics = await catalog.list()
     return { topics: topics.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0) }
   })
 }

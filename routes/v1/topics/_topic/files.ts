@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { guarded } from '../../../../src/pipeline/guard.ts'
 import { ErrorSchema, FileListSchema, TopicParamsSchema } from '../../../../src/pipeline/http-schemas.ts'
 
 export default async function (fastify: FastifyInstance): Promise<void> {
@@ -14,6 +15,6 @@ export default async function (fastify: FastifyInstance): Promise<void> {
     }
   }, async (request) => {
     const { topic } = request.params as { topic: string }
-    return { files: await fastify.pipeline.files(topic) }
+    return { files: await guarded(fastify.pipeline.files(topic)) }
   })
 }

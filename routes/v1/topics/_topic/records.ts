@@ -8,6 +8,7 @@ import { ErrorSchema, TopicParamsSchema } from '../../../../src/pipeline/http-sc
 import { ARROW_FILE, ARROW_STREAM, INGEST_MEDIA_TYPES, JSON_ARRAY, NDJSON, mediaTypeOf, readIngestBody, type Body } from '../../../../src/pipeline/ingest-body.ts'
 import { readCommitted, storedSchemaOf } from '../../../../src/pipeline/reader.ts'
 import { ndjsonLines } from '../../../../src/pipeline/ndjson-out.ts'
+import { guarded, guardedCatalog } from '../../../../src/pipeline/guard.ts'
 import { TopicNotFoundError } from '../../../../src/errors.ts'
 
 // OpenAPI 3.1 describes binary bodies by media type; no `format` (the body is a stream, never validated as a string).
@@ -34,7 +35,8 @@ object; \`ack=accepted\` answers 202 once validated and buffered. 503 with Retry
 storage is failing.`
 
 export default async function (fastify: FastifyInstance): Promise<void> {
-  const { config, pipeline, catalog } = fastify
+  const { config, pipeline } = fastify
+  const catalog = guardedCatalog(fastify.catalog)
 
   // Bodies are read by the handler as they arrive (and counted there: bodyLimit does not apply).
   fastify.removeAllContentTypeParsers()
@@ -108,7 +110,7 @@ export default async function (fastify: FastifyInstance): Promise<void> {
     if (Number.isNaN(from) || Number.isNaN(to)) throw new ValidationError('from/to must be ISO 8601 date-times')
     const record = await catalog.get(topic)
     if (!record) throw new TopicNotFoundError(topic)
-    const files = await pipeline.files(topic)
+    const files = await guarded(pipeline.files(topic))
     const rows = readCommitted(pipeline.storage, files, { from, to, limit: q.limit })
     if (mediaTypeOf(request.headers.accept) === NDJSON) {
       reply.type(NDJSON)

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import { TopicNotFoundError } from '../../../../src/errors.ts'
+import { guarded, guardedCatalog } from '../../../../src/pipeline/guard.ts'
 import { ErrorSchema, TopicDetailSchema, TopicParamsSchema } from '../../../../src/pipeline/http-schemas.ts'
 
 export default async function (fastify: FastifyInstance): Promise<void> {
+  const catalog = guardedCatalog(fastify.catalog)
   fastify.get('/', {
     onRequest: fastify.requireRole('read'),
     schema: {
@@ -14,9 +16,9 @@ export default async function (fastify: FastifyInstance): Promise<void> {
     }
   }, async (request) => {
     const { topic } = request.params as { topic: string }
-    const record = await fastify.catalog.get(topic)
+    const record = await catalog.get(topic)
     if (!record) throw new TopicNotFoundError(topic)
-    const s = await fastify.pipeline.topicStats(topic)
+    const s = await guarded(fastify.pipeline.topicStats(topic))
     return { ...record, stats: { rows: s.committedRows, bytes: s.committedBytes, files: s.files, lastFlushAt: s.lastFlushAt } }
   })
 
@@ -31,7 +33,7 @@ export default async function (fastify: FastifyInstance): Promise<void> {
     }
   }, async (request, reply) => {
     const { topic } = request.params as { topic: string }
-    if (!(await fastify.catalog.delete(topic))) throw new TopicNotFoundError(topic)
+    if (!(await catalog.delete(topic))) throw new TopicNotFoundError(topic)
     request.log.info({ topic, by: request.principal?.sub }, 'topic deleted')
     return reply.code(204).send()
   })
