@@ -117,3 +117,33 @@ export function chunked (bytes: Uint8Array, size: number): Uint8Array[] {
 export async function * streamOf (chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
   for (const c of chunks) yield c
 }
+
+/** Where each message of an IPC stream sits: start, metadata start and length, end of body (EOS excluded). */
+export function ipcMessages (ipc: Uint8Array): Array<{ start: number, meta: number, metaLen: number, end: number }> {
+  const dv = new DataView(ipc.buffer, ipc.byteOffset, ipc.byteLength)
+  const out = []
+  let at = 0
+  while (at < ipc.byteLength) {
+    const metaLen = dv.getInt32(at + 4, true)
+    if (metaLen === 0) break
+    const meta = at + 8
+    const table = meta + dv.getUint32(meta, true)
+    const vt = table - dv.getInt32(table, true)
+    const field = dv.getUint16(vt, true) > 10 ? dv.getUint16(vt + 10, true) : 0
+    const body = field === 0 ? 0 : Number(dv.getBigInt64(table + field, true))
+    out.push({ start: at, meta, metaLen, end: meta + metaLen + body })
+    at = meta + metaLen + body
+  }
+  return out
+}
+
+/** A copy of `ipc` whose message k claims `value` as its body length (for lying-header tests). */
+export function setBodyLength (ipc: Uint8Array, k: number, value: bigint): Uint8Array {
+  const copy = ipc.slice()
+  const dv = new DataView(copy.buffer)
+  const { meta } = ipcMessages(ipc)[k]
+  const table = meta + dv.getUint32(meta, true)
+  const vt = table - dv.getInt32(table, true)
+  dv.setBigInt64(table + dv.getUint16(vt + 10, true), value, true)
+  return copy
+}

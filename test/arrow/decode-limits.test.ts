@@ -1,0 +1,60 @@
+import t from 'tap'
+import { readArrowStream } from '../../src/arrow/decode.ts'
+import { toIpcStream } from '../../src/arrow/encode.ts'
+import { chunked, ipcMessages, makeBatch, makeIpcStream, setBodyLength, streamOf } from '../helpers/arrow.ts'
+
+const LIMITS = { maxBytes: 64 * 1024 * 1024 }
+const ARROW = (message: string) => ({ code: 'QUIVER_INVALID_ARROW', statusCode: 400, message: `Invalid Arrow IPC data: ${message}` })
+
+t.test('a stream truncated anywhere is rejected, never partially accepted', async (t) => {
+  const ipc = toIpcStream([makeBatch(20), makeBatch(30, 20), makeBatch(10, 50)])
+  const bounds = ipcMessages(ipc)
+  let cuts = 0
+  for (let cut = 0; cut < ipc.byteLength; cut += 29) {
+    cuts++
+    const err = await readArrowStream(streamOf(chunked(ipc.subarray(0, cut), 64)), LIMITS).then(() => null, e => e)
+    t.equal(err?.code, 'QUIVER_INVALID_ARROW', `cut at ${cut}`)
+  }
+  t.ok(cuts > 40, `${cuts} cuts`)
+  await t.rejects(readArrowStream(streamOf([ipc.subarray(0, bounds[2].end)]), LIMITS),
+    ARROW('truncated stream: input ended after message 3 without the end-of-stream marker'))
+  await t.rejects(readArrowStream(streamOf([ipc.subarray(0, bounds[1].end + 4)]), LIMITS),
+    ARROW('truncated stream: input ended inside the length prefix of message 3 (after ' + (bounds[1].end + 4) + ' bytes)'))
+  await t.rejects(readArrowStream(streamOf([ipc.subarray(0, bounds[1].end - 1)]), LIMITS),
+    ARROW(`truncated stream: input ended inside the body of message 2 (after ${bounds[1].end - 1} bytes)`))
+  const noEos = await readArrowStream(streamOf([ipc.subarray(0, bounds[3].end)]), { ...LIMITS, requireEos: false })
+  t.equal(noEos.rows, 60, 'requireEos: false accepts a stream closed at a message boundary')
+})
+
+t.test('absurd length prefixes are rejected before allocating', async (t) => {
+  const ipc = makeIpcStream(5)
+  global.gc?.()
+  const before = process.memoryUsage().arrayBuffers
+  const huge = Uint8Array.of(255, 255, 255, 255, 0xf0, 0xff, 0xff, 0x7f)
+  await t.rejects(readArrowStream(streamOf([huge, new Uint8Array(64)]), LIMITS),
+    ARROW('message 1 claims a metadata length of 2147483632 bytes, over the limit of 16777216 bytes'))
+  const legacy = Uint8Array.of(0xf0, 0xff, 0xff, 0x7f)
+  await t.rejects(readArrowStream(streamOf([legacy]), LIMITS),
+    ARROW('message 1 claims a metadata length of 2147483632 bytes, over the limit of 16777216 bytes'))
+  const bigBody = setBodyLength(ipc, 1, 1n << 40n)
+  const metaLen = ipcMessages(ipc)[1].metaLen
+  await t.rejects(readArrowStream(streamOf([bigBody]), LIMITS),
+    ARROW(`message 2 claims a body length of ${2 ** 40} bytes, over the limit of ${256 * 1024 * 1024 - metaLen} bytes`))
+  await t.rejects(readArrowStream(streamOf([setBodyLength(ipc, 1, -5n)]), LIMITS), ARROW('malformed message header (body length -5)'))
+  t.ok(process.memoryUsage().arrayBuffers - before < 32 * 1024 * 1024, 'no large buffer was allocated')
+  // a plausible length that would take the body over maxBytes is a 413, found before reading it
+  await t.rejects(readArrowStream(streamOf([setBodyLength(ipc, 1, 10_000_000n)]), { maxBytes: 1_000_000 }),
+    { code: 'QUIVER_PAYLOAD_TOO_LARGE', statusCode: 413, message: 'Request body exceeds 1000000 bytes' })
+  await t.rejects(readArrowStream(streamOf([bigBody]), { maxBytes: 1e6, maxMessageBytes: 4096 }),
+    ARROW(`message 2 claims a body length of ${2 ** 40} bytes, over the limit of ${4096 - metaLen} bytes`))
+})
+
+t.test('bodies over maxBytes are 413, counted as they arrive', async (t) => {
+  const ipc = makeIpcStream(2000, { batchRows: 100 })
+  let pulled = 0
+  async function * counting () { for (const c of chunked(ipc, 500)) { pulled += c.byteLength; yield c } }
+  await t.rejects(readArrowStream(counting(), { maxBytes: 10_000 }),
+    { code: 'QUIVER_PAYLOAD_TOO_LARGE', statusCode: 413, message: 'Request body exceeds 10000 bytes' })
+  t.ok(pulled <= 10_500, `stopped reading at ${pulled} bytes`)
+  t.equal((await readArrowStream(streamOf([ipc]), { maxBytes: ipc.byteLength })).rows, 2000, 'exactly maxBytes is fine')
+})
