@@ -6,6 +6,7 @@ import fp from 'fastify-plugin'
 import app from './app.ts'
 import { loadConfig, ConfigError } from '../config/load.ts'
 import { clientErrorHandler, timeoutOptions } from './client-error.ts'
+import { redactUrl } from './log-redact.ts'
 import type { Config } from '../config/schema.ts'
 
 /** Redacted everywhere a token could appear in a log line. */
@@ -24,7 +25,7 @@ export function serverOptions (config: Config): FastifyServerOptions {
       serializers: {
         req (req) {
           // access_token may ride in the query string for browsers: never log it.
-          return { method: req.method, url: req.url.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]'), remoteAddress: req.ip }
+          return { method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }
         }
       }
     },
