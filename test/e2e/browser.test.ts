@@ -13,7 +13,7 @@ const OUTPUT = fileURLToPath(new URL('../output/', import.meta.url))
 
 test('the console streams rows through its own UI and shows the acks', async (t) => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`)
-  const { app, dataDir } = await buildApp(t, { FLUSH_INTERVAL_MS: '200' })
+  const { app, dataDir } = await buildApp(t, { FLUSH_INTERVAL_MS: '200', ENCODER_THREADS: '1' })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 
@@ -34,7 +34,7 @@ test('the console streams rows through its own UI and shows the acks', async (t)
   await page.fill('#token', localToken(dataDir, ['admin'], { subject: 'browser-admin' }))
   await page.click('#connect')
   await page.waitForSelector('#auth-status.ok')
-  t.match(await page.textContent('#who'), /browser-admin · admin/)
+  t.match(await page.textContent('#who'), /^browser-admin · .*admin/)
   await page.fill('#topic', 'browser_rows')
   await page.click('#create-topic')
   await page.waitForSelector('#schema .field')
@@ -67,7 +67,7 @@ test('the console streams rows through its own UI and shows the acks', async (t)
   // The local provider hands this loopback page a short-lived writer token.
   t.equal(await page.isVisible('#local-token'), true, 'local token offered on loopback')
   await page.click('#local-token')
-  await page.waitForFunction(() => /console · write/.test(document.getElementById('who')!.textContent!))
+  await page.waitForFunction(() => /^console · .*write/.test(document.getElementById('who')!.textContent!))
 
   await page.click('#tail-toggle')
   t.same(problems, [], 'no console errors, nothing loaded from elsewhere')
