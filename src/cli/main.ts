@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { isMainThread, parentPort } from 'node:worker_threads'
 import { ROLES, type Role } from '../auth/types.ts'
 import type { ApiClient } from './api.ts'
 import { HELP } from './help.ts'
@@ -32,6 +33,15 @@ const OPTIONS = {
 
 class UsageError extends Error {}
 
+// bin.js runs the CLI in a worker and forwards the process's signals as messages.
+const controller = new AbortController()
+if (isMainThread) {
+  process.once('SIGINT', () => controller.abort())
+  process.once('SIGTERM', () => controller.abort())
+} else {
+  parentPort?.on('message', () => controller.abort())
+}
+
 function int (name: string, value: string, min: number): number {
   const n = Number(value)
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${value}"`)
@@ -61,10 +71,6 @@ export async function main (argv: string[]): Promise<number> {
     token: values.token ?? process.env.QUIVER_TOKEN ?? null
   }
   const log = (line: string) => { if (!values.quiet) process.stderr.write(`quiver: ${line}\n`) }
-  const controller = new AbortController()
-  const onSignal = () => controller.abort()
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
 
   if (command === 'send') {
     if (rest.length !== 1) throw new UsageError('send takes exactly one file')
@@ -120,4 +126,7 @@ main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: Er
   const usage = err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')
   process.stderr.write(`quiver: ${err.message}\n${usage ? 'Run quiver --help for usage.\n' : ''}`)
   process.exitCode = usage ? 2 : 1
+}).finally(() => {
+  // The signal channel would keep the worker alive.
+  if (!isMainThread) parentPort?.close()
 })
