@@ -39,14 +39,14 @@ export class RateChart {
 
     ctx.font = '11px system-ui, sans-serif'
     ctx.lineWidth = 1
-    for (let i = 0; i <= 4; i++) {
-      const y = pad.t + plotH - (plotH * i) / 4
+    for (let i = 0; i <= 5; i++) {
+      const y = pad.t + plotH - (plotH * i) / 5
       ctx.strokeStyle = color('--border')
       ctx.beginPath(); ctx.moveTo(pad.l, y + 0.5); ctx.lineTo(pad.l + plotW, y + 0.5); ctx.stroke()
       ctx.fillStyle = color('--a'); ctx.textAlign = 'right'; ctx.textBaseline = 'middle'
-      ctx.fillText(compact((rowsMax * i) / 4), pad.l - 8, y)
+      ctx.fillText(compact((rowsMax * i) / 5), pad.l - 8, y)
       ctx.fillStyle = color('--b'); ctx.textAlign = 'left'
-      ctx.fillText(((mibMax * i) / 4).toFixed(mibMax < 4 ? 2 : 1), pad.l + plotW + 8, y)
+      ctx.fillText(((mibMax * i) / 5).toFixed(mibMax < 4 ? 2 : 1), pad.l + plotW + 8, y)
     }
     ctx.fillStyle = color('--muted'); ctx.textBaseline = 'top'
     ctx.textAlign = 'left'; ctx.fillText('−60 s', pad.l, pad.t + plotH + 6)

@@ -47,7 +47,10 @@ test('the console streams rows through its own UI and shows the acks', async (t)
   await page.click('#start')
   await page.waitForSelector('#stream-status.busy')
   await page.waitForFunction(() => Number(document.getElementById('acked-rows')!.textContent!.replace(/,/g, '')) >= 6000, null, { timeout: 30_000 })
-  await page.waitForTimeout(1200)
+  await page.waitForFunction(() => document.querySelectorAll('#tail-table tbody tr:not(:has(.empty))').length > 0)
+  await page.waitForTimeout(1200) // a few chart ticks, so the screenshot shows a run in progress
+  mkdirSync(OUTPUT, { recursive: true })
+  await page.screenshot({ path: join(OUTPUT, 'console.png'), fullPage: true })
   await page.click('#stop')
   await page.waitForSelector('#stream-status.idle', { timeout: 30_000 })
 
@@ -58,11 +61,7 @@ test('the console streams rows through its own UI and shows the acks', async (t)
   t.equal(rows.length, acked, 'exactly the acked rows are in Parquet')
   t.same(rows.map((r) => Number(r.id)).sort((a, b) => a - b), Array.from({ length: acked }, (_, i) => i + 1), 'ids 1…n, none lost or doubled')
 
-  await page.waitForFunction(() => document.querySelectorAll('#tail-table tbody tr:not(:has(.empty))').length > 0)
   t.same(await page.$$eval('#tail-table th', (els) => els.map((e) => e.textContent)), ['id', 'ts', 'sensor', 'value', 'ok'], 'live tail shows the topic')
-  await page.waitForTimeout(1100) // one more chart tick so the screenshot shows the run
-  mkdirSync(OUTPUT, { recursive: true })
-  await page.screenshot({ path: join(OUTPUT, 'console.png'), fullPage: true })
 
   // The local provider hands this loopback page a short-lived writer token.
   t.equal(await page.isVisible('#local-token'), true, 'local token offered on loopback')
