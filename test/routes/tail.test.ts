@@ -1,4 +1,4 @@
-import { test } from 'tap'
+import tap, { test } from 'tap'
 import type { AddressInfo } from 'node:net'
 import { tableFromIPC } from 'apache-arrow'
 import { buildApp } from '../helpers/app.ts'
@@ -7,15 +7,18 @@ import { makeIpcStream } from '../helpers/arrow.ts'
 import { closed, connect, frames, metric, type Refusal } from '../helpers/ws-client.ts'
 
 async function listening (t: Parameters<typeof buildApp>[0], env: Record<string, string> = {}) {
-  const built = await buildApp(t, env)
+  const built = await buildApp(t, { ENCODER_THREADS: '1', FLUSH_INTERVAL_MS: '50', ...env })
   await built.app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = built.app.server.address() as AddressInfo
   const base = `ws://127.0.0.1:${port}/v1/topics`
   return { ...built, base, writer: localToken(built.dataDir, ['write']), reader: localToken(built.dataDir, ['read']) }
 }
 
+// One gateway for the tests that need no special configuration (starting one costs seconds).
+const shared = listening(tap)
+
 test('tail sends every accepted batch as an Arrow IPC stream', async (t) => {
-  const { base, writer, reader, app } = await listening(t)
+  const { base, writer, reader, app } = await shared
   const tail = await connect(`${base}/tailed/tail`, ['quiver.v1', `bearer.${reader}`])
   t.equal(tail.protocol, 'quiver.v1')
   const messages: Buffer[] = []
@@ -51,14 +54,14 @@ test('tail needs read; unknown topics are 404 before the upgrade without auto-cr
 })
 
 test('a reader that does not keep up is closed with 1013', async (t) => {
-  const { base, writer, reader } = await listening(t, { FLUSH_INTERVAL_MS: '50' })
+  const { base, writer, reader } = await shared
   const tail = await connect(`${base}/flood/tail`, ['quiver.v1', `bearer.${reader}`])
   const done = closed(tail)
   // Stop reading on the client: the server's send queue for this reader grows past its limit.
   ;(tail as unknown as { _socket: { pause (): void } })._socket.pause()
   const ws = await connect(`${base}/flood/stream`, ['quiver.v1', `bearer.${writer}`])
   const f = frames(ws)
-  const n = 40
+  const n = 24
   for (let i = 0; i < n; i++) ws.send(makeIpcStream(20_000, { start: i * 20_000 }))
   t.equal((await f.next(n, 60_000)).filter((fr) => fr.type === 'ack').length, n, 'the writer is not slowed down by the reader')
   ;(tail as unknown as { _socket: { resume (): void } })._socket.resume()
