@@ -106,7 +106,7 @@ export async function main (argv: string[]): Promise<number> {
   }
   if (command === 'tail') {
     if (rest.length !== 1) throw new UsageError('tail takes exactly one topic')
-    await tail({ api, topic: rest[0], limit: int('limit', values.limit, 0), out: (l) => process.stdout.write(l + '\n'), signal: controller.signal })
+    await tail({ api, topic: rest[0], limit: int('limit', values.limit, 0), out: (l) => process.stdout.write(l + '\n'), signal: controller.signal, onOpen: () => log(`following "${rest[0]}"`) })
     return 0
   }
   if (command === 'token') {

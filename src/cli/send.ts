@@ -3,12 +3,12 @@ import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Table, tableToIPC } from 'apache-arrow'
+import { fromArrowSchema, toArrowSchema } from '../schema/types.ts'
 import { createTopic, getTopic, type ApiClient } from './api.ts'
 import { chunked, type Chunk } from './chunks.ts'
 import { Progress, type Summary } from './progress.ts'
 import { withRetry } from './retry.ts'
 import { detectFormat, READERS, type Format } from './sources/index.ts'
-import { schemaFromSpecs, specsFromSchema } from './sources/field-types.ts'
 import { SendState } from './state.ts'
 import { createHttpTransport, type Transport } from './transport-http.ts'
 import { createWsTransport } from './transport-ws.ts'
@@ -42,9 +42,14 @@ export async function send (opts: SendOptions): Promise<Summary> {
   const started = Date.now()
   const format = opts.format ?? detectFormat(opts.file)
   const size = statSync(opts.file).size
-  const record = await withRetry(() => getTopic(opts.api, opts.topic), { retries: opts.retries, signal: opts.signal })
+  let retries = 0
+  const onRetry = (what: string) => (err: Error, attempt: number, delay: number) => {
+    retries++
+    opts.log(`${what}: ${err.message}; retry ${attempt}/${opts.retries} in ${(delay / 1000).toFixed(1)} s`)
+  }
+  const record = await withRetry(() => getTopic(opts.api, opts.topic), { retries: opts.retries, signal: opts.signal, onRetry: onRetry('topic') })
   // The topic's schema drives CSV/JSON conversion; Arrow and Parquet carry their own.
-  const schema = record ? schemaFromSpecs(record.schema.fields) : null
+  const schema = record ? toArrowSchema(record.schema) : null
   const position = { bytes: 0 }
   const chunks = chunked(READERS[format](opts.file, { batchRows: opts.batchRows, schema, position }), opts.batchRows)
 
@@ -52,7 +57,7 @@ export async function send (opts: SendOptions): Promise<Summary> {
   if (!record && opts.createTopic) {
     first = await chunks.next()
     if (!first.done) {
-      await createTopic(opts.api, opts.topic, specsFromSchema(first.value.batches[0].schema))
+      await createTopic(opts.api, opts.topic, fromArrowSchema(first.value.batches[0].schema).fields)
       opts.log(`created topic "${opts.topic}"`)
     }
   }
@@ -75,7 +80,6 @@ export async function send (opts: SendOptions): Promise<Summary> {
   let batches = 0
   let skipped = 0
   let wireBytes = 0
-  let retries = 0
   const summary = (): Summary => {
     const seconds = (Date.now() - started) / 1000
     return {
@@ -101,10 +105,7 @@ export async function send (opts: SendOptions): Promise<Summary> {
     const p: Promise<void> = withRetry(() => transport.send(ipc, chunk.rows), {
       retries: opts.retries,
       signal: stop.signal,
-      onRetry: (err, attempt, delay) => {
-        retries++
-        opts.log(`batch ${chunk.index + 1}: ${err.message}; retry ${attempt}/${opts.retries} in ${(delay / 1000).toFixed(1)} s`)
-      }
+      onRetry: onRetry(`batch ${chunk.index + 1}`)
     }).then(() => {
       state.markAcked(chunk.index, chunk.rows)
       rows += chunk.rows

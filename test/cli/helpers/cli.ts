@@ -9,6 +9,8 @@ export interface CliRun {
   /** Resolves when the process exits, with its output and the highest VmHWM seen. */
   done: Promise<{ code: number | null, signal: string | null, stdout: string, stderr: string, peak: number }>
   kill (signal: NodeJS.Signals): void
+  /** Resolves once stderr matches `re` (rejects after `ms`). */
+  waitForStderr (re: RegExp, ms?: number): Promise<void>
 }
 
 /** Runs `quiver …` as a separate process (as users do), sampling its peak RSS from /proc. */
@@ -31,5 +33,12 @@ export function runCli (args: string[], env: Record<string, string> = {}): CliRu
     proc.once('exit', () => clearInterval(timer))
     proc.once('close', (code, signal) => resolve({ code, signal, stdout, stderr, peak }))
   })
-  return { pid: proc.pid!, done, kill: (s) => proc.kill(s) }
+  const waitForStderr = async (re: RegExp, ms = 30_000) => {
+    const deadline = Date.now() + ms
+    while (!re.test(stderr)) {
+      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`stderr never matched ${re}: ${stderr}`)
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+  }
+  return { pid: proc.pid!, done, kill: (s) => proc.kill(s), waitForStderr }
 }
