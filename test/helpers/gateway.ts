@@ -55,7 +55,7 @@ export async function startGateway (t: { teardown: (fn: () => unknown) => void }
   })
 
   const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000)
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000)
   const state = { exited: false }
   exited.then(() => { state.exited = true }, () => {})
   while (!state.exited) {
