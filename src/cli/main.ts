@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { isMainThread, parentPort } from 'node:worker_threads'
 import { ROLES, type Role } from '../auth/types.ts'
@@ -58,7 +58,9 @@ export async function main (argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
   const [command, ...rest] = positionals
   if (values.version) {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    // ../../ from src/cli, ../../../ from dist/src/cli
+    const file = [new URL('../../package.json', import.meta.url), new URL('../../../package.json', import.meta.url)].find((u) => existsSync(u))
+    const pkg = file ? JSON.parse(readFileSync(file, 'utf8')) as { version: string } : { version: 'unknown' }
     process.stdout.write(`${pkg.version}\n`)
     return 0
   }
