@@ -134,3 +134,17 @@ t.test('memory stays flat: CSV and JSON are read under a heap limit far below th
     rmSync(path)
   }
 })
+
+t.test('timestamps keep microseconds; offsets are applied; no offset means UTC', async t => {
+  const batches = await read('ndjson', [
+    '{"ts":"2024-03-01T10:00:00.123456Z"}',
+    '{"ts":"2024-03-01T12:00:00.5+02:00"}',
+    '{"ts":"2024-03-01 10:00:00"}'
+  ].join('\n'))
+  t.same(types(batches[0]), ['ts:Timestamp<MICROSECOND, UTC>?'])
+  t.same([...batches[0].getChildAt(0)!.data[0].values as BigInt64Array].map(String), [
+    String(Date.UTC(2024, 2, 1, 10) * 1000 + 123456),
+    String(Date.UTC(2024, 2, 1, 10) * 1000 + 500000),
+    String(Date.UTC(2024, 2, 1, 10) * 1000)
+  ])
+})

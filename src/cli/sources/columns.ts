@@ -115,13 +115,20 @@ function toBool (v: unknown): boolean | undefined {
   return undefined
 }
 
+const FRACTION = /\.(\d{4,9})/
+
+/** Epoch milliseconds, with the sub-millisecond digits Date.parse drops kept as the fraction. */
 function toEpochMs (v: unknown): number | undefined {
   if (typeof v === 'number') return v
   if (v instanceof Date) return v.getTime()
   const s = String(v)
+  const last = s.charCodeAt(s.length - 1)
   // Timestamps without an offset are taken as UTC, like DuckDB and pyarrow do.
-  const ms = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) || !/\d[T ]\d/.test(s) ? s : s + 'Z')
-  return Number.isNaN(ms) ? undefined : ms
+  const zoned = last === 90 || last === 122 || /[+-]\d\d:?\d\d$/.test(s) || !/\d[T ]\d/.test(s)
+  const ms = Date.parse(zoned ? s : s + 'Z')
+  if (Number.isNaN(ms)) return undefined
+  const frac = FRACTION.exec(s)
+  return frac ? ms + Number('0.' + frac[1].slice(3)) * (ms < 0 ? -1 : 1) : ms
 }
 
 function toInt64 (v: unknown): bigint | undefined {
