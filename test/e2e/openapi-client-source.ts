@@ -11,7 +11,7 @@ export function quiver (baseUrl: string, token: string) {
   const api = createClient<paths>({ baseUrl, headers: { authorization: \`Bearer \${token}\` } })
   return {
     async createTopic (name: string, fields: Field[]) {
-      const { data, error, response } = await api.POST('/v1/topics/', { body: { name, schema: { fields } } })
+      const { data, error, response } = await api.POST('/v1/topics', { body: { name, schema: { fields } } })
       // Error bodies are typed too (the document gives every status its ErrorSchema).
       const err: { statusCode: number, code: string, error: string, message: string } | undefined = error
       return { status: response.status, body: data!, error: err }
@@ -36,7 +36,7 @@ export function quiver (baseUrl: string, token: string) {
       return { status: response.status, body: { files } }
     },
     async topic (topic: string) {
-      const { data, response } = await api.GET('/v1/topics/{topic}/', { params: { path: { topic } } })
+      const { data, response } = await api.GET('/v1/topics/{topic}', { params: { path: { topic } } })
       const stats: { rows: number, bytes: number, files: number, lastFlushAt: string | null } = data!.stats
       return { status: response.status, body: { ...data!, stats } }
     }
@@ -49,7 +49,7 @@ import type { paths } from './quiver.d.ts'
 const api = createClient<paths>({ baseUrl: 'http://127.0.0.1' })
 await api.GET('/v1/no-such-route')
 // a topic without its schema
-await api.POST('/v1/topics/', { body: { name: 'x' } })
+await api.POST('/v1/topics', { body: { name: 'x' } })
 // the files route needs the topic path parameter
 await api.GET('/v1/topics/{topic}/files', {})
 // rows is a number

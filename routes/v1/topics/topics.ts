@@ -16,7 +16,7 @@ const CreateTopicSchema = Type.Object({
 
 export default async function (fastify: FastifyInstance): Promise<void> {
   const catalog = guardedCatalog(fastify.catalog)
-  fastify.post('/', {
+  fastify.post('', {
     onRequest: fastify.requireRole('admin'),
     schema: {
       tags: ['topics'],
@@ -35,7 +35,7 @@ export default async function (fastify: FastifyInstance): Promise<void> {
     return reply.code(201).send(record)
   })
 
-  fastify.get('/', {
+  fastify.get('', {
     onRequest: fastify.requireRole('read'),
     schema: {
       tags: ['topics'],

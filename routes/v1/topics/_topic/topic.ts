@@ -5,7 +5,7 @@ import { ErrorSchema, TopicDetailSchema, TopicParamsSchema } from '../../../../s
 
 export default async function (fastify: FastifyInstance): Promise<void> {
   const catalog = guardedCatalog(fastify.catalog)
-  fastify.get('/', {
+  fastify.get('', {
     onRequest: fastify.requireRole('read'),
     schema: {
       tags: ['topics'],
@@ -22,7 +22,7 @@ export default async function (fastify: FastifyInstance): Promise<void> {
     return { ...record, stats: { rows: s.committedRows, bytes: s.committedBytes, files: s.files, lastFlushAt: s.lastFlushAt } }
   })
 
-  fastify.delete('/', {
+  fastify.delete('', {
     onRequest: fastify.requireRole('admin'),
     schema: {
       tags: ['topics'],
