@@ -160,3 +160,76 @@ function footerSchemaMessage (bytes: Uint8Array): Uint8Array {
   const stream = toIpcStream([], schema)
   return stream.subarray(0, stream.byteLength - 8)
 }
+
+/** An Arrow IPC stream being read batch by batch (see openArrowStream). */
+export interface ArrowBatchStream {
+  /** The producer's schema, read and checked before the first batch. */
+  schema: Schema
+  /**
+   * Every non-empty, checked record batch, as it arrives. Ends only after the end-of-stream
+   * marker; a truncated or corrupt stream throws after the batches read before the damage.
+   */
+  batches: AsyncGenerator<RecordBatch>
+  /** Bytes read from the source so far. */
+  readonly bytes: number
+  /** Rows yielded so far. */
+  readonly rows: number
+}
+
+/**
+ * Incremental twin of readArrowStream for bodies too large to hold: same framing, limits, checks
+ * and errors, but batches are handed out as they are read. Resolves once the schema message was
+ * read and checked. The caller owns all-or-nothing: what it did with earlier batches must be
+ * undone if `batches` throws.
+ */
+export async function openArrowStream (source: ByteSource | NodeJS.ReadableStream, limits: ReadLimits): Promise<ArrowBatchStream> {
+  const framer = new IpcFramer(source as ByteSource, {
+    maxBytes: limits.maxBytes,
+    maxMessageBytes: limits.maxMessageBytes ?? Math.max(limits.maxBytes, DEFAULT_MAX_MESSAGE),
+    requireEos: limits.requireEos ?? true
+  })
+  let failure: unknown = null
+  async function * guarded (): AsyncGenerator<Uint8Array> {
+    try {
+      yield * framer.frames()
+    } catch (err) {
+      failure = err
+      throw err
+    }
+  }
+  let reader: RecordBatchReader
+  try {
+    reader = await RecordBatchReader.from(guarded())
+    await reader.open()
+    if (reader.schema == null) throw new InvalidArrowError('empty stream: no schema message')
+    checkSchema(reader.schema)
+  } catch (err) {
+    throw wrap(failure ?? err)
+  }
+  if (failure !== null) throw wrap(failure)
+  if (framer.messages === 0) throw new InvalidArrowError('empty stream: no schema message')
+  const schema = reader.schema // read before iterating: the reader forgets it once done
+  let rows = 0
+  async function * batches (): AsyncGenerator<RecordBatch> {
+    try {
+      for await (const batch of reader) {
+        if (failure !== null) break
+        if (batch.numRows === 0) continue
+        checkBatch(batch)
+        rows += batch.numRows
+        yield batch
+      }
+      /* c8 ignore next - defensive: apache-arrow reads until our framer reports the end */
+      if (failure === null && !framer.ended) throw new InvalidArrowError('the reader stopped before the end of the stream')
+    } catch (err) {
+      throw wrap(failure ?? err)
+    }
+    if (failure !== null) throw wrap(failure)
+  }
+  return {
+    schema,
+    batches: batches(),
+    get bytes () { return framer.bytes },
+    get rows () { return rows }
+  }
+}

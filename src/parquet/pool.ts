@@ -47,6 +47,10 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
       const out = await pool.run(task, { transferList: [input.buffer as ArrayBuffer] }) as Uint8Array
       return out
     },
+    async runTask (filename, name, task, transferList) {
+      if (closed) throw new Error('encoder pool is closed')
+      return await pool.run(task, { filename, name, transferList: transferList as never })
+    },
     async close () {
       if (closed) return
       closed = true

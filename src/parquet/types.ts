@@ -4,5 +4,10 @@ export type ParquetCompression = 'zstd' | 'snappy' | 'lz4' | 'none'
 export interface ParquetEncoder {
   encode (ipc: Uint8Array): Promise<Uint8Array>
   readonly threads: number
+  /**
+   * Runs export `name` of worker module `filename` on one of the encoder's threads (whose
+   * parquet-wasm instance is already loaded), e.g. the streaming encoder of src/parquet/stream-encoder.ts.
+   */
+  runTask?: (filename: string, name: string, task: unknown, transferList: Transferable[]) => Promise<unknown>
   close (): Promise<void>
 }

@@ -29,6 +29,8 @@ export interface QuiverPipeline extends Pipeline {
   files (topic: string): Promise<CommittedFile[]>
   /** Buffered counters plus committed stats from a fresh listing. */
   topicStats (topic: string): Promise<TopicBufferStats>
+  /** Counts an object a request too large to buffer wrote itself (src/pipeline/large-request.ts). */
+  recordCommitted (topic: string, file: CommittedFile, o: { requestBytes: number, seconds: number }): void
   readonly storage: Storage
 }
 
@@ -163,6 +165,12 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
       return topicStats(name, index.summary(name))
     },
     files: (name) => index.refresh(name),
+    recordCommitted (topic, file, o) {
+      batcherOf(topic) // listed in stats() like any topic written to
+      index.add(topic, file)
+      hooks.ingested?.(topic, file.rows, o.requestBytes)
+      hooks.flushed?.(topic, o.seconds, file.rows)
+    },
     async close () {
       closing = true
       // Acknowledged rows must reach storage: retry a few times before giving up on them.

@@ -10,6 +10,7 @@ import { readCommitted, storedSchemaOf } from '../../../../src/pipeline/reader.t
 import { ndjsonLines } from '../../../../src/pipeline/ndjson-out.ts'
 import { guarded, guardedCatalog } from '../../../../src/pipeline/guard.ts'
 import { TopicNotFoundError } from '../../../../src/errors.ts'
+import { largeRequestThreshold, readOrStage } from '../../../../src/pipeline/large-request.ts'
 
 // OpenAPI 3.1 describes binary bodies by media type; no `format` (the body is a stream, never validated as a string).
 const binary = (mediaType: string, description: string) => ({ schema: { description, contentMediaType: mediaType } })
@@ -32,11 +33,14 @@ const INGEST_DESCRIPTION = `Body: an Arrow IPC stream (read incrementally), an A
 objects (converted with the topic's schema). The stream's schema must equal the topic's (order may differ). All-or-nothing:
 a request that fails commits none of its rows. \`ack=durable\` (default) answers 200 once every row is in a committed Parquet
 object; \`ack=accepted\` answers 202 once validated and buffered. 503 with Retry-After when the gateway's buffers are full or
-storage is failing.`
+storage is failing. An Arrow stream too large to buffer (over min(FLUSH_MAX_BYTES, MAX_BUFFERED_BYTES/4)) is written as
+its own Parquet object while it is read, committed only once all of it was valid; with \`ack=accepted\` it is also
+answered (202) only after that commit.`
 
 export default async function (fastify: FastifyInstance): Promise<void> {
   const { config, pipeline } = fastify
   const catalog = guardedCatalog(fastify.catalog)
+  const largeBytes = largeRequestThreshold(config)
 
   // Bodies are read by the handler as they arrive (and counted there: bodyLimit does not apply).
   fastify.removeAllContentTypeParsers()
@@ -77,7 +81,30 @@ export default async function (fastify: FastifyInstance): Promise<void> {
     let read
     try {
       if (!pipeline.hasCapacity()) throw new OverloadedError()
-      read = await readIngestBody({ mediaType, body, topic, catalog, autoCreate: config.AUTO_CREATE_TOPICS, maxBytes: config.MAX_REQUEST_BYTES })
+      const length = Number(request.headers['content-length'] ?? NaN)
+      if (mediaType === ARROW_STREAM && !(length <= largeBytes)) {
+        const out = await readOrStage({
+          body,
+          topic,
+          catalog,
+          autoCreate: config.AUTO_CREATE_TOPICS,
+          maxBytes: config.MAX_REQUEST_BYTES,
+          thresholdBytes: largeBytes,
+          large: length > largeBytes,
+          storage: pipeline.storage,
+          compression: config.PARQUET_COMPRESSION,
+          pool: fastify.encoder,
+          committed: (name, file, o) => pipeline.recordCommitted(name, file, o),
+          log: request.log
+        })
+        if (out.staged) {
+          request.log.info({ topic, rows: out.rows, bytes: out.bytes, ack }, 'ingested a staged request')
+          return reply.code(ack === 'durable' ? 200 : 202).send({ topic, rows: out.rows, batches: out.batches, bytes: out.bytes, ack })
+        }
+        read = out.read
+      } else {
+        read = await readIngestBody({ mediaType, body, topic, catalog, autoCreate: config.AUTO_CREATE_TOPICS, maxBytes: config.MAX_REQUEST_BYTES })
+      }
     } catch (err) {
       // The rest of the body is not worth reading (it may be huge): drop the connection after answering.
       if (!request.raw.readableEnded) reply.header('connection', 'close')

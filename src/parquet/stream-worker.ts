@@ -1,0 +1,135 @@
+import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads'
+import { Compression, Table, transformParquetStream, WriterPropertiesBuilder, type RecordBatch } from 'parquet-wasm'
+import type { ParquetCompression } from './types.ts'
+import { parquetTailRows } from './parquet-footer.ts'
+
+export interface StreamWorkerData {
+  /** Set when this module is a dedicated Worker's entry rather than a task of the encoder pool. */
+  standalone?: boolean
+  compression: ParquetCompression
+  maxRowGroupSize: number
+  /** Output bytes posted but not yet taken by the uploader before this worker stops encoding. */
+  outWindowBytes: number
+}
+
+export type ToStreamWorker =
+  | { type: 'batch', ipc: Uint8Array }
+  | { type: 'end' }
+  | { type: 'ack', bytes: number }
+  | { type: 'abort' }
+
+export type FromStreamWorker =
+  | { type: 'taken', bytes: number }
+  | { type: 'data', chunk: Uint8Array }
+  | { type: 'done', rows: number }
+  | { type: 'error', message: string }
+
+// Same codecs as the pool's encode-worker (LZ4_RAW: framed LZ4 is deprecated in Parquet).
+const CODECS: Record<ParquetCompression, Compression> = {
+  zstd: Compression.ZSTD,
+  snappy: Compression.SNAPPY,
+  lz4: Compression.LZ4_RAW,
+  none: Compression.UNCOMPRESSED
+}
+/** Enough of the output's end to hold the footer of a multi-GiB object (~1 KiB per row group). */
+const TAIL_BYTES = 2 * 1024 * 1024
+
+/** One streaming session over `port`: IPC messages in, Parquet bytes out (see stream-encoder.ts). */
+export async function encodeStream (task: StreamWorkerData & { port: MessagePort }): Promise<void> {
+  const { port } = task
+  try {
+    await run(port, task)
+  } catch (err) {
+    try {
+      port.postMessage({ type: 'error', message: (err as Error)?.message ?? String(err) } satisfies FromStreamWorker)
+    } catch {} // the other side is gone
+  } finally {
+    port.close()
+  }
+}
+
+async function run (port: MessagePort, opts: StreamWorkerData): Promise<void> {
+  const post = (m: FromStreamWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer)
+  const inbox: Array<Uint8Array | null> = []
+  let inboxWaiter: (() => void) | null = null
+  let unacked = 0
+  let ackWaiter: (() => void) | null = null
+  let aborted = false
+  const abort = (): void => {
+    aborted = true
+    for (const w of [inboxWaiter, ackWaiter]) w?.()
+    inboxWaiter = ackWaiter = null
+  }
+  // The request failed: stop soon, so this thread is free again for the pool's other work.
+  port.on('close', abort)
+
+  port.on('message', (m: ToStreamWorker) => {
+    if (m.type === 'abort') { abort(); return }
+    if (m.type === 'ack') {
+      unacked -= m.bytes
+      if (unacked <= opts.outWindowBytes && ackWaiter) { const w = ackWaiter; ackWaiter = null; w() }
+      return
+    }
+    inbox.push(m.type === 'batch' ? m.ipc : null)
+    if (inboxWaiter) { const w = inboxWaiter; inboxWaiter = null; w() }
+  })
+
+  async function nextInput (): Promise<Uint8Array | null> {
+    // eslint-disable-next-line no-unmodified-loop-condition -- set by the message handler
+    while (inbox.length === 0 && !aborted) await new Promise<void>((resolve) => { inboxWaiter = resolve })
+    if (aborted) throw new Error('aborted')
+    return inbox.shift()!
+  }
+
+  let rows = 0
+  // Pulled one IPC message at a time, only when the writer wants more: a writer blocked on its
+  // output (the uploader is slow) stops pulling, which stops the credits the request reader waits for.
+  const source = new ReadableStream<RecordBatch>({
+    async pull (controller) {
+      const ipc = await nextInput()
+      if (ipc === null) { controller.close(); return }
+      const table = Table.fromIPCStream(ipc)
+      for (const b of table.recordBatches()) {
+        rows += b.numRows
+        controller.enqueue(b)
+      }
+      table.free()
+      post({ type: 'taken', bytes: ipc.byteLength })
+    }
+  }, { highWaterMark: 0 })
+  const props = new WriterPropertiesBuilder()
+    .setCompression(CODECS[opts.compression])
+    .setDictionaryEnabled(true)
+    .setMaxRowGroupSize(opts.maxRowGroupSize)
+    .setCreatedBy('quiver')
+    .build()
+  const out = await transformParquetStream(source, props)
+  const reader = (out as ReadableStream<Uint8Array>).getReader()
+  const tail: Uint8Array[] = []
+  let tailBytes = 0
+  for (;;) {
+    const r = await reader.read()
+    if (r.done) break
+    const chunk = r.value
+    tail.push(chunk)
+    tailBytes += chunk.byteLength
+    while (tail.length > 1 && tailBytes - tail[0].byteLength >= TAIL_BYTES) tailBytes -= tail.shift()!.byteLength
+    const copy = chunk.slice()
+    unacked += copy.byteLength
+    post({ type: 'data', chunk: copy }, [copy.buffer])
+    // eslint-disable-next-line no-unmodified-loop-condition -- set by the message handler
+    while (unacked > opts.outWindowBytes && !aborted) await new Promise<void>((resolve) => { ackWaiter = resolve })
+    if (aborted) {
+      await reader.cancel().catch(() => {})
+      throw new Error('aborted')
+    }
+  }
+  // The streaming writer skips a batch it cannot write without erroring the stream: count.
+  const written = parquetTailRows(Buffer.concat(tail))
+  if (written !== rows) throw new Error(`the Parquet writer wrote ${written} of ${rows} rows`)
+  post({ type: 'done', rows })
+}
+
+if (!isMainThread && (workerData as StreamWorkerData | null)?.standalone === true) {
+  encodeStream({ ...(workerData as StreamWorkerData), port: parentPort! as unknown as MessagePort }).catch(() => {})
+}

@@ -1,0 +1,192 @@
+import { test } from 'tap'
+import { request } from 'node:http'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { DuckDBInstance } from '@duckdb/node-api'
+import { ipcMessages, makeIpcStream, TEST_TOPIC_SCHEMA } from '../helpers/arrow.ts'
+import { startGateway, type Gateway } from '../helpers/gateway.ts'
+import { startS3rver } from '../helpers/s3rver.ts'
+import { localToken } from '../helpers/local-auth.ts'
+import { parquetTable } from './ingest-helpers.ts'
+
+const MiB = 1024 * 1024
+type T = Parameters<typeof startGateway>[0] & { testdir: () => string }
+
+/** Schema message, one record-batch message (rows start … start+n-1) and the end-of-stream marker. */
+function pieces (n: number, start = 0) {
+  const ipc = makeIpcStream(n, { start, batchRows: n })
+  const [schema, batch] = ipcMessages(ipc)
+  return { head: ipc.subarray(0, schema.end), batch: ipc.subarray(batch.start, batch.end), eos: ipc.subarray(batch.end) }
+}
+
+/** POSTs chunks as they are generated, honouring the socket's backpressure; never throws on the request side. */
+function post (url: string, token: string, chunks: Iterable<Uint8Array>, length?: number): Promise<{ status: number, body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.apache.arrow.stream' }
+    if (length !== undefined) headers['content-length'] = length
+    const req = request(url, { method: 'POST', headers }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => { body += d })
+      res.on('end', () => resolve({ status: res.statusCode!, body }))
+    })
+    let answered = false
+    req.on('response', () => { answered = true })
+    req.on('error', (err) => { if (!answered) reject(err) })
+    const it = chunks[Symbol.iterator]()
+    const pump = (): void => {
+      for (;;) {
+        if (answered || req.destroyed) return
+        const r = it.next()
+        if (r.done === true) { req.end(); return }
+        if (!req.write(r.value)) { req.once('drain', pump); return }
+      }
+    }
+    pump()
+  })
+}
+
+function * body (p: ReturnType<typeof pieces>, repeat: number, cutAt?: number): Generator<Uint8Array> {
+  yield p.head
+  for (let i = 0; i < repeat; i++) yield p.batch
+  if (cutAt !== undefined) yield p.batch.subarray(0, cutAt)
+  else yield p.eos
+}
+
+function rssMiB (pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m ? Number(m[1]) / 1024 : 0
+}
+
+/** Every file under DATA_DIR/events (temp files included). */
+function eventFiles (dataDir: string): string[] {
+  try {
+    return readdirSync(join(dataDir, 'events'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => statSync(join(dataDir, 'events', f)).isFile()).sort()
+  } catch { return [] }
+}
+
+async function duck (t: T, sql: string) {
+  const db = await DuckDBInstance.create(':memory:')
+  const conn = await db.connect()
+  t.teardown(() => { conn.closeSync(); db.closeSync() })
+  return (await conn.runAndReadAll(sql)).getRowObjectsJS()[0]
+}
+
+async function createTopic (gw: Gateway): Promise<void> {
+  const res = await fetch(`${gw.url}/v1/topics`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${localToken(gw.dataDir, ['admin'])}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'events', schema: TEST_TOPIC_SCHEMA })
+  })
+  if (res.status !== 201) throw new Error(`topic create: ${res.status} ${await res.text()}`)
+}
+
+test('a chunked Arrow body far over the buffers streams to one Parquet object with bounded RSS', async (t) => {
+  const gw = await startGateway(t, { FLUSH_MAX_BYTES: String(8 * MiB), MAX_REQUEST_BYTES: String(2048 * MiB) })
+  await createTopic(gw)
+  const p = pieces(50_000)
+  const repeat = Math.ceil(Number(process.env.LARGE_TEST_MB ?? 320) * MiB / p.batch.byteLength)
+  const total = p.head.byteLength + repeat * p.batch.byteLength + p.eos.byteLength
+  let peak = rssMiB(gw.proc.pid!)
+  const before = peak
+  const sampler = setInterval(() => { peak = Math.max(peak, rssMiB(gw.proc.pid!)) }, 50)
+  const started = performance.now()
+  const res = await post(`${gw.url}/v1/topics/events/records`, localToken(gw.dataDir, ['write']), body(p, repeat))
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const seconds = (performance.now() - started) / 1000
+  clearInterval(sampler)
+  t.equal(res.status, 200, res.body + gw.stdout().split('\n').filter((l) => l.includes('"level":5')).join('\n') + gw.stderr().slice(-3000))
+  t.same(JSON.parse(res.body), { topic: 'events', rows: repeat * 50_000, batches: repeat, bytes: total, ack: 'durable' })
+  t.comment(`${(total / MiB).toFixed(0)} MiB in ${seconds.toFixed(1)} s = ${(total / MiB / seconds).toFixed(1)} MiB/s; gateway RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB`)
+  // The gateway idles at ~250 MiB under tsx (two encoder threads with parquet-wasm loaded);
+  // staging costs a bounded ~150 MiB whatever the body size (measured flat from 11 MiB to 470 MiB).
+  t.ok(peak - before < 200, `RSS growth ${(peak - before).toFixed(0)} MiB < 200 MiB`)
+  t.ok(peak < 480, `peak RSS ${peak.toFixed(0)} MiB < 480 MiB`)
+
+  const files = eventFiles(gw.dataDir)
+  t.equal(files.length, 1, 'one object, no temp file left')
+  const file = join(gw.dataDir, 'events', files[0])
+  const agg = await duck(t, `SELECT count(*)::VARCHAR AS n, sum(id)::VARCHAR AS ids, count(DISTINCT __ingested_at)::VARCHAR AS at FROM read_parquet('${file}')`)
+  t.same(agg, { n: String(repeat * 50_000), ids: String(BigInt(repeat) * BigInt(50_000 * 49_999 / 2)), at: '1' })
+
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text()
+  t.match(metrics, `quiver_rows_ingested_total{topic="events"} ${repeat * 50_000}`, 'rows counted')
+  t.match(metrics, `quiver_bytes_ingested_total{topic="events"} ${total}`, 'request bytes counted')
+  t.match(metrics, 'quiver_flushes_total{topic="events"} 1', 'one object counted')
+  const topic = await (await fetch(`${gw.url}/v1/topics/events`, { headers: { authorization: `Bearer ${localToken(gw.dataDir, ['read'])}` } })).json()
+  t.match(topic, { name: 'events', stats: { rows: repeat * 50_000, files: 1 } })
+})
+
+test('large path failures on the local directory commit nothing and leave no temp file', async (t) => {
+  const gw = await startGateway(t, { FLUSH_MAX_BYTES: String(MiB), MAX_REQUEST_BYTES: String(4 * MiB) })
+  await createTopic(gw)
+  const url = `${gw.url}/v1/topics/events/records`
+  const writer = localToken(gw.dataDir, ['write'])
+  const p = pieces(20_000)
+  const repeat = Math.ceil(2.5 * MiB / p.batch.byteLength)
+
+  // truncated inside a batch, announced length (the large path from the start)
+  const cut = [...body(p, repeat, 1000)]
+  const truncated = await post(url, writer, cut, cut.reduce((n, c) => n + c.byteLength, 0))
+  t.equal(truncated.status, 400)
+  t.match(JSON.parse(truncated.body), { statusCode: 400, code: 'QUIVER_INVALID_ARROW', error: 'Bad Request', message: /truncated stream/ })
+
+  // the same, chunked: switches to the large path after 1 MiB, then fails
+  const chunked = await post(url, writer, body(p, repeat, 1000))
+  t.equal(chunked.status, 400)
+  t.equal(JSON.parse(chunked.body).code, 'QUIVER_INVALID_ARROW')
+
+  // another schema, announced length
+  const other = makeIpcStream(Array.from({ length: 100_000 }, (_, i) => ({ id: i, extra: 'x'.repeat(20) })), [{ name: 'id', type: 'int32', nullable: false }, { name: 'extra', type: 'string', nullable: true }])
+  t.ok(other.byteLength > MiB)
+  const mismatch = await post(url, writer, [other], other.byteLength)
+  t.equal(mismatch.status, 422)
+  t.match(JSON.parse(mismatch.body), { statusCode: 422, code: 'QUIVER_SCHEMA_MISMATCH', message: /extra/ })
+
+  // over MAX_REQUEST_BYTES while streaming (just over: the server answers before the client is done writing)
+  const huge = await post(url, writer, body(p, Math.ceil(4.2 * MiB / p.batch.byteLength)))
+  t.equal(huge.status, 413)
+  t.equal(JSON.parse(huge.body).code, 'QUIVER_PAYLOAD_TOO_LARGE')
+
+  t.same(eventFiles(gw.dataDir), [], 'no object and no temp file')
+
+  // small chunked bodies still take the buffered path and its semantics
+  const small = pieces(1000)
+  const ok = await post(url, writer, body(small, 3))
+  t.same(JSON.parse(ok.body), { topic: 'events', rows: 3000, batches: 3, bytes: small.head.byteLength + 3 * small.batch.byteLength + 8, ack: 'durable' })
+  const files = eventFiles(gw.dataDir)
+  t.equal(files.length, 1)
+  t.equal(parquetTable(readFileSync(join(gw.dataDir, 'events', files[0]))).numRows, 3000)
+})
+
+test('on S3 (s3rver) a large body is one multipart object read back exactly; a truncated one leaves nothing', async (t) => {
+  const s3 = await startS3rver(t)
+  const gw = await startGateway(t, { ...s3.env, FLUSH_MAX_BYTES: String(2 * MiB), MAX_REQUEST_BYTES: String(512 * MiB), PARQUET_COMPRESSION: 'none' })
+  const url = `${gw.url}/v1/topics/events/records`
+  const writer = localToken(gw.dataDir, ['write'])
+
+  // distinct rows, so the uncompressed object is well over one 8 MiB part; the topic is auto-created
+  const parts = Array.from({ length: 6 }, (_, k) => pieces(50_000, k * 50_000))
+  const chunks = [parts[0].head, ...parts.map((x) => x.batch), parts[0].eos]
+  const length = chunks.reduce((n, c) => n + c.byteLength, 0)
+  const ok = await post(`${url}?ack=accepted`, writer, chunks, length)
+  t.equal(ok.status, 202, ok.body)
+  t.same(JSON.parse(ok.body), { topic: 'events', rows: 300_000, batches: 6, bytes: length, ack: 'accepted' })
+  const keys = (await s3.listKeys('events/')).filter((k) => k.endsWith('.parquet'))
+  t.equal(keys.length, 1, 'committed before the answer')
+  const object = await s3.getObject(keys[0])
+  t.ok(object.byteLength > 8 * MiB, `${object.byteLength} bytes: a multipart upload`)
+  const table = parquetTable(object)
+  t.equal(table.numRows, 300_000)
+  const ids = table.getChild('id')!.toArray() as BigInt64Array
+  t.ok(ids.every((v, i) => v === BigInt(i)), 'every row once, in order')
+  t.same(table.get(123_456)!.toJSON().name, 'name-123456')
+
+  const p = pieces(50_000, 1_000_000)
+  const cut = [...body(p, 4, 5000)]
+  const bad = await post(url, writer, cut, cut.reduce((n, c) => n + c.byteLength, 0))
+  t.equal(bad.status, 400)
+  t.equal(JSON.parse(bad.body).code, 'QUIVER_INVALID_ARROW')
+  t.same((await s3.listKeys('events/')).filter((k) => k.endsWith('.parquet')), keys, 'nothing new committed')
+})
