@@ -79,7 +79,7 @@ export async function connections (opts: BenchOptions): Promise<BenchResult> {
     const failed = opened.reduce((s, o) => s + o.failed, 0)
     notes.push(`${nOpen.toLocaleString('en-US')} opened in ${openS.toFixed(1)} s (${(nOpen / openS).toFixed(0)}/s), ${failed} failed${failed ? ` (first: ${opened.find((o) => o.firstError)?.firstError})` : ''}`)
 
-    const holdS = opts.quick ? 8 : 15
+    const holdS = opts.quick ? 8 : 10
     log(`connections: holding for ${holdS} s while one in ${STREAM_EVERY} streams`)
     const streamed = await Promise.all(children.map((c) => ask<{ streamers: number, rows: number, errors: number }>(c, { cmd: 'stream', every: STREAM_EVERY, seconds: holdS })))
     const holdRss = rss.sample()

@@ -12,7 +12,7 @@ const TARGET_RSS = 400 * MiB
 /** Beyond this the request is aborted to protect the machine; the figure still shows the failure. */
 const SAFETY_RSS = 12 * GiB
 /** Keeps the suite under 10 minutes on a slow or busy machine; an aborted run is reported as such. */
-const MAX_SECONDS = 150
+const MAX_SECONDS = 120
 
 /**
  * Memory: one request whose body is a 4 GiB Arrow stream generated on the fly (one 200k-row

@@ -29,7 +29,7 @@ export async function throughput (opts: BenchOptions): Promise<BenchResult> {
   const baseline = await parquetjsRate(makeBatch(ROWS), perRow, pqRows)
 
   const batchesPerRequest = Number(process.env.BENCH_BATCHES_PER_REQUEST ?? 4)
-  const seconds = opts.quick ? 8 : 20
+  const seconds = opts.quick ? 8 : 15
   const targets = [{ name: 'local dir', s3: false }, { name: 's3rver', s3: true }]
   const e2e: Array<{ name: string, mibPerS: number, rowsPerS: number, p50: number, cores: number, gen: number, rssPeak: number, errors: string[], committedRows: number, flushes: number }> = []
   for (const target of targets) {
