@@ -34,6 +34,10 @@ const CODECS: Record<ParquetCompression, Compression> = {
 /** Enough of the output's end to hold the footer of a multi-GiB object (~1 KiB per row group). */
 const TAIL_BYTES = 2 * 1024 * 1024
 
+function owns (u8: Uint8Array): boolean {
+  return u8.buffer instanceof ArrayBuffer && u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength
+}
+
 /** One streaming session over `port`: IPC messages in, Parquet bytes out (see stream-encoder.ts). */
 export async function encodeStream (task: StreamWorkerData & { port: MessagePort }): Promise<void> {
   const { port } = task
@@ -105,18 +109,21 @@ async function run (port: MessagePort, opts: StreamWorkerData): Promise<void> {
     .build()
   const out = await transformParquetStream(source, props)
   const reader = (out as ReadableStream<Uint8Array>).getReader()
-  const tail: Uint8Array[] = []
-  let tailBytes = 0
+  // The last TAIL_BYTES of the output (a copy: the chunks themselves are transferred away).
+  let tail = new Uint8Array(0)
   for (;;) {
     const r = await reader.read()
     if (r.done) break
     const chunk = r.value
-    tail.push(chunk)
-    tailBytes += chunk.byteLength
-    while (tail.length > 1 && tailBytes - tail[0].byteLength >= TAIL_BYTES) tailBytes -= tail.shift()!.byteLength
-    const copy = chunk.slice()
+    const keep = chunk.subarray(Math.max(0, chunk.byteLength - TAIL_BYTES))
+    const old = Math.min(tail.byteLength, TAIL_BYTES - keep.byteLength)
+    const next = new Uint8Array(old + keep.byteLength)
+    next.set(tail.subarray(tail.byteLength - old))
+    next.set(keep, old)
+    tail = next
+    const copy = owns(chunk) ? chunk : chunk.slice()
     unacked += copy.byteLength
-    post({ type: 'data', chunk: copy }, [copy.buffer])
+    post({ type: 'data', chunk: copy }, [copy.buffer as ArrayBuffer])
     // eslint-disable-next-line no-unmodified-loop-condition -- set by the message handler
     while (unacked > opts.outWindowBytes && !aborted) await new Promise<void>((resolve) => { ackWaiter = resolve })
     if (aborted) {
@@ -125,7 +132,7 @@ async function run (port: MessagePort, opts: StreamWorkerData): Promise<void> {
     }
   }
   // The streaming writer skips a batch it cannot write without erroring the stream: count.
-  const written = parquetTailRows(Buffer.concat(tail))
+  const written = parquetTailRows(tail)
   if (written !== rows) throw new Error(`the Parquet writer wrote ${written} of ${rows} rows`)
   post({ type: 'done', rows })
 }

@@ -7,7 +7,7 @@ import { castTimestampsToMicros, toIpcStream, withIngestedAt } from '../arrow/en
 import { matchSchema, normaliseBatch } from '../schema/compare.ts'
 import { fromArrowSchema, toArrowSchema } from '../schema/types.ts'
 import { resolveTopic, topicArrowSchema, validateStream, type TopicLookup } from '../ingest/validate-stream.ts'
-import { OverloadedError, SchemaMismatchError, StorageUnavailableError, TopicNotFoundError } from '../errors.ts'
+import { OverloadedError, PayloadTooLargeError, SchemaMismatchError, StorageUnavailableError, TopicNotFoundError } from '../errors.ts'
 import { newObjectId, objectKey } from '../keys.ts'
 import { ParquetStreamEncoder } from '../parquet/stream-encoder.ts'
 import type { ParquetCompression, ParquetEncoder } from '../parquet/types.ts'
@@ -16,7 +16,7 @@ import type { IngestBody, Body } from './ingest-body.ts'
 import { batchBytes } from './pipeline.ts'
 
 /** Largest IPC message handed to the encoder: bigger client batches are sliced (bounds the copies). */
-const SLICE_BYTES = 4 * 1024 * 1024
+const SLICE_BYTES = 2 * 1024 * 1024
 /** Raw bytes per row group: the writer holds one row group's encoded pages at a time (RSS measured). */
 const ROW_GROUP_BYTES = 8 * 1024 * 1024
 /** Each staged request holds an encoder thread and its windows: more get a 503 and retry. */
@@ -39,6 +39,8 @@ export interface StageOptions {
   thresholdBytes: number
   /** The request announced a length above the threshold: stage from the first batch. */
   large: boolean
+  /** The announced length (content-length), if any: over maxBytes is refused before reading. */
+  length?: number
   storage: Storage
   compression: ParquetCompression
   /**
@@ -77,6 +79,7 @@ function targetOf (existing: TopicRecord | null, name: string, incoming: Schema)
 export async function readOrStage (o: StageOptions): Promise<StageOutcome> {
   const existing = await o.catalog.get(o.topic)
   if (!existing && !o.autoCreate) throw new TopicNotFoundError(o.topic)
+  if (o.length !== undefined && o.length > o.maxBytes) throw new PayloadTooLargeError(o.maxBytes)
   const stream = await openArrowStream(o.body, { maxBytes: o.maxBytes })
   const target = targetOf(existing, o.topic, stream.schema)
   const held: RecordBatch[] = []

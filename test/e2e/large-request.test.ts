@@ -149,6 +149,19 @@ test('large path failures on the local directory commit nothing and leave no tem
   t.equal(huge.status, 413)
   t.equal(JSON.parse(huge.body).code, 'QUIVER_PAYLOAD_TOO_LARGE')
 
+  // announced over MAX_REQUEST_BYTES: refused before reading
+  const announced = await new Promise<{ status: number, body: string }>((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/vnd.apache.arrow.stream', 'content-length': 5 * MiB } }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => { text += d })
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }))
+    })
+    req.on('error', reject)
+    req.write(p.head) // and nothing more: the answer must not wait for the body
+  })
+  t.same(announced, { status: 413, body: JSON.stringify({ statusCode: 413, code: 'QUIVER_PAYLOAD_TOO_LARGE', error: 'Payload Too Large', message: `Request body exceeds ${4 * MiB} bytes` }) })
+
   t.same(eventFiles(gw.dataDir), [], 'no object and no temp file')
 
   // small chunked bodies still take the buffered path and its semantics

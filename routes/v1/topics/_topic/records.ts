@@ -91,6 +91,7 @@ export default async function (fastify: FastifyInstance): Promise<void> {
           maxBytes: config.MAX_REQUEST_BYTES,
           thresholdBytes: largeBytes,
           large: length > largeBytes,
+          length: Number.isFinite(length) ? length : undefined,
           storage: pipeline.storage,
           compression: config.PARQUET_COMPRESSION,
           pool: fastify.encoder,
