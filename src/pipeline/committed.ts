@@ -1,4 +1,3 @@
-import { ParquetFile } from 'parquet-wasm'
 import type { Storage } from '../storage/types.ts'
 
 export interface CommittedFile {
@@ -17,6 +16,8 @@ export interface CommittedSummary {
 
 /** Row count from a Parquet footer (num_rows of FileMetaData). */
 export async function parquetRows (bytes: Uint8Array): Promise<number> {
+  // Loaded on first use: compiling the wasm module costs startup time the ingest path never needs.
+  const { ParquetFile } = await import('parquet-wasm')
   const file = await ParquetFile.fromFile(new Blob([bytes as Uint8Array<ArrayBuffer>]))
   try {
     return Number(file.metadata().fileMetadata().numRows())

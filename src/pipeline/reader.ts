@@ -1,5 +1,4 @@
 import { RecordBatch, Schema, Field, Struct, makeData, tableFromIPC, vectorFromArray, Type, type Table, type Timestamp } from 'apache-arrow'
-import { readParquet } from 'parquet-wasm'
 import type { Storage } from '../storage/types.ts'
 import type { TopicRecord } from '../schema/topic-schema.ts'
 import { INGESTED_AT } from '../schema/types.ts'
@@ -65,6 +64,8 @@ export async function * readCommitted (storage: Storage, files: CommittedFile[],
   const fromUs = BigInt(Math.floor(range.from ?? -8.64e15)) * 1000n
   const toUs = BigInt(Math.floor(range.to ?? 8.64e15)) * 1000n
   let left = range.limit
+  // Loaded on first read: compiling the wasm module costs startup time the ingest path never needs.
+  const { readParquet } = await import('parquet-wasm')
   for (const f of files) {
     if (left <= 0) return
     const start = partitionStart(f.key)

@@ -1,7 +1,6 @@
 import type { Config } from '../../config/schema.ts'
 import type { Storage } from './types.ts'
 import { createFsStorage } from './fs.ts'
-import { createS3Storage } from './s3.ts'
 import { withRetry, type RetryingStorage, type RetryOptions } from './retry.ts'
 import type { StorageLog } from './log.ts'
 
@@ -12,6 +11,8 @@ export type { StorageLog } from './log.ts'
 export async function createStorage (config: Config, log: StorageLog, retry: Omit<RetryOptions, 'log'> = {}): Promise<RetryingStorage> {
   let inner: Storage
   if (config.S3_BUCKET) {
+    // The AWS SDK is loaded only when S3 is configured (about half a second of startup otherwise).
+    const { createS3Storage } = await import('./s3.ts')
     inner = createS3Storage({
       bucket: config.S3_BUCKET,
       prefix: config.S3_PREFIX,
