@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os'
 import { ipcBatch, makeBatch } from './lib/data.ts'
 import { parquetjsRate, wasmEncodeRate } from './lib/encode.ts'
-import { launchGateway, launchS3, scrape, stopGateway, sumMetric, Scope } from './lib/gateway.ts'
+import { launchGateway, launchS3, scrape, stopGateway, sumMetric, Scope, type BenchGateway } from './lib/gateway.ts'
 import { runIngestLoad } from './lib/http-ingest.ts'
 import { CpuMeter, RssSampler } from './lib/proc.ts'
 import { log, median, MiB, type BenchResult } from './lib/table.ts'
@@ -34,11 +34,13 @@ export async function throughput (opts: BenchOptions): Promise<BenchResult> {
   const e2e: Array<{ name: string, mibPerS: number, rowsPerS: number, p50: number, cores: number, gen: number, rssPeak: number, errors: string[], committedRows: number, flushes: number }> = []
   for (const target of targets) {
     const scope = new Scope()
+    let gwRef: BenchGateway | null = null
     try {
       const env: Record<string, string> = {}
       if (target.s3) Object.assign(env, (await launchS3(scope)).env)
       const prof = opts.profile && !target.s3 ? profileArgs() : null
       const gw = await launchGateway(scope, env, prof?.args)
+      gwRef = gw
       const token = gw.token(['write'])
       const base = { url: gw.url, topic: 'bench_throughput', token, clients: 3, batchesPerRequest, rowsPerBatch: ROWS }
       log(`throughput: ${target.name}: warm-up`)
@@ -74,6 +76,9 @@ export async function throughput (opts: BenchOptions): Promise<BenchResult> {
       if (prof) notes.push(...summariseProfiles(prof.dir, 15))
     } catch (err) {
       notes.push(`${target.name}: ${(err as Error).message.split('\n')[0]}`)
+      if (gwRef && gwRef.proc.exitCode !== null) {
+        notes.push(`${target.name}: the gateway exited with ${gwRef.proc.exitCode}: ${gwRef.stderr().trim().split('\n').slice(-3).join(' / ').replace(/eyJ[\w.-]+/g, '[token]').slice(0, 600)}`)
+      }
       e2e.push({ name: target.name, mibPerS: 0, rowsPerS: 0, p50: NaN, cores: 0, gen: 0, rssPeak: 0, errors: [(err as Error).message], committedRows: 0, flushes: 0 })
     } finally {
       await scope.close()
