@@ -33,6 +33,12 @@ async function swaggerPlugin (fastify: FastifyInstance): Promise<void> {
         { name: 'read', description: 'Reading committed data' },
         { name: 'admin', description: 'Administration' }
       ]
+    },
+    // A route whose body is a stream it reads itself describes that body under `x-openapi-body`:
+    // documented for clients, never validated by Fastify.
+    transform: ({ schema, url }) => {
+      const { 'x-openapi-body': body, ...rest } = (schema ?? {}) as Record<string, unknown>
+      return { schema: (body ? { ...rest, body } : schema) as typeof schema, url }
     }
   })
   await fastify.register(swaggerUi, { routePrefix: '/docs' })
