@@ -20,8 +20,6 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --from=build --chown=node:node /app/package.json ./package.json
-# The console's static files are served from the source tree next to the compiled code.
-COPY --from=build --chown=node:node /app/src/console ./dist/src/console
 # The CLI's bin shim runs the compiled build: docker run … node src/cli/bin.js send …
 COPY --from=build --chown=node:node /app/src/cli/bin.js ./src/cli/bin.js
 RUN mkdir -p /data && chown node:node /data
