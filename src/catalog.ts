@@ -34,6 +34,8 @@ function parse (bytes: Uint8Array): TopicRecord {
  * gateway instance sees one catalog. `get` sits on the ingest hot path, hence the short cache;
  * the cache holds promises so concurrent lookups of one topic share one read.
  */
+const MISS_TTL_MS = 100
+
 export function createCatalog (storage: Storage, opts: CatalogOptions = {}): Catalog {
   const ttlMs = opts.ttlMs ?? 2000
   const now = opts.now ?? Date.now
@@ -44,7 +46,11 @@ export function createCatalog (storage: Storage, opts: CatalogOptions = {}): Cat
     if (hit && hit.expires > now()) return hit.value
     const value = storage.get(keyOf(name)).then((b) => (b ? parse(b) : null))
     cache.set(name, { expires: now() + ttlMs, value })
-    value.catch(() => { if (cache.get(name)?.value === value) cache.delete(name) })
+    value.then((v) => {
+      // A miss is kept only briefly: a topic another instance is creating right now must show up soon.
+      const entry = cache.get(name)
+      if (v === null && entry?.value === value) entry.expires = Math.min(entry.expires, now() + MISS_TTL_MS)
+    }, () => { if (cache.get(name)?.value === value) cache.delete(name) })
     return value
   }
 
@@ -54,7 +60,10 @@ export function createCatalog (storage: Storage, opts: CatalogOptions = {}): Cat
       const stored: TopicRecord = { name: record.name, schema: record.schema, createdAt: record.createdAt }
       cache.delete(record.name)
       const created = await storage.createExclusive(keyOf(record.name), encoder.encode(JSON.stringify(stored)))
-      if (!created) throw new TopicExistsError(record.name)
+      if (!created) {
+        cache.delete(record.name)
+        throw new TopicExistsError(record.name)
+      }
       cache.set(record.name, { expires: now() + ttlMs, value: Promise.resolve(stored) })
       return stored
     },

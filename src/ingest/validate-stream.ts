@@ -12,6 +12,7 @@ export interface TopicLookup {
 }
 
 const MAX_CACHED = 1024
+const WINNER_WAIT_MS = 3000
 // One Arrow Schema object per topic incarnation: matchSchema's cache and the batches of one
 // buffer then share it, and the type strings are parsed once, not on every message.
 const schemas = new Map<string, { json: string, schema: Schema }>()
@@ -41,9 +42,14 @@ export async function resolveTopic (catalog: TopicLookup, name: string, incoming
     return await catalog.create({ name, schema: fromArrowSchema(incoming), createdAt: new Date().toISOString() })
   } catch (err) {
     if (!(err instanceof TopicExistsError)) throw err
-    const winner = await catalog.get(name)
-    if (!winner) throw err
-    return winner
+    // The winner of an exclusive create on S3 holds its claim a moment before its record is
+    // readable: wait for it rather than refuse a writer that merely lost the race.
+    for (let waited = 0; waited <= WINNER_WAIT_MS; waited += 100) {
+      const winner = await catalog.get(name)
+      if (winner) return winner
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    throw err
   }
 }
 

@@ -82,3 +82,20 @@ test('storage failing → 503 QUIVER_STORAGE_UNAVAILABLE with Retry-After and no
     .flatMap((b) => [...parquetTable(b).getChild('id')!].map(Number)).sort((a, b) => a - b)
   t.same(ids, [...Array.from({ length: 100 }, (_, i) => i), ...Array.from({ length: 100 }, (_, i) => 200 + i)], 'rows of the failed request never stored')
 })
+
+test('first writes racing to auto-create a topic on S3 all land: the losers wait for the winner\'s record', async (t) => {
+  const s3 = await startS3rver(t)
+  const { base, writer } = await listeningApp(t, s3.env)
+  const post = (start: number) => fetch(`${base}/v1/topics/racy/records`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/vnd.apache.arrow.stream' },
+    body: Buffer.from(makeIpcStream(250, { start }))
+  })
+  const answers = await Promise.all([0, 250, 500, 750].map(post))
+  t.same(answers.map((r) => r.status), [200, 200, 200, 200])
+  t.same((await s3.listKeys('_catalog/r')), ['_catalog/racy.json'], 'one catalog record')
+  const objects = await s3.listKeys('racy/')
+  let rows = 0
+  for (const key of objects) rows += parquetTable(await s3.getObject(key)).numRows
+  t.equal(rows, 1000, 'every row of the four writers stored once')
+})
