@@ -26,6 +26,12 @@ export interface BatcherOptions<T> {
   onSettled?: (entry: BatchEntry<T>, err: Error | null) => void
   /** Delay before retrying retained entries after `failures` consecutive failed flushes. */
   retryDelayMs?: (failures: number) => number
+  /**
+   * Flushes of this buffer that may run at once (default 1). One topic under heavy load keeps
+   * every encoder thread busy only if a size-triggered flush may start while the previous one is
+   * still encoding; each flush is still one object per partition.
+   */
+  maxInFlight?: number
 }
 
 interface Slot<T> {
@@ -49,7 +55,7 @@ export class Batcher<T> {
   #flyingRows = 0
   #timer: NodeJS.Timeout | null = null
   #due = false
-  #inFlight: Promise<void> | null = null
+  #inFlight = new Set<Promise<void>>()
   #failures = 0
   #closed = false
 
@@ -70,8 +76,10 @@ export class Batcher<T> {
       if (this.#pendingBytes >= this.#opts.maxBytes) {
         this.#due = true
         this.#kick()
-      } else if (this.#timer === null && this.#failures === 0) {
-        this.#startTimer(this.#opts.intervalMs)
+      } else if (this.#timer === null) {
+        // After failed flushes the next attempt waits for the backoff, but it must be scheduled:
+        // nothing else would start it when no retained entry is left to retry.
+        this.#startTimer(this.#failures === 0 ? this.#opts.intervalMs : (this.#opts.retryDelayMs ?? defaultRetryDelay)(this.#failures))
       }
     })
   }
@@ -90,7 +98,7 @@ export class Batcher<T> {
         open = true
       }
       if (!open) return
-      if (this.#inFlight) await this.#inFlight
+      if (this.#inFlight.size > 0) await Promise.race(this.#inFlight)
       else {
         this.#due = true
         this.#kick()
@@ -123,7 +131,9 @@ export class Batcher<T> {
   }
 
   #kick (): void {
-    if (this.#inFlight || !this.#due || this.#pending.length === 0) return
+    if (this.#inFlight.size >= (this.#opts.maxInFlight ?? 1) || !this.#due || this.#pending.length === 0) return
+    // While writes fail, one flush at a time: retries back off instead of piling up.
+    if (this.#failures > 0 && this.#inFlight.size > 0) return
     this.#due = false
     this.#clearTimer()
     const batch = this.#pending.splice(0)
@@ -135,10 +145,11 @@ export class Batcher<T> {
       this.#flyingBytes += s.entry.bytes
       this.#flyingRows += s.entry.rows
     }
-    this.#inFlight = this.#run(batch).finally(() => {
-      this.#inFlight = null
+    const run: Promise<void> = this.#run(batch).finally(() => {
+      this.#inFlight.delete(run)
       this.#afterRun()
     })
+    this.#inFlight.add(run)
   }
 
   #afterRun (): void {

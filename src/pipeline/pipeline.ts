@@ -78,6 +78,7 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
         intervalMs: config.FLUSH_INTERVAL_MS,
         maxBytes: config.FLUSH_MAX_BYTES,
         retryDelayMs: opts.retryDelayMs,
+        maxInFlight: Math.max(1, opts.encoder.threads),
         write: (_partition, entries) => write(topic, entries),
         onSettled: (entry) => release(entry.bytes)
       })

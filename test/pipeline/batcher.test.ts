@@ -125,3 +125,35 @@ t.test('retry delay grows and is capped', async (t) => {
   t.equal(defaultRetryDelay(2), 500)
   t.equal(defaultRetryDelay(50), 30_000)
 })
+
+t.test('after a failed flush that kept nothing, the next entry is still written once storage is back', async (t) => {
+  let failing = true
+  const { b, written, entry } = setup({ intervalMs: 30, fail: () => (failing ? new Error('storage down') : null) })
+  await t.rejects(b.add(entry('lost')), { message: 'storage down' }, 'durable entry rejected, not retained')
+  failing = false
+  const settled = await Promise.race([b.add(entry('next')).then(() => 'written'), sleep(2000).then(() => 'stuck')])
+  t.equal(settled, 'written')
+  t.same(written, [{ partition: 'h1', payloads: ['next'] }])
+})
+
+t.test('maxInFlight lets a size-triggered flush start while the previous one is still writing', async (t) => {
+  const written: string[][] = []
+  let inFlight = 0
+  let peak = 0
+  const b = new Batcher<string>({
+    intervalMs: 10_000,
+    maxBytes: 10,
+    maxInFlight: 2,
+    async write (_p, entries) {
+      inFlight++
+      peak = Math.max(peak, inFlight)
+      await sleep(100)
+      written.push(entries.map((e) => e.payload))
+      inFlight--
+    }
+  })
+  const e = (payload: string) => ({ payload, rows: 1, bytes: 10, partition: 'h1', retain: false })
+  await Promise.all([b.add(e('a')), b.add(e('b')), b.add(e('c'))])
+  t.equal(peak, 2, 'two writes overlapped, never more')
+  t.same(written.flat().sort(), ['a', 'b', 'c'])
+})
