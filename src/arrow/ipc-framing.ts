@@ -1,4 +1,5 @@
 import { InvalidArrowError, PayloadTooLargeError } from '../errors.ts'
+import { checkMessageVectors } from './fb-check.ts'
 
 /** Largest flatbuffer header we accept (a 10,000-column schema is well under 2 MiB). */
 export const MAX_METADATA_BYTES = 16 * 1024 * 1024
@@ -44,6 +45,7 @@ export function readMessageHeader (buf: Uint8Array): { headerType: number, bodyL
   const bl = field(3, 8)
   const body = bl === 0 ? 0n : dv.getBigInt64(bl, true)
   if (body < 0n || body > BigInt(Number.MAX_SAFE_INTEGER)) bad(`body length ${body}`)
+  checkMessageVectors(buf, table, headerType)
   return { headerType, bodyLength: Number(body) }
 }
 
