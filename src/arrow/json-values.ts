@@ -70,13 +70,10 @@ export function toTimestamp (v: unknown, unit: TimeUnit): bigint | undefined {
 
 function timestamp (v: unknown, unit: TimeUnit): bigint | undefined {
   if (typeof v === 'number') {
-    if (!Number.isFinite(v)) return undefined
-    switch (unit) {
-      case TimeUnit.SECOND: return BigInt(Math.floor(v / 1000))
-      case TimeUnit.MILLISECOND: return BigInt(Math.floor(v))
-      case TimeUnit.MICROSECOND: return BigInt(Math.round(v * 1000))
-      default: return BigInt(Math.round(v * 1000)) * 1000n
-    }
+    // Scaling a huge finite number can overflow to Infinity: check the scaled value.
+    const scaled = unit === TimeUnit.SECOND ? Math.floor(v / 1000) : unit === TimeUnit.MILLISECOND ? Math.floor(v) : Math.round(v * 1000)
+    if (!Number.isFinite(scaled)) return undefined
+    return unit === TimeUnit.NANOSECOND ? BigInt(scaled) * 1000n : BigInt(scaled)
   }
   const m = typeof v === 'string' ? ISO.exec(v) : null
   if (m === null) return undefined

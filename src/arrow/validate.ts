@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { type Data, type Field, type RecordBatch, type Schema, Type, type Vector } from 'apache-arrow'
 import { InvalidArrowError } from '../errors.ts'
 import { MAX_TYPE_DEPTH } from '../schema/types.ts'
@@ -19,12 +20,19 @@ export function checkSchema (schema: Schema): void {
  * than the buffers hold, offsets past the end) would only fail later, in the encoder. Check that
  * every buffer covers the rows it claims, recursively.
  */
-function checkData (d: Data, path: string): void {
+function checkData (d: Data, path: string, nullable = true): void {
   const bad = (why: string): never => { throw new InvalidArrowError(`column "${path}": ${why}`) }
   const end = d.offset + d.length
   if (d.offset < 0 || d.length < 0) bad('negative length')
+  if (d.nullCount > d.length) bad(`null count ${d.nullCount} exceeds ${d.length} rows`)
   const nulls = d.nullBitmap as Uint8Array | undefined
   if (nulls !== undefined && nulls.length > 0 && nulls.length * 8 < end) bad(`validity bitmap too short for ${d.length} rows`)
+  // A column declared non-nullable that holds nulls cannot be written as Parquet: refuse it here,
+  // not in the encoder, where it would fail the whole flush it shares with other requests.
+  // The bitmap is what a Parquet writer reads, whatever null count the batch header claims.
+  if (!nullable && (d.nullCount > 0 || (nulls !== undefined && nulls.length > 0 && !allSet(nulls, d.offset, d.length)))) {
+    bad('declared non-nullable but holds nulls')
+  }
   const t = d.type
   switch (t.typeId) {
     case Type.Bool:
@@ -34,17 +42,24 @@ function checkData (d: Data, path: string): void {
     case Type.Duration: case Type.Decimal: case Type.FixedSizeBinary: case Type.Interval:
       if (d.values.length < end * d.stride) bad(`values too short for ${d.length} rows`)
       break
-    case Type.Utf8: case Type.Binary: case Type.LargeUtf8: case Type.LargeBinary:
+    case Type.Utf8: case Type.LargeUtf8: {
+      checkOffsets(d, d.values.length, bad)
+      const off = d.valueOffsets as Int32Array | BigInt64Array
+      const values = d.values as Uint8Array
+      if (!isUtf8(values.subarray(Number(off[d.offset]), Number(off[end])))) bad('strings are not valid UTF-8')
+      break
+    }
+    case Type.Binary: case Type.LargeBinary:
       checkOffsets(d, d.values.length, bad)
       break
     case Type.List: case Type.Map:
       checkOffsets(d, d.children[0].length, bad)
-      checkData(d.children[0], `${path}.${(t.children[0] as Field).name}`)
+      checkData(d.children[0], `${path}.${(t.children[0] as Field).name}`, (t.children[0] as Field).nullable)
       break
     case Type.Struct:
       d.children.forEach((c, i) => {
         if (c.length < end) bad(`child "${(t.children[i] as Field).name}" is shorter than the struct`)
-        checkData(c, `${path}.${(t.children[i] as Field).name}`)
+        checkData(c, `${path}.${(t.children[i] as Field).name}`, (t.children[i] as Field).nullable)
       })
       break
     case Type.Dictionary:
@@ -52,6 +67,16 @@ function checkData (d: Data, path: string): void {
       for (const chunk of (d.dictionary as Vector | undefined)?.data ?? []) checkData(chunk, `${path} (dictionary)`)
       break
   }
+}
+
+function allSet (bitmap: Uint8Array, offset: number, length: number): boolean {
+  for (let i = offset; i < offset + length; i++) {
+    if ((i & 7) === 0 && i + 8 <= offset + length) {
+      if (bitmap[i >> 3] !== 0xff) return false
+      i += 7
+    } else if ((bitmap[i >> 3] & (1 << (i & 7))) === 0) return false
+  }
+  return true
 }
 
 function checkOffsets (d: Data, valuesLength: number, bad: (why: string) => never): void {
@@ -68,11 +93,31 @@ function checkOffsets (d: Data, valuesLength: number, bad: (why: string) => neve
   if (prev > valuesLength) bad(`offsets point past the end of the values (${prev} > ${valuesLength})`)
 }
 
+function checkNoNulls (d: Data, path: string, nullable: boolean): void {
+  const nulls = d.nullBitmap as Uint8Array | undefined
+  if (!nullable && (d.nullCount > 0 || (nulls !== undefined && nulls.length > 0 && !allSet(nulls, d.offset, d.length)))) {
+    throw new InvalidArrowError(`column "${path}": declared non-nullable but holds nulls`)
+  }
+  const kids = d.type.children as Field[] | null
+  if (d.type.typeId === Type.Struct || d.type.typeId === Type.List) {
+    d.children.forEach((c, i) => kids?.[i] && checkNoNulls(c, `${path}.${kids[i].name}`, kids[i].nullable))
+  }
+}
+
+/**
+ * Checks a batch already rewritten to the topic's schema: no nulls where the topic says none.
+ * A Parquet writer refuses them, and it would refuse the whole flush the batch shares.
+ */
+export function checkTopicNulls (batch: RecordBatch): void {
+  const fields = batch.schema.fields
+  batch.data.children.forEach((c, i) => checkNoNulls(c, fields[i].name, fields[i].nullable))
+}
+
 /** Checks every column of a decoded batch against its declared row count. */
 export function checkBatch (batch: RecordBatch): void {
   const fields = batch.schema.fields
   batch.data.children.forEach((c, i) => {
     if (c.length < batch.numRows) throw new InvalidArrowError(`column "${fields[i].name}" has ${c.length} rows, the batch ${batch.numRows}`)
-    checkData(c, fields[i].name)
+    checkData(c, fields[i].name, fields[i].nullable)
   })
 }

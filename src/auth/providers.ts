@@ -34,7 +34,7 @@ export function createCognitoProvider (config: Config, dispatcher: Dispatcher): 
     checkClaims (payload) {
       const use = payload.token_use
       // Refresh tokens are opaque in Cognito, but anything else claiming a use is refused too.
-      if (use !== 'access' && use !== 'id') throw new TokenRejectedError('token_use', String(use))
+      if (use !== 'access' && use !== 'id') throw new TokenRejectedError('token_use', JSON.stringify(use) ?? 'missing')
       if (config.COGNITO_TOKEN_USE !== 'any' && use !== config.COGNITO_TOKEN_USE) throw new TokenRejectedError('token_use', use)
       if (audiences.size > 0) {
         // Access tokens name their app client in client_id and carry no aud; id tokens use aud.
@@ -70,7 +70,7 @@ export function createLocalProvider (local: LocalIssuer): Provider {
     keys: createStaticKeyStore(local.issuer, { [local.keys.kid]: local.keys.publicPem }),
     groupsClaim: 'groups',
     checkClaims (payload) {
-      if (payload.token_use !== 'local') throw new TokenRejectedError('token_use', String(payload.token_use))
+      if (payload.token_use !== 'local') throw new TokenRejectedError('token_use', JSON.stringify(payload.token_use) ?? 'missing')
       return 'local'
     }
   }

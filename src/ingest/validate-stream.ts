@@ -2,6 +2,7 @@ import type { RecordBatch, Schema } from 'apache-arrow'
 import type { TopicRecord } from '../schema/topic-schema.ts'
 import type { ArrowPayload } from '../arrow/decode.ts'
 import { matchSchema, normaliseBatch } from '../schema/compare.ts'
+import { checkTopicNulls } from '../arrow/validate.ts'
 import { fromArrowSchema, toArrowSchema } from '../schema/types.ts'
 import { SchemaMismatchError, TopicExistsError, TopicNotFoundError } from '../errors.ts'
 
@@ -61,5 +62,9 @@ export function validateStream (topic: TopicRecord, payload: Pick<ArrowPayload, 
   const schema = topicArrowSchema(topic)
   const match = matchSchema(schema, payload.schema)
   if (!match.ok) throw new SchemaMismatchError(match.message)
-  return payload.batches.map((b) => normaliseBatch(b, schema, match.reorder))
+  return payload.batches.map((b) => {
+    const normalised = normaliseBatch(b, schema, match.reorder)
+    checkTopicNulls(normalised)
+    return normalised
+  })
 }

@@ -180,24 +180,27 @@ export class Batcher<T> {
         err = e instanceof Error ? e : new Error(String(e))
         failed = true
       }
+      // An error may name the only entries it concerns (`failed`); the others were written.
+      const failedOnly = (err as { failed?: Set<BatchEntry<T>> } | null)?.failed
       const retained: Array<Slot<T>> = []
       for (const s of slots) {
         this.#flying.delete(s)
         this.#flyingBytes -= s.entry.bytes
         this.#flyingRows -= s.entry.rows
         s.attempts++
-        s.lastError = err
-        if (!err) {
+        const slotErr = err && (!failedOnly || failedOnly.has(s.entry)) ? err : null
+        s.lastError = slotErr
+        if (!slotErr) {
           s.state = 'committed'
           this.#opts.onSettled?.(s.entry, null)
           s.resolve()
-        } else if (s.entry.retain && !this.#closed && (err as { retryable?: boolean }).retryable !== false) {
+        } else if (s.entry.retain && !this.#closed && (slotErr as { retryable?: boolean }).retryable !== false) {
           s.state = 'buffered'
           this.#pendingBytes += s.entry.bytes
           this.#pendingRows += s.entry.rows
           retained.push(s)
         } else {
-          this.#drop(s, err)
+          this.#drop(s, slotErr)
         }
       }
       // Acknowledged data goes back ahead of newer entries so it is written in arrival order.

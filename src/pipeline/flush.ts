@@ -37,19 +37,26 @@ export function createFlushWriter (o: { storage: Storage, encoder: ParquetEncode
   const { storage, encoder, index, hooks, log } = o
   return async function write (topic: string, entries: Array<BatchEntry<FlushPayload>>): Promise<void> {
     const started = performance.now()
-    const batches: RecordBatch[] = []
-    let rows = 0
-    for (const e of entries) {
-      for (const b of e.payload.batches) batches.push(withIngestedAt(castTimestampsToMicros(b), e.payload.at))
-      rows += e.rows
-    }
+    const ipcOf = (list: Array<BatchEntry<FlushPayload>>): Uint8Array =>
+      toIpcStream(list.flatMap((e) => e.payload.batches.map((b) => withIngestedAt(castTimestampsToMicros(b), e.payload.at))))
+    const rows = entries.reduce((n, e) => n + e.rows, 0)
     let parquet: Uint8Array
     try {
-      parquet = await encoder.encode(toIpcStream(batches))
+      parquet = await encoder.encode(ipcOf(entries))
     } catch (err) {
-      // Retrying cannot make data encodable: give up on it (even retained rows) and say so loudly.
-      log.error({ err, topic, rows }, 'encoding a Parquet object failed; rows dropped')
-      throw Object.assign(new InternalError(), { retryable: false })
+      // Input validation should make this unreachable. If it happens, find the entries that cannot
+      // be encoded so they alone are lost, never the other requests that shared the flush.
+      const bad = new Set<BatchEntry<FlushPayload>>()
+      if (entries.length > 1) {
+        for (const e of entries) await encoder.encode(ipcOf([e])).catch(() => bad.add(e))
+      } else bad.add(entries[0])
+      const good = entries.filter((e) => !bad.has(e))
+      const lost = [...bad].reduce((n, e) => n + e.rows, 0)
+      log.error({ err, topic, rows: lost }, 'encoding a Parquet object failed; those rows are dropped')
+      const failure = Object.assign(new InternalError(), { retryable: false, failed: bad })
+      if (good.length === 0 || bad.size === 0) throw failure
+      await write(topic, good)
+      throw failure
     }
     const key = objectKey(topic, new Date(entries[0].payload.at), newObjectId())
     const uploadStart = performance.now()
