@@ -19,6 +19,11 @@ export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise
 async function auth (fastify: FastifyInstance): Promise<void> {
   const { config, metrics } = fastify
   const authenticator = createAuthenticator(config)
+  // Without an audience every token of the issuer is accepted, including tokens minted for other
+  // applications of a shared tenant: allowed (a single-app pool needs nothing more), but said loudly.
+  const providers = config.AUTH_PROVIDERS.split(',').map((p) => p.trim())
+  if (providers.includes('oidc') && !config.OIDC_AUDIENCE) fastify.log.warn('auth: OIDC_AUDIENCE is empty: any token of OIDC_ISSUER is accepted, whatever application it was issued for')
+  if (providers.includes('cognito') && !config.COGNITO_AUDIENCE) fastify.log.warn('auth: COGNITO_AUDIENCE is empty: tokens of every app client of the pool are accepted')
 
   // Warm the key caches in the background so startup is never held by a slow provider; requests
   // arriving meanwhile wait for this load. Unreachable is not fatal: /readyz reports it.
