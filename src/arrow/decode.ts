@@ -58,44 +58,10 @@ function wrap (err: unknown): Error {
  * @throws PayloadTooLargeError over `maxBytes` (also when a header announces a body that would be)
  */
 export async function readArrowStream (source: ByteSource | NodeJS.ReadableStream, limits: ReadLimits): Promise<ArrowPayload> {
-  const framer = new IpcFramer(source as ByteSource, {
-    maxBytes: limits.maxBytes,
-    maxMessageBytes: limits.maxMessageBytes ?? Math.max(limits.maxBytes, DEFAULT_MAX_MESSAGE),
-    requireEos: limits.requireEos ?? true
-  })
-  let failure: unknown = null
-  // errors raised while framing are kept here: apache-arrow may rethrow them wrapped or not at all
-  async function * guarded (): AsyncGenerator<Uint8Array> {
-    try {
-      yield * framer.frames()
-    } catch (err) {
-      failure = err
-      throw err
-    }
-  }
+  const stream = await openArrowStream(source, limits)
   const batches: RecordBatch[] = []
-  let rows = 0
-  let schema: Schema | null = null
-  try {
-    const reader = await RecordBatchReader.from(guarded())
-    await reader.open()
-    if (reader.schema == null) throw new InvalidArrowError('empty stream: no schema message')
-    schema = reader.schema
-    checkSchema(schema)
-    for await (const batch of reader) {
-      if (batch.numRows === 0) continue
-      checkBatch(batch)
-      batches.push(batch)
-      rows += batch.numRows
-    }
-    /* c8 ignore next 2 - defensive: apache-arrow reads until our framer reports the end */
-    if (failure === null && !framer.ended) throw new InvalidArrowError('the reader stopped before the end of the stream')
-  } catch (err) {
-    throw wrap(failure ?? err)
-  }
-  if (failure !== null) throw wrap(failure)
-  if (schema === null || framer.messages === 0) throw new InvalidArrowError('empty stream: no schema message')
-  return { schema, batches, bytes: framer.bytes, rows }
+  for await (const batch of stream.batches) batches.push(batch)
+  return { schema: stream.schema, batches, bytes: stream.bytes, rows: stream.rows }
 }
 
 /**
