@@ -1,5 +1,6 @@
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
+import { promisify } from 'node:util'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -8,6 +9,7 @@ import { Agent, request } from 'undici'
 import { buildApp } from '../helpers/app.ts'
 import { localToken } from '../helpers/local-auth.ts'
 
+const execFileAsync = promisify(execFile)
 const BAD_TOKEN_BODY = { statusCode: 401, code: 'QUIVER_UNAUTHORIZED', error: 'Unauthorized', message: 'Missing or invalid bearer token' }
 
 /** A self-signed certificate for 127.0.0.1/localhost (node:crypto cannot make X.509 certificates). */
@@ -44,9 +46,10 @@ t.test('TLS_CERT/TLS_KEY serve HTTPS: verified with the CA by undici and curl, p
   t.teardown(() => strict.close())
   await t.rejects(request(`https://127.0.0.1:${port}/healthz`, { dispatcher: strict }), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })
 
-  const curlCa = execFileSync('curl', ['-sS', '--cacert', cert, `https://127.0.0.1:${port}/healthz`]).toString()
+  // curl runs asynchronously: a synchronous child would block the event loop that serves it.
+  const curlCa = (await execFileAsync('curl', ['-sS', '--cacert', cert, `https://127.0.0.1:${port}/healthz`])).stdout
   t.same(JSON.parse(curlCa), { status: 'ok' })
-  const curlK = execFileSync('curl', ['-sSk', `https://localhost:${port}/healthz`]).toString()
+  const curlK = (await execFileAsync('curl', ['-sSk', `https://localhost:${port}/healthz`])).stdout
   t.same(JSON.parse(curlK), { status: 'ok' })
 
   // Plain HTTP to the TLS port gets no HTTP answer.
