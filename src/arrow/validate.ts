@@ -20,19 +20,13 @@ export function checkSchema (schema: Schema): void {
  * than the buffers hold, offsets past the end) would only fail later, in the encoder. Check that
  * every buffer covers the rows it claims, recursively.
  */
-function checkData (d: Data, path: string, nullable = true): void {
+function checkData (d: Data, path: string): void {
   const bad = (why: string): never => { throw new InvalidArrowError(`column "${path}": ${why}`) }
   const end = d.offset + d.length
   if (d.offset < 0 || d.length < 0) bad('negative length')
   if (d.nullCount > d.length) bad(`null count ${d.nullCount} exceeds ${d.length} rows`)
   const nulls = d.nullBitmap as Uint8Array | undefined
   if (nulls !== undefined && nulls.length > 0 && nulls.length * 8 < end) bad(`validity bitmap too short for ${d.length} rows`)
-  // A column declared non-nullable that holds nulls cannot be written as Parquet: refuse it here,
-  // not in the encoder, where it would fail the whole flush it shares with other requests.
-  // The bitmap is what a Parquet writer reads, whatever null count the batch header claims.
-  if (!nullable && (d.nullCount > 0 || (nulls !== undefined && nulls.length > 0 && !allSet(nulls, d.offset, d.length)))) {
-    bad('declared non-nullable but holds nulls')
-  }
   const t = d.type
   switch (t.typeId) {
     case Type.Bool:
@@ -54,12 +48,12 @@ function checkData (d: Data, path: string, nullable = true): void {
       break
     case Type.List: case Type.Map:
       checkOffsets(d, d.children[0].length, bad)
-      checkData(d.children[0], `${path}.${(t.children[0] as Field).name}`, (t.children[0] as Field).nullable)
+      checkData(d.children[0], `${path}.${(t.children[0] as Field).name}`)
       break
     case Type.Struct:
       d.children.forEach((c, i) => {
         if (c.length < end) bad(`child "${(t.children[i] as Field).name}" is shorter than the struct`)
-        checkData(c, `${path}.${(t.children[i] as Field).name}`, (t.children[i] as Field).nullable)
+        checkData(c, `${path}.${(t.children[i] as Field).name}`)
       })
       break
     case Type.Dictionary:
@@ -95,6 +89,7 @@ function checkOffsets (d: Data, valuesLength: number, bad: (why: string) => neve
 
 function checkNoNulls (d: Data, path: string, nullable: boolean): void {
   const nulls = d.nullBitmap as Uint8Array | undefined
+  // The bitmap is what a Parquet writer reads, whatever null count the batch header claims.
   if (!nullable && (d.nullCount > 0 || (nulls !== undefined && nulls.length > 0 && !allSet(nulls, d.offset, d.length)))) {
     throw new InvalidArrowError(`column "${path}": declared non-nullable but holds nulls`)
   }
@@ -118,6 +113,6 @@ export function checkBatch (batch: RecordBatch): void {
   const fields = batch.schema.fields
   batch.data.children.forEach((c, i) => {
     if (c.length < batch.numRows) throw new InvalidArrowError(`column "${fields[i].name}" has ${c.length} rows, the batch ${batch.numRows}`)
-    checkData(c, fields[i].name, fields[i].nullable)
+    checkData(c, fields[i].name)
   })
 }
