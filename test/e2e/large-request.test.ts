@@ -100,8 +100,9 @@ test('a chunked Arrow body far over the buffers streams to one Parquet object wi
   t.same(JSON.parse(res.body), { topic: 'events', rows: repeat * 50_000, batches: repeat, bytes: total, ack: 'durable' })
   t.comment(`${(total / MiB).toFixed(0)} MiB in ${seconds.toFixed(1)} s = ${(total / MiB / seconds).toFixed(1)} MiB/s; gateway RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB`)
   // The gateway idles at ~250 MiB under tsx (two encoder threads with parquet-wasm loaded);
-  // staging costs a bounded ~150 MiB whatever the body size (measured flat from 11 MiB to 470 MiB).
-  t.ok(peak - before < 200, `RSS growth ${(peak - before).toFixed(0)} MiB < 200 MiB`)
+  // staging costs a bounded 150–230 MiB whatever the body size (flat from 11 MiB to 470 MiB; the
+  // spread between runs is V8 and wasm heap timing). Growing with the body would be ~320 MiB here.
+  t.ok(peak - before < 260, `RSS growth ${(peak - before).toFixed(0)} MiB < 260 MiB`)
   t.ok(peak < 480, `peak RSS ${peak.toFixed(0)} MiB < 480 MiB`)
 
   const files = eventFiles(gw.dataDir)
