@@ -1,19 +1,12 @@
-import { Table, writeParquet, WriterPropertiesBuilder, Compression } from 'parquet-wasm'
+import { Table, writeParquet } from 'parquet-wasm'
 import { Piscina } from 'piscina'
 import type { ParquetCompression } from './types.ts'
+import { writerProperties } from './writer-props.ts'
 
 export interface EncodeTask {
   ipc: Uint8Array
   compression: ParquetCompression
   maxRowGroupSize: number
-}
-
-const CODECS: Record<ParquetCompression, Compression> = {
-  zstd: Compression.ZSTD,
-  snappy: Compression.SNAPPY,
-  // LZ4_RAW: the framed LZ4 codec is deprecated in Parquet and read inconsistently across engines.
-  lz4: Compression.LZ4_RAW,
-  none: Compression.UNCOMPRESSED
 }
 
 /**
@@ -22,12 +15,6 @@ const CODECS: Record<ParquetCompression, Compression> = {
  */
 export default function encode (task: EncodeTask) {
   const table = Table.fromIPCStream(task.ipc)
-  const props = new WriterPropertiesBuilder()
-    .setCompression(CODECS[task.compression])
-    .setDictionaryEnabled(true)
-    .setMaxRowGroupSize(task.maxRowGroupSize)
-    .setCreatedBy('quiver')
-    .build()
-  const bytes = writeParquet(table, props)
+  const bytes = writeParquet(table, writerProperties(task.compression, task.maxRowGroupSize))
   return Piscina.move(bytes)
 }

@@ -1,7 +1,8 @@
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads'
-import { Compression, Table, transformParquetStream, WriterPropertiesBuilder, type RecordBatch } from 'parquet-wasm'
+import { Table, transformParquetStream, type RecordBatch } from 'parquet-wasm'
 import type { ParquetCompression } from './types.ts'
 import { parquetTailRows } from './parquet-footer.ts'
+import { writerProperties } from './writer-props.ts'
 
 export interface StreamWorkerData {
   /** Set when this module is a dedicated Worker's entry rather than a task of the encoder pool. */
@@ -24,13 +25,6 @@ export type FromStreamWorker =
   | { type: 'done', rows: number }
   | { type: 'error', message: string }
 
-// Same codecs as the pool's encode-worker (LZ4_RAW: framed LZ4 is deprecated in Parquet).
-const CODECS: Record<ParquetCompression, Compression> = {
-  zstd: Compression.ZSTD,
-  snappy: Compression.SNAPPY,
-  lz4: Compression.LZ4_RAW,
-  none: Compression.UNCOMPRESSED
-}
 /** Enough of the output's end to hold the footer of a multi-GiB object (~1 KiB per row group). */
 const TAIL_BYTES = 2 * 1024 * 1024
 
@@ -101,13 +95,7 @@ async function run (port: MessagePort, opts: StreamWorkerData): Promise<void> {
       post({ type: 'taken', bytes: ipc.byteLength })
     }
   }, { highWaterMark: 0 })
-  const props = new WriterPropertiesBuilder()
-    .setCompression(CODECS[opts.compression])
-    .setDictionaryEnabled(true)
-    .setMaxRowGroupSize(opts.maxRowGroupSize)
-    .setCreatedBy('quiver')
-    .build()
-  const out = await transformParquetStream(source, props)
+  const out = await transformParquetStream(source, writerProperties(opts.compression, opts.maxRowGroupSize))
   const reader = (out as ReadableStream<Uint8Array>).getReader()
   // The last TAIL_BYTES of the output (a copy: the chunks themselves are transferred away).
   let tail = new Uint8Array(0)
