@@ -7,6 +7,7 @@ export interface EncodeTask {
   ipc: Uint8Array
   compression: ParquetCompression
   maxRowGroupSize: number
+  dictionaryColumns?: readonly string[]
 }
 
 /**
@@ -15,6 +16,6 @@ export interface EncodeTask {
  */
 export default function encode (task: EncodeTask) {
   const table = Table.fromIPCStream(task.ipc)
-  const bytes = writeParquet(table, writerProperties(task.compression, task.maxRowGroupSize))
+  const bytes = writeParquet(table, writerProperties(task.compression, task.maxRowGroupSize, task.dictionaryColumns))
   return Piscina.move(bytes)
 }

@@ -40,10 +40,10 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
 
   return {
     threads,
-    async encode (ipc) {
+    async encode (ipc, o) {
       if (closed) throw new Error('encoder pool is closed')
       const input = ownsBuffer(ipc) ? ipc : ipc.slice()
-      const task: EncodeTask = { ipc: input, compression: opts.compression, maxRowGroupSize }
+      const task: EncodeTask = { ipc: input, compression: opts.compression, maxRowGroupSize, dictionaryColumns: o?.dictionaryColumns }
       const out = await pool.run(task, { transferList: [input.buffer as ArrayBuffer] }) as Uint8Array
       return out
     },

@@ -15,6 +15,8 @@ const BOOT = WORKER.pathname.endsWith('.ts')
 export interface StreamEncoderOptions {
   compression: ParquetCompression
   maxRowGroupSize: number
+  /** Columns to dictionary-encode (src/parquet/dictionary.ts). */
+  dictionaryColumns?: readonly string[]
   /** IPC bytes handed to the worker and not yet taken by the writer before write() waits. */
   inWindowBytes?: number
   /** Parquet bytes produced and not yet taken by the uploader before the worker pauses. */
@@ -44,6 +46,7 @@ export class ParquetStreamEncoder {
     const data: StreamWorkerData = {
       compression: opts.compression,
       maxRowGroupSize: opts.maxRowGroupSize,
+      dictionaryColumns: opts.dictionaryColumns,
       outWindowBytes: opts.outWindowBytes ?? 4 * 1024 * 1024
     }
     const onMessage = (m: FromStreamWorker): void => {

@@ -9,6 +9,7 @@ export interface StreamWorkerData {
   standalone?: boolean
   compression: ParquetCompression
   maxRowGroupSize: number
+  dictionaryColumns?: readonly string[]
   /** Output bytes posted but not yet taken by the uploader before this worker stops encoding. */
   outWindowBytes: number
 }
@@ -95,7 +96,7 @@ async function run (port: MessagePort, opts: StreamWorkerData): Promise<void> {
       post({ type: 'taken', bytes: ipc.byteLength })
     }
   }, { highWaterMark: 0 })
-  const out = await transformParquetStream(source, writerProperties(opts.compression, opts.maxRowGroupSize))
+  const out = await transformParquetStream(source, writerProperties(opts.compression, opts.maxRowGroupSize, opts.dictionaryColumns))
   const reader = (out as ReadableStream<Uint8Array>).getReader()
   // The last TAIL_BYTES of the output (a copy: the chunks themselves are transferred away).
   let tail = new Uint8Array(0)

@@ -2,7 +2,8 @@ export type ParquetCompression = 'zstd' | 'snappy' | 'lz4' | 'none'
 
 /** Encodes Arrow IPC stream bytes (one schema, any number of batches) into one Parquet file, off the event loop. */
 export interface ParquetEncoder {
-  encode (ipc: Uint8Array): Promise<Uint8Array>
+  /** `dictionaryColumns`: the columns to dictionary-encode (see src/parquet/dictionary.ts); others are plain. */
+  encode (ipc: Uint8Array, opts?: { dictionaryColumns?: readonly string[] }): Promise<Uint8Array>
   readonly threads: number
   /**
    * Runs export `name` of worker module `filename` on one of the encoder's threads (whose

@@ -12,12 +12,18 @@ const CODECS: Record<ParquetCompression, Compression> = {
 /**
  * The writer settings every Quiver Parquet object is written with (flushes and large requests).
  * parquet-wasm consumes the properties when it writes (wasm ownership): build them per object.
+ *
+ * Dictionary encoding only for the columns named in `dictionaryColumns` (the top-level string and
+ * binary columns, see dictionaryColumnsOf): numbers, timestamps and booleans in event data are
+ * mostly distinct or already compress well, and trying a dictionary on them (the writer's default)
+ * cost a third of the encode time for larger files in our measurements (test/bench/README.md).
  */
-export function writerProperties (compression: ParquetCompression, maxRowGroupSize: number): WriterProperties {
-  return new WriterPropertiesBuilder()
+export function writerProperties (compression: ParquetCompression, maxRowGroupSize: number, dictionaryColumns: readonly string[] = []): WriterProperties {
+  let b = new WriterPropertiesBuilder()
     .setCompression(CODECS[compression])
-    .setDictionaryEnabled(true)
+    .setDictionaryEnabled(false)
     .setMaxRowGroupSize(maxRowGroupSize)
     .setCreatedBy('quiver')
-    .build()
+  for (const name of dictionaryColumns) b = b.setColumnDictionaryEnabled(name, true)
+  return b.build()
 }

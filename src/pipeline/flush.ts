@@ -3,6 +3,7 @@ import type { Storage } from '../storage/types.ts'
 import type { ParquetEncoder } from '../parquet/types.ts'
 import { InternalError, StorageUnavailableError } from '../errors.ts'
 import { newObjectId, objectKey } from '../keys.ts'
+import { dictionaryColumnsOf } from '../parquet/dictionary.ts'
 import type { BatchEntry } from './batcher.ts'
 import type { CommittedIndex } from './committed.ts'
 import { castTimestampsToMicros, toIpcStream, withIngestedAt } from '../arrow/encode.ts'
@@ -40,15 +41,16 @@ export function createFlushWriter (o: { storage: Storage, encoder: ParquetEncode
     const ipcOf = (list: Array<BatchEntry<FlushPayload>>): Uint8Array =>
       toIpcStream(list.flatMap((e) => e.payload.batches.map((b) => withIngestedAt(castTimestampsToMicros(b), e.payload.at))))
     const rows = entries.reduce((n, e) => n + e.rows, 0)
+    const dictionaryColumns = dictionaryColumnsOf(entries[0].payload.batches[0].schema)
     let parquet: Uint8Array
     try {
-      parquet = await encoder.encode(ipcOf(entries))
+      parquet = await encoder.encode(ipcOf(entries), { dictionaryColumns })
     } catch (err) {
       // Input validation should make this unreachable. If it happens, find the entries that cannot
       // be encoded so they alone are lost, never the other requests that shared the flush.
       const bad = new Set<BatchEntry<FlushPayload>>()
       if (entries.length > 1) {
-        for (const e of entries) await encoder.encode(ipcOf([e])).catch(() => bad.add(e))
+        for (const e of entries) await encoder.encode(ipcOf([e]), { dictionaryColumns }).catch(() => bad.add(e))
       } else bad.add(entries[0])
       const good = entries.filter((e) => !bad.has(e))
       const lost = [...bad].reduce((n, e) => n + e.rows, 0)

@@ -10,6 +10,7 @@ import { resolveTopic, topicArrowSchema, validateStream, type TopicLookup } from
 import { OverloadedError, PayloadTooLargeError, SchemaMismatchError, StorageUnavailableError, TopicNotFoundError } from '../errors.ts'
 import { newObjectId, objectKey } from '../keys.ts'
 import { ParquetStreamEncoder } from '../parquet/stream-encoder.ts'
+import { dictionaryColumnsOf } from '../parquet/dictionary.ts'
 import type { ParquetCompression, ParquetEncoder } from '../parquet/types.ts'
 import type { CommittedFile } from './committed.ts'
 import type { IngestBody, Body } from './ingest-body.ts'
@@ -121,7 +122,7 @@ async function stage (o: StageOptions, existing: TopicRecord | null, stream: Arr
     const perRow = Math.max(1, batchBytes(b) / b.numRows)
     if (encoder === null) {
       const rowGroup = Math.min(1024 * 1024, Math.max(1024, Math.floor(ROW_GROUP_BYTES / perRow)))
-      const enc = new ParquetStreamEncoder({ compression: o.compression, maxRowGroupSize: rowGroup, pool: o.pool })
+      const enc = new ParquetStreamEncoder({ compression: o.compression, maxRowGroupSize: rowGroup, dictionaryColumns: dictionaryColumnsOf(b.schema), pool: o.pool })
       encoder = enc
       upload = o.storage.putStream(key, enc.output()).catch((err: unknown) => {
         // Unless the request failed first (its error then aborted the upload), storage failed.
