@@ -23,6 +23,26 @@ export function toIpcStream (batches: readonly RecordBatch[], schema?: Schema): 
   return writer.toUint8Array(true)
 }
 
+/**
+ * toIpcStream written into a buffer from `alloc` (e.g. a reused shared buffer) instead of a new
+ * one: the writer's chunks are views of the batches' own buffers, copied once, into `alloc(size)`.
+ */
+export function writeIpcStream (batches: readonly RecordBatch[], schema: Schema, alloc: (n: number) => Uint8Array): Uint8Array {
+  const writer = new RecordBatchStreamWriter()
+  writer.reset(undefined, schema)
+  for (const b of batches) writer.write(b.schema === schema ? b : batchOf(schema, b.data.children, b.numRows))
+  writer.finish()
+  // The writer's queue of chunks (apache-arrow 21 AsyncByteQueue); if that ever changes, one more copy.
+  const chunks = (writer as unknown as { _sink?: { _values?: unknown } })._sink?._values
+  const parts = Array.isArray(chunks) && chunks.every((c) => c instanceof Uint8Array)
+    ? chunks as Uint8Array[]
+    : [writer.toUint8Array(true)]
+  const out = alloc(parts.reduce((n, c) => n + c.byteLength, 0))
+  let at = 0
+  for (const c of parts) { out.set(c, at); at += c.byteLength }
+  return out
+}
+
 const ingestedSchemas = new WeakMap<Schema, Schema>()
 
 /**

@@ -25,6 +25,7 @@ function ownsBuffer (u8: Uint8Array): boolean {
  * Parquet encoding on a piscina worker pool. The input IPC buffer is transferred to the worker
  * (zero copy) when it owns its ArrayBuffer — the caller must not use it afterwards; a view into a
  * larger (e.g. pooled) buffer is copied first, since transferring would detach its neighbours.
+ * A view of a SharedArrayBuffer is shared, not moved: it stays the caller's.
  */
 export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
   const threads = opts.threads && opts.threads > 0 ? opts.threads : availableParallelism()
@@ -42,9 +43,11 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
     threads,
     async encode (ipc, o) {
       if (closed) throw new Error('encoder pool is closed')
-      const input = ownsBuffer(ipc) ? ipc : ipc.slice()
+      // A shared buffer is read in place by the worker: the caller may reuse it once this resolves.
+      const shared = ipc.buffer instanceof SharedArrayBuffer
+      const input = shared || ownsBuffer(ipc) ? ipc : ipc.slice()
       const task: EncodeTask = { ipc: input, compression: opts.compression, maxRowGroupSize, dictionaryColumns: o?.dictionaryColumns }
-      const out = await pool.run(task, { transferList: [input.buffer as ArrayBuffer] }) as Uint8Array
+      const out = await pool.run(task, shared ? {} : { transferList: [input.buffer as ArrayBuffer] }) as Uint8Array
       return out
     },
     async runTask (filename, name, task, transferList) {

@@ -6,7 +6,8 @@ import { newObjectId, objectKey } from '../keys.ts'
 import { dictionaryColumnsOf } from '../parquet/dictionary.ts'
 import type { BatchEntry } from './batcher.ts'
 import type { CommittedIndex } from './committed.ts'
-import { castTimestampsToMicros, toIpcStream, withIngestedAt } from '../arrow/encode.ts'
+import { castTimestampsToMicros, withIngestedAt, writeIpcStream } from '../arrow/encode.ts'
+import { SharedSlabs } from './shared-slabs.ts'
 
 export interface FlushPayload {
   /** Batches already normalised to the topic schema. */
@@ -36,21 +37,30 @@ export interface PipelineLogger {
  */
 export function createFlushWriter (o: { storage: Storage, encoder: ParquetEncoder, index: CommittedIndex, hooks: PipelineHooks, log: PipelineLogger }) {
   const { storage, encoder, index, hooks, log } = o
+  // One slab per flush in flight, plus one: the next flush's IPC is written while others encode.
+  const slabs = new SharedSlabs(encoder.threads + 1)
+  const encodeEntries = async (list: Array<BatchEntry<FlushPayload>>, dictionaryColumns: string[]): Promise<Uint8Array> => {
+    const batches = list.flatMap((e) => e.payload.batches.map((b) => withIngestedAt(castTimestampsToMicros(b), e.payload.at)))
+    const ipc = writeIpcStream(batches, batches[0].schema, (n) => slabs.acquire(n))
+    try {
+      return await encoder.encode(ipc, { dictionaryColumns })
+    } finally {
+      slabs.release(ipc)
+    }
+  }
   return async function write (topic: string, entries: Array<BatchEntry<FlushPayload>>): Promise<void> {
     const started = performance.now()
-    const ipcOf = (list: Array<BatchEntry<FlushPayload>>): Uint8Array =>
-      toIpcStream(list.flatMap((e) => e.payload.batches.map((b) => withIngestedAt(castTimestampsToMicros(b), e.payload.at))))
     const rows = entries.reduce((n, e) => n + e.rows, 0)
     const dictionaryColumns = dictionaryColumnsOf(entries[0].payload.batches[0].schema)
     let parquet: Uint8Array
     try {
-      parquet = await encoder.encode(ipcOf(entries), { dictionaryColumns })
+      parquet = await encodeEntries(entries, dictionaryColumns)
     } catch (err) {
       // Input validation should make this unreachable. If it happens, find the entries that cannot
       // be encoded so they alone are lost, never the other requests that shared the flush.
       const bad = new Set<BatchEntry<FlushPayload>>()
       if (entries.length > 1) {
-        for (const e of entries) await encoder.encode(ipcOf([e]), { dictionaryColumns }).catch(() => bad.add(e))
+        for (const e of entries) await encodeEntries([e], dictionaryColumns).catch(() => bad.add(e))
       } else bad.add(entries[0])
       const good = entries.filter((e) => !bad.has(e))
       const lost = [...bad].reduce((n, e) => n + e.rows, 0)

@@ -1,0 +1,41 @@
+import t from 'tap'
+import { SharedSlabs } from '../../src/pipeline/shared-slabs.ts'
+import { toIpcStream, writeIpcStream } from '../../src/arrow/encode.ts'
+import { makeBatch } from '../helpers/arrow.ts'
+
+t.test('a released slab serves the next request that fits; the largest are kept', async (t) => {
+  const slabs = new SharedSlabs(2)
+  const a = slabs.acquire(1000)
+  t.ok(a.buffer instanceof SharedArrayBuffer)
+  t.equal(a.byteLength, 1000)
+  t.ok(a.buffer.byteLength >= 1250, 'room to grow')
+  slabs.release(a)
+  const b = slabs.acquire(1200)
+  t.equal(b.buffer, a.buffer, 'same memory reused')
+  const c = slabs.acquire(20 * 1024 * 1024)
+  t.not(c.buffer, a.buffer, 'too small: a new slab')
+  const d = slabs.acquire(10)
+  slabs.release(b)
+  slabs.release(c)
+  slabs.release(d)
+  t.equal(slabs.retainedBytes, c.buffer.byteLength + b.buffer.byteLength, 'kept the two largest')
+  slabs.release(new Uint8Array(8)) // not a slab: ignored
+  t.equal(slabs.retainedBytes, c.buffer.byteLength + b.buffer.byteLength)
+})
+
+t.test('free slabs are dropped after the idle time', async (t) => {
+  const slabs = new SharedSlabs(2, 30)
+  slabs.release(slabs.acquire(100))
+  t.ok(slabs.retainedBytes > 0)
+  await new Promise((resolve) => setTimeout(resolve, 80))
+  t.equal(slabs.retainedBytes, 0)
+})
+
+t.test('writeIpcStream writes the same bytes as toIpcStream, into the given buffer', async (t) => {
+  const batches = [makeBatch(1000), makeBatch(500, 1000)]
+  const expected = toIpcStream(batches)
+  let given: Uint8Array | null = null
+  const out = writeIpcStream(batches, batches[0].schema, (n) => { given = new Uint8Array(new SharedArrayBuffer(n + 64), 0, n); return given })
+  t.equal(out, given)
+  t.same(Buffer.from(out).equals(Buffer.from(expected)), true)
+})
