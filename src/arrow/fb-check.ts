@@ -1,4 +1,6 @@
 import { InvalidArrowError } from '../errors.ts'
+import { MAX_TYPE_DEPTH } from '../schema/type-parser.ts'
+import { MAX_TOPIC_FIELDS, tooManyFields } from './validate.ts'
 
 /**
  * Bounds checks on the flatbuffer vectors apache-arrow iterates when it decodes a message
@@ -6,8 +8,8 @@ import { InvalidArrowError } from '../errors.ts'
  * with 2^31 makes it loop for minutes on the event loop (found by the fuzzer). Every vector here
  * must fit inside the metadata buffer, so the work apache-arrow does is bounded by its size.
  */
-const MAX_DEPTH = 64
 const MAX_FIELDS = 1_000_000
+const names = new TextDecoder()
 
 class Reader {
   readonly dv: DataView
@@ -59,13 +61,22 @@ class Reader {
     }
   }
 
-  fieldTable (table: number, depth: number): void {
-    if (depth > MAX_DEPTH) this.bad('nesting too deep')
+  /**
+   * `path` holds the name vectors of the enclosing fields: decoded only for the error, so that a
+   * schema too deep for any topic gets the same answer whether it is caught here or by checkSchema.
+   */
+  fieldTable (table: number, path: Array<{ at: number, length: number }>): void {
     if (++this.fields > MAX_FIELDS) this.bad('too many fields')
-    this.vector(table, 0, 1) // name
+    const name = this.vector(table, 0, 1)
+    path.push(name)
+    if (path.length > MAX_TYPE_DEPTH) {
+      const dotted = path.map((n) => names.decode(new Uint8Array(this.dv.buffer, this.dv.byteOffset + n.at, n.length))).join('.')
+      throw new InvalidArrowError(`field "${dotted}" is nested deeper than ${MAX_TYPE_DEPTH} levels`)
+    }
     const children = this.vector(table, 5, 4)
-    for (let i = 0; i < children.length; i++) this.fieldTable(this.deref(children.at + 4 * i), depth + 1)
+    for (let i = 0; i < children.length; i++) this.fieldTable(this.deref(children.at + 4 * i), path)
     this.keyValues(table, 6)
+    path.pop()
   }
 
   recordBatch (table: number): void {
@@ -84,7 +95,9 @@ export function checkMessageVectors (meta: Uint8Array, messageTable: number, hea
   const header = r.deref(hf)
   if (headerType === 1) { // Schema
     const fields = r.vector(header, 1, 4)
-    for (let i = 0; i < fields.length; i++) r.fieldTable(r.deref(fields.at + 4 * i), 1)
+    // Before apache-arrow spends time decoding thousands of fields no topic could hold.
+    if (fields.length > MAX_TOPIC_FIELDS) throw new InvalidArrowError(tooManyFields(fields.length))
+    for (let i = 0; i < fields.length; i++) r.fieldTable(r.deref(fields.at + 4 * i), [])
     r.keyValues(header, 2)
     r.vector(header, 3, 8) // features
   } else if (headerType === 3) { // RecordBatch

@@ -3,15 +3,23 @@ import { type Data, type Field, type RecordBatch, type Schema, Type, type Vector
 import { InvalidArrowError } from '../errors.ts'
 import { MAX_TYPE_DEPTH } from '../schema/types.ts'
 
+export function tooManyFields (n: number): string {
+  return `the schema has ${n} fields; a topic holds at most ${MAX_TOPIC_FIELDS}`
+}
+
 function depthOf (f: Field, depth: number, path: string): void {
   if (depth > MAX_TYPE_DEPTH) throw new InvalidArrowError(`field "${path}" is nested deeper than ${MAX_TYPE_DEPTH} levels`)
   const kids = (f.type.typeId === Type.Dictionary ? f.type.dictionary.children : f.type.children) as Field[] | null
   for (const c of kids ?? []) depthOf(c, depth + 1, `${path}.${c.name}`)
 }
 
-/** Rejects schemas no topic could hold and that would cost too much to look at: no fields, too deep. */
+/** Most top-level fields a topic may have (TopicSchemaSchema's maxItems): no stream with more can be stored. */
+export const MAX_TOPIC_FIELDS = 10_000
+
+/** Rejects schemas no topic could hold and that would cost too much to look at: no fields, too many, too deep. */
 export function checkSchema (schema: Schema): void {
   if (schema.fields.length === 0) throw new InvalidArrowError('the schema has no fields')
+  if (schema.fields.length > MAX_TOPIC_FIELDS) throw new InvalidArrowError(tooManyFields(schema.fields.length))
   for (const f of schema.fields) depthOf(f, 1, f.name)
 }
 
@@ -59,7 +67,24 @@ function checkData (d: Data, path: string): void {
     case Type.Dictionary:
       if (d.values.length < end) bad(`indices too short for ${d.length} rows`)
       for (const chunk of (d.dictionary as Vector | undefined)?.data ?? []) checkData(chunk, `${path} (dictionary)`)
+      checkIndices(d, bad)
       break
+  }
+}
+
+/**
+ * Every index of a valid row must name a dictionary value. apache-arrow answers null for an index
+ * past a dictionary made of several chunks (after a delta), which would store a null the producer
+ * never sent.
+ */
+function checkIndices (d: Data, bad: (why: string) => never): void {
+  const size = (d.dictionary as Vector | undefined)?.length ?? 0
+  const idx = d.values as ArrayLike<number | bigint>
+  const nulls = d.nullCount > 0 ? d.nullBitmap as Uint8Array | undefined : undefined
+  for (let i = d.offset; i < d.offset + d.length; i++) {
+    if (nulls !== undefined && nulls.length > 0 && (nulls[i >> 3] & (1 << (i & 7))) === 0) continue
+    const k = Number(idx[i])
+    if (!(k >= 0 && k < size)) bad(`dictionary index ${k} at row ${i - d.offset} is out of range (the dictionary has ${size} values)`)
   }
 }
 
