@@ -1,10 +1,10 @@
 import type { RecordBatch, Schema } from 'apache-arrow'
-import type { TopicRecord } from '../schema/topic-schema.ts'
+import type { TopicRecord, TopicSchema } from '../schema/topic-schema.ts'
 import type { ArrowPayload } from '../arrow/decode.ts'
 import { matchSchema, normaliseBatch } from '../schema/compare.ts'
-import { checkTopicNulls } from '../arrow/validate.ts'
-import { fromArrowSchema, toArrowSchema } from '../schema/types.ts'
-import { SchemaMismatchError, TopicExistsError, TopicNotFoundError } from '../errors.ts'
+import { checkTopicNulls, MAX_TOPIC_FIELDS } from '../arrow/validate.ts'
+import { fromArrowSchema, toArrowSchema, validateTopicSchema } from '../schema/types.ts'
+import { InvalidSchemaError, SchemaMismatchError, TopicExistsError, TopicNotFoundError } from '../errors.ts'
 
 /** The part of the catalog an ingest needs. */
 export interface TopicLookup {
@@ -13,6 +13,8 @@ export interface TopicLookup {
 }
 
 const MAX_CACHED = 1024
+/** FieldSpecSchema's maxLength: what POST /v1/topics accepts, so what auto-creation may store. */
+const MAX_FIELD_NAME = 255
 const WINNER_WAIT_MS = 3000
 // One Arrow Schema object per topic incarnation: matchSchema's cache and the batches of one
 // buffer then share it, and the type strings are parsed once, not on every message.
@@ -31,16 +33,38 @@ export function topicArrowSchema (topic: TopicRecord): Schema {
 }
 
 /**
+ * The topic schema a stream would auto-create, held to the rules of POST /v1/topics. Checked
+ * before the catalog is written: a stream refused afterwards would leave behind a topic that
+ * refuses every later write (duplicate or reserved names) while its own request failed.
+ * @throws InvalidSchemaError naming the problem
+ */
+export function autoCreatedSchema (topic: string, incoming: Schema): TopicSchema {
+  const schema = fromArrowSchema(incoming)
+  const refuse = (why: string): never => { throw new InvalidSchemaError(`topic "${topic}" cannot be created from this stream's schema: ${why}`) }
+  if (schema.fields.length > MAX_TOPIC_FIELDS) refuse(`${schema.fields.length} fields, at most ${MAX_TOPIC_FIELDS}`)
+  const long = schema.fields.find((f) => f.name.length > MAX_FIELD_NAME)
+  if (long !== undefined) refuse(`field name "${long.name.slice(0, 40)}…" is longer than ${MAX_FIELD_NAME} characters`)
+  try {
+    validateTopicSchema(schema)
+  } catch (err) {
+    refuse((err as Error).message.replace(/^Invalid schema: /, ''))
+  }
+  return schema
+}
+
+/**
  * The topic a stream goes to: from the catalog, or (with AUTO_CREATE_TOPICS) created with the
  * stream's own schema. Two writers racing to create it both end up with the winner's record.
  * @throws TopicNotFoundError when it does not exist and may not be created
+ * @throws InvalidSchemaError when the stream's schema cannot become a topic
  */
 export async function resolveTopic (catalog: TopicLookup, name: string, incoming: Schema, autoCreate: boolean): Promise<TopicRecord> {
   const found = await catalog.get(name)
   if (found) return found
   if (!autoCreate) throw new TopicNotFoundError(name)
+  const schema = autoCreatedSchema(name, incoming)
   try {
-    return await catalog.create({ name, schema: fromArrowSchema(incoming), createdAt: new Date().toISOString() })
+    return await catalog.create({ name, schema, createdAt: new Date().toISOString() })
   } catch (err) {
     if (!(err instanceof TopicExistsError)) throw err
     // The winner of an exclusive create on S3 holds its claim a moment before its record is
