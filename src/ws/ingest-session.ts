@@ -36,6 +36,8 @@ export interface IngestSessionOptions {
   log: { debug: (obj: object, msg: string) => void, warn: (obj: object, msg: string) => void }
   /** Called each time the session stops reading the socket (backpressure). */
   onPause?: () => void
+  /** How long a message may keep being refused for not fitting into the buffers' room (default 60 s). */
+  overloadPatienceMs?: number
 }
 
 interface Pending {
@@ -137,10 +139,16 @@ export class IngestSession {
    * with backoff; only a message that never fits (e.g. larger than MAX_BUFFERED_BYTES) fails.
    */
   async #ingest (msg: PreparedMessage): Promise<unknown> {
-    const giveUpAt = Date.now() + OVERLOAD_PATIENCE_MS
+    const patience = this.#opts.overloadPatienceMs ?? OVERLOAD_PATIENCE_MS
+    let giveUpAt = Date.now() + patience
     try {
       for (let attempt = 0; ; attempt++) {
-        while (!this.#opts.pipeline.hasCapacity()) await this.#opts.pipeline.waitForCapacity()
+        if (!this.#opts.pipeline.hasCapacity()) {
+          while (!this.#opts.pipeline.hasCapacity()) await this.#opts.pipeline.waitForCapacity()
+          // Time spent while the buffers were full (slow storage) is backpressure, not this message
+          // failing to fit: counting it would fail messages after a long enough storage slowdown.
+          giveUpAt = Date.now() + patience
+        }
         try {
           return await this.#opts.pipeline.ingest(msg.topic, msg.batches, { ack: 'durable', bytes: msg.bytes })
         } catch (err) {

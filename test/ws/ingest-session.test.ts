@@ -175,3 +175,49 @@ test('finish() drains then closes with the given code', async (t) => {
   t.same(socket.sent, [{ type: 'ack', seq: 1, rows: 2 }])
   t.same(socket.closed, { code: 1001, reason: 'server shutting down' })
 })
+
+/** A pipeline that refuses the next `refusals.left` ingests as overloaded (room left, but not enough for the message). */
+function refusing (left: number) {
+  const pipeline = fakePipeline()
+  const refusals = { left }
+  const ingest = pipeline.ingest
+  pipeline.ingest = (tp, batches) => refusals.left-- > 0 ? Promise.reject(new OverloadedError()) : ingest(tp, batches)
+  return { pipeline, refusals }
+}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+test('waiting out full buffers (slow storage) longer than the overload patience does not fail the message', async (t) => {
+  const socket = new FakeSocket()
+  const { pipeline } = refusing(1)
+  pipeline.setCapacity(false)
+  const session = new IngestSession(socket as unknown as WebSocket, { ...prepare, pipeline, maxInflight: 4, log, overloadPatienceMs: 30 })
+  socket.emit('message', Buffer.from([3]), true)
+  await sleep(80)
+  t.equal(session.inflight, 1)
+  t.equal(socket.paused, true, 'not read further while the buffers are full')
+  pipeline.setCapacity(true) // room again, but the first try does not fit
+  await sleep(50)
+  t.equal(pipeline.waiting.length, 1, 'retried and staged')
+  pipeline.waiting[0].resolve()
+  await tick()
+  t.same(socket.sent, [{ type: 'ack', seq: 1, rows: 3 }])
+})
+
+test('a message refused as overloaded for the whole patience fails with QUIVER_OVERLOADED; the next one is acked', async (t) => {
+  const socket = new FakeSocket()
+  const { pipeline, refusals } = refusing(Infinity)
+  const session = new IngestSession(socket as unknown as WebSocket, { ...prepare, pipeline, maxInflight: 4, log, overloadPatienceMs: 40 })
+  socket.emit('message', Buffer.from([3]), true)
+  await tick()
+  t.equal(socket.paused, true, 'not read further while the message is refused')
+  await sleep(150)
+  t.same(socket.sent, [{ type: 'error', seq: 1, code: 'QUIVER_OVERLOADED', message: 'The gateway is buffering as much as it may; retry shortly' }])
+  t.equal(socket.paused, false, 'reading again once it gave up')
+  refusals.left = 0
+  socket.emit('message', Buffer.from([2]), true)
+  await tick()
+  pipeline.waiting[0].resolve()
+  await tick()
+  t.same(socket.sent.at(-1), { type: 'ack', seq: 2, rows: 2 })
+  t.equal(session.inflight, 0)
+})
