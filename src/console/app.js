@@ -1,9 +1,10 @@
 import { Api } from './api.js'
-import { GENERATED_FIELDS, fileToTable } from './arrow-data.js'
+import { GENERATED_FIELDS } from './arrow-data.js'
 import { RateChart, compact } from './chart.js'
 import { Producer } from './producer.js'
 import { TailView } from './tail.js'
 import { log, setPill } from './ui.js'
+import { setupUpload } from './upload.js'
 
 const $ = (id) => document.getElementById(id)
 const state = { token: sessionStorage.getItem('quiver.token') ?? '', topics: [], ackedRows: 0, ackedMsgs: 0, errors: 0, secRows: 0, secBytes: 0 }
@@ -93,19 +94,6 @@ async function start () {
   }
 }
 
-async function sendFile () {
-  const file = $('file').files[0]
-  if (!file) return
-  try {
-    const name = requireTopic()
-    const table = await fileToTable(file)
-    log('ok', `${file.name}: ${table.numRows} rows, ${table.schema.fields.length} columns`)
-    await producer.sendFile(name, state.token, table, Math.max(1, Number($('upload-batch').value) || 10000), (p) => { $('upload-progress').value = p })
-  } catch (err) {
-    log('err', `Upload failed: ${err.message}`)
-  }
-}
-
 producer.addEventListener('ack', ({ detail }) => {
   state.ackedRows += detail.rows
   state.ackedMsgs++
@@ -124,9 +112,8 @@ producer.addEventListener('state', ({ detail }) => {
   setPill($('stream-status'), pill, s)
   $('start').disabled = s !== 'idle' && s !== 'closed' && s !== 'failed'
   $('stop').disabled = !$('start').disabled
-  $('send-file').disabled = $('start').disabled || !$('file').files.length
   if (s === 'closed') log('err', `Stream closed by the gateway: ${detail.code} ${detail.reason || ''}`)
-  if (s === 'idle' && detail.code === 1000) { log('ok', `Stream finished: ${state.ackedRows} rows acked in total`); loadTopics() }
+  if (s === 'idle' && detail.code === 1000) { log('ok', `Stream finished: ${state.ackedRows.toLocaleString('en-US')} rows acked in total`); loadTopics() }
 })
 
 function renderCounters () {
@@ -167,12 +154,7 @@ $('refresh-topics').addEventListener('click', loadTopics)
 $('create-topic').addEventListener('click', createTopic)
 $('start').addEventListener('click', start)
 $('stop').addEventListener('click', () => producer.stop())
-$('send-file').addEventListener('click', sendFile)
-$('file').addEventListener('change', () => {
-  const f = $('file').files[0]
-  $('file-label').textContent = f ? `${f.name} · ${(f.size / 1048576).toFixed(2)} MiB` : 'Drop a file here'
-  $('send-file').disabled = !f || producer.busy
-})
+setupUpload({ api, producer, requireTopic, getToken: () => state.token })
 $('tail-toggle').addEventListener('click', () => {
   if (tail.running) return tail.stop()
   try { tail.start(requireTopic(), state.token) } catch (err) { log('err', err.message) }

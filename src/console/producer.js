@@ -49,17 +49,27 @@ export class Producer extends EventTarget {
     }, 1000 / mps)
   }
 
+  /**
+   * Sends `table` in slices of `rowsPer` rows, at most MAX_INFLIGHT unacked, then drains and
+   * closes. Resolves with what the gateway answered: `{ messages, answered, acked, rejected }`
+   * (messages sent, acks plus errors received, rows acked, messages rejected).
+   */
   async sendFile (topic, token, table, rowsPer, onProgress) {
     const conn = await this.#connect(topic, token)
+    const result = { messages: 0, answered: 0, acked: 0, rejected: 0 }
+    conn.addEventListener('ack', ({ detail }) => { result.answered++; result.acked += detail.rows })
+    conn.addEventListener('error', () => { result.answered++; result.rejected++ })
     let sent = 0
     for (const { ipc, rows } of ipcSlices(table, rowsPer)) {
       await conn.below(MAX_INFLIGHT)
       if (!conn.open) break
       conn.send(ipc, rows)
+      result.messages++
       sent += rows
       onProgress(sent / table.numRows)
     }
     await this.stop()
+    return result
   }
 
   /** Stops sending, waits for the outstanding acks, then closes the socket. */
