@@ -19,6 +19,8 @@ export interface ReadLimits {
    * writer sends it, and without it a body cut at a message boundary would look complete).
    */
   requireEos?: boolean
+  /** Where message bodies spanning input chunks are copied (e.g. a BufferLease's alloc). */
+  alloc?: (n: number) => Uint8Array
 }
 
 export interface ArrowPayload {
@@ -152,7 +154,8 @@ export async function openArrowStream (source: ByteSource | NodeJS.ReadableStrea
   const framer = new IpcFramer(source as ByteSource, {
     maxBytes: limits.maxBytes,
     maxMessageBytes: limits.maxMessageBytes ?? Math.max(limits.maxBytes, DEFAULT_MAX_MESSAGE),
-    requireEos: limits.requireEos ?? true
+    requireEos: limits.requireEos ?? true,
+    alloc: limits.alloc
   })
   let failure: unknown = null
   async function * guarded (): AsyncGenerator<Uint8Array> {

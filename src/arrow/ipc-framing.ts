@@ -11,6 +11,8 @@ export interface FrameLimits {
   maxMessageBytes: number
   /** Reject input that ends without the end-of-stream marker (a cut at a message boundary). */
   requireEos?: boolean
+  /** Where a message body that spans input chunks is copied to (default: a new buffer). */
+  alloc?: (n: number) => Uint8Array
 }
 
 export type ByteSource = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>
@@ -92,7 +94,7 @@ export class IpcFramer {
       else this.chunks[0] = first.subarray(n)
       return first.subarray(0, n)
     }
-    const out = new Uint8Array(n)
+    const out = this.limits.alloc?.(n) ?? new Uint8Array(n)
     let at = 0
     while (at < n) {
       const c = this.chunks[0]

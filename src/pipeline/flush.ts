@@ -14,6 +14,8 @@ export interface FlushPayload {
   batches: RecordBatch[]
   /** Ingestion time, ms since epoch: the value of `__ingested_at` and the partition. */
   at: number
+  /** Gives back the memory behind `batches` once the entry is settled (Pipeline.ingest). */
+  release?: () => void
 }
 
 export interface PipelineHooks {

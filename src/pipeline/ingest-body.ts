@@ -46,6 +46,8 @@ export interface ReadBodyOptions {
   catalog: TopicLookup
   autoCreate: boolean
   maxBytes: number
+  /** For an Arrow stream: where message bodies are assembled (src/arrow/buffer-pool.ts). */
+  alloc?: (n: number) => Uint8Array
 }
 
 /**
@@ -61,7 +63,7 @@ export async function readIngestBody (o: ReadBodyOptions): Promise<IngestBody> {
   const limits = { maxBytes: o.maxBytes }
   if (isArrow) {
     const payload = o.mediaType === ARROW_STREAM
-      ? await readArrowStream(o.body, limits)
+      ? await readArrowStream(o.body, { ...limits, alloc: o.alloc })
       : await readArrowFile(await readAll(o.body, o.maxBytes), limits)
     const topic = existing ?? await resolveTopic(o.catalog, o.topic, payload.schema, o.autoCreate)
     return { topic, batches: validateStream(topic, payload), rows: payload.rows, bytes: payload.bytes }

@@ -80,7 +80,10 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
         retryDelayMs: opts.retryDelayMs,
         maxInFlight: Math.max(1, opts.encoder.threads),
         write: (_partition, entries) => write(topic, entries),
-        onSettled: (entry) => release(entry.bytes)
+        onSettled: (entry) => {
+          release(entry.bytes)
+          entry.payload.release?.()
+        }
       })
       batchers.set(topic, b)
       // Learn what earlier runs committed, off the request path.
@@ -89,17 +92,25 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
     return b
   }
 
-  async function ingest (topic: TopicRecord, batches: RecordBatch[], o: { ack: AckMode, bytes: number }): Promise<IngestResult> {
-    if (closing) throw new ShuttingDownError()
+  async function ingest (topic: TopicRecord, batches: RecordBatch[], o: { ack: AckMode, bytes: number, release?: () => void }): Promise<IngestResult> {
     const rows = batches.reduce((n, b) => n + b.numRows, 0)
     const result: IngestResult = { rows, batches: batches.length }
-    if (rows === 0) return result
     const size = Math.max(1, batches.reduce((n, b) => n + batchBytes(b), 0))
-    // An empty gateway takes even an oversized request: refusing it would refuse it forever.
-    if (buffered > 0 && buffered + size > config.MAX_BUFFERED_BYTES) throw new OverloadedError()
+    try {
+      if (closing) throw new ShuttingDownError()
+      // An empty gateway takes even an oversized request: refusing it would refuse it forever.
+      if (rows > 0 && buffered > 0 && buffered + size > config.MAX_BUFFERED_BYTES) throw new OverloadedError()
+    } catch (err) {
+      o.release?.()
+      throw err
+    }
+    if (rows === 0) {
+      o.release?.()
+      return result
+    }
     const at = now()
     const entry: BatchEntry<FlushPayload> = {
-      payload: { batches, at },
+      payload: { batches, at, release: o.release },
       rows,
       bytes: size,
       // createdAt keeps a deleted-and-recreated topic's batches out of the old schema's object.

@@ -18,8 +18,10 @@ export interface Pipeline {
    * Resolves once staged ('accepted') or once the Parquet object holding every row is committed
    * ('durable'); rejects with StorageUnavailableError if the flush finally fails.
    * Throws OverloadedError synchronously-ish (rejects before buffering) over MAX_BUFFERED_BYTES.
+   * `release` is called exactly once, when nothing reads `batches` any more (their rows are
+   * committed or dropped, or they were never buffered): the memory behind them may be reused.
    */
-  ingest (topic: TopicRecord, batches: RecordBatch[], opts: { ack: AckMode, bytes: number }): Promise<IngestResult>
+  ingest (topic: TopicRecord, batches: RecordBatch[], opts: { ack: AckMode, bytes: number, release?: () => void }): Promise<IngestResult>
   /** True while buffered bytes are below MAX_BUFFERED_BYTES; producers that can wait do so via waitForCapacity. */
   hasCapacity (): boolean
   waitForCapacity (): Promise<void>

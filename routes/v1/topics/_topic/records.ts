@@ -11,6 +11,7 @@ import { ndjsonLines } from '../../../../src/pipeline/ndjson-out.ts'
 import { guarded, guardedCatalog } from '../../../../src/pipeline/guard.ts'
 import { TopicNotFoundError } from '../../../../src/errors.ts'
 import { largeRequestThreshold, readOrStage } from '../../../../src/pipeline/large-request.ts'
+import { BufferPool, type BufferLease } from '../../../../src/arrow/buffer-pool.ts'
 
 // The body is a stream the handler reads itself, so Fastify validates nothing of it: the typed
 // description below is for the OpenAPI document only (plugins/external/swagger.ts puts it there).
@@ -43,6 +44,8 @@ export default async function (fastify: FastifyInstance): Promise<void> {
   const { config, pipeline } = fastify
   const catalog = guardedCatalog(fastify.catalog)
   const largeBytes = largeRequestThreshold(config)
+  // Buffers for Arrow message bodies, reused across requests (see src/arrow/buffer-pool.ts).
+  const bodies = new BufferPool(Math.min(config.MAX_BUFFERED_BYTES, 512 * 1024 * 1024))
 
   // Bodies are read by the handler as they arrive (and counted there: bodyLimit does not apply).
   fastify.removeAllContentTypeParsers()
@@ -81,6 +84,7 @@ export default async function (fastify: FastifyInstance): Promise<void> {
       throw new UnsupportedMediaTypeError(mediaType || '(none)')
     }
     let read
+    let lease: BufferLease | undefined
     try {
       if (!pipeline.hasCapacity()) throw new OverloadedError()
       const length = Number(request.headers['content-length'] ?? NaN)
@@ -106,14 +110,16 @@ export default async function (fastify: FastifyInstance): Promise<void> {
         }
         read = out.read
       } else {
-        read = await readIngestBody({ mediaType, body, topic, catalog, autoCreate: config.AUTO_CREATE_TOPICS, maxBytes: config.MAX_REQUEST_BYTES })
+        if (mediaType === ARROW_STREAM) lease = bodies.lease()
+        read = await readIngestBody({ mediaType, body, topic, catalog, autoCreate: config.AUTO_CREATE_TOPICS, maxBytes: config.MAX_REQUEST_BYTES, alloc: lease?.alloc })
       }
     } catch (err) {
+      lease?.release()
       // The rest of the body is not worth reading (it may be huge): drop the connection after answering.
       if (!request.raw.readableEnded) reply.header('connection', 'close')
       throw err
     }
-    const result = await pipeline.ingest(read.topic, read.batches, { ack, bytes: read.bytes })
+    const result = await pipeline.ingest(read.topic, read.batches, { ack, bytes: read.bytes, release: lease?.release })
     request.log.debug({ topic, rows: result.rows, bytes: read.bytes, ack }, 'ingested')
     return reply.code(ack === 'durable' ? 200 : 202).send({ topic, rows: result.rows, batches: result.batches, bytes: read.bytes, ack })
   })
