@@ -48,17 +48,18 @@ const ingestedSchemas = new WeakMap<Schema, Schema>()
 /**
  * Appends the `__ingested_at` column (timestamp[us, tz=UTC], non-nullable) with `timestampMs`
  * (epoch milliseconds, e.g. Date.now()) on every row. Batches with the same input schema object
- * get the same output schema object. Costs one fill of 8 bytes per row.
+ * get the same output schema object. Costs one fill of 8 bytes per row. `values`, if given, is
+ * the column's memory (numRows long; filled here), e.g. scratch space reused between flushes.
  */
-export function withIngestedAt (batch: RecordBatch, timestampMs: number): RecordBatch {
+export function withIngestedAt (batch: RecordBatch, timestampMs: number, values?: BigInt64Array): RecordBatch {
   let out = ingestedSchemas.get(batch.schema)
   if (out === undefined) {
     out = new Schema([...batch.schema.fields, INGESTED_AT_FIELD], batch.schema.metadata)
     ingestedSchemas.set(batch.schema, out)
   }
   const n = batch.numRows
-  const values = new BigInt64Array(n).fill(BigInt(Math.round(timestampMs * 1000)))
-  const col = makeData({ type: INGESTED_AT_TYPE, length: n, nullCount: 0, data: values })
+  const data = (values ?? new BigInt64Array(n)).fill(BigInt(Math.round(timestampMs * 1000)))
+  const col = makeData({ type: INGESTED_AT_TYPE, length: n, nullCount: 0, data })
   return batchOf(out, [...batch.data.children, col], n)
 }
 

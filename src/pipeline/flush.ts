@@ -41,8 +41,18 @@ export function createFlushWriter (o: { storage: Storage, encoder: ParquetEncode
   const { storage, encoder, index, hooks, log } = o
   // One slab per flush in flight, plus one: the next flush's IPC is written while others encode.
   const slabs = new SharedSlabs(encoder.threads + 1)
+  // The `__ingested_at` columns live only until writeIpcStream has copied them (synchronously,
+  // before any await), so one scratch array serves every flush.
+  let scratch = new BigInt64Array(0)
   const encodeEntries = async (list: Array<BatchEntry<FlushPayload>>, dictionaryColumns: string[]): Promise<Uint8Array> => {
-    const batches = list.flatMap((e) => e.payload.batches.map((b) => withIngestedAt(castTimestampsToMicros(b), e.payload.at)))
+    const rows = list.reduce((n, e) => n + e.rows, 0)
+    if (scratch.length < rows) scratch = new BigInt64Array(Math.ceil(rows * 1.25))
+    let at = 0
+    const batches = list.flatMap((e) => e.payload.batches.map((b) => {
+      const values = scratch.subarray(at, at + b.numRows)
+      at += b.numRows
+      return withIngestedAt(castTimestampsToMicros(b), e.payload.at, values)
+    }))
     const ipc = writeIpcStream(batches, batches[0].schema, (n) => slabs.acquire(n))
     try {
       return await encoder.encode(ipc, { dictionaryColumns })

@@ -65,7 +65,7 @@ t.test('requests whose bodies reuse pooled buffers store every row with its own 
       const res = await fetch(`${base}/v1/topics/events/records?ack=${ack}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/vnd.apache.arrow.stream' },
-        body: makeIpcStream(ROWS, { start, batchRows: 15_000 })
+        body: Buffer.from(makeIpcStream(ROWS, { start, batchRows: 15_000 }))
       })
       t.equal(res.status, ack === 'durable' ? 200 : 202, await res.clone().text())
     }))
