@@ -1,7 +1,9 @@
 /**
- * Bounded LRU of verified tokens → their result, each entry good until its own deadline. Keyed
+ * Bounded cache of verified tokens → their result, each entry good until its own deadline. Keyed
  * by the whole token string, so a hit costs one Map lookup and no crypto; a tampered token is a
- * different key and goes through full verification.
+ * different key and goes through full verification. Eviction is oldest-inserted first: a hit
+ * does not move the entry (that was a delete and an insert on every request), and a token still
+ * in use that gets evicted is simply verified once more.
  */
 export interface TokenCache<V> {
   get (token: string, now: number): V | undefined
@@ -20,9 +22,6 @@ export function createTokenCache<V> (max: number): TokenCache<V> {
         entries.delete(token)
         return undefined
       }
-      // Map keeps insertion order: re-inserting marks the entry most recently used.
-      entries.delete(token)
-      entries.set(token, e)
       return e.value
     },
     set (token, value, until) {
