@@ -24,6 +24,10 @@ async function storagePlugin (fastify: FastifyInstance): Promise<void> {
   fastify.decorate('storage', storage)
   fastify.decorate('catalog', createCatalog(storage))
   fastify.decorate('encoder', encoder)
+  // After listen, so /healthz answers before the threads have loaded parquet-wasm.
+  fastify.addHook('onListen', async () => {
+    encoder.warm?.().catch((err: Error) => log.warn({ err }, 'starting the encoder threads failed'))
+  })
   fastify.addHook('onClose', async () => {
     await encoder.close()
     await storage.close()

@@ -32,15 +32,21 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
   const maxRowGroupSize = opts.maxRowGroupSize ?? 1024 * 1024
   const pool = new Piscina({
     filename: WORKER,
-    minThreads: threads,
+    // Threads start on first use or with warm(), not here: each loads parquet-wasm (and, under
+    // tsx, the TypeScript loader), ~1 s of CPU that would otherwise delay the server's start on
+    // two cores. Once started they stay.
+    minThreads: 0,
     maxThreads: threads,
-    // Encodes are seconds at most; a deep queue only hides backpressure the pipeline should feel.
-    idleTimeout: 60_000
+    idleTimeout: 2 ** 31 - 1
   })
   let closed = false
 
   return {
     threads,
+    async warm () {
+      if (closed) return
+      await Promise.all(Array.from({ length: threads }, () => pool.run(null, { name: 'warm' })))
+    },
     async encode (ipc, o) {
       if (closed) throw new Error('encoder pool is closed')
       // A shared buffer is read in place by the worker: the caller may reuse it once this resolves.

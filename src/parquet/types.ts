@@ -5,6 +5,8 @@ export interface ParquetEncoder {
   /** `dictionaryColumns`: the columns to dictionary-encode (see src/parquet/dictionary.ts); others are plain. */
   encode (ipc: Uint8Array, opts?: { dictionaryColumns?: readonly string[] }): Promise<Uint8Array>
   readonly threads: number
+  /** Starts the threads ahead of the first encode (e.g. once the server listens). */
+  warm?: () => Promise<void>
   /**
    * Runs export `name` of worker module `filename` on one of the encoder's threads (whose
    * parquet-wasm instance is already loaded), e.g. the streaming encoder of src/parquet/stream-encoder.ts.

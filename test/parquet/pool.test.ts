@@ -119,3 +119,11 @@ t.test('big encodes leave the event loop responsive; throughput per thread and p
   t.comment(`pool of 2: ${(2 * mib).toFixed(1)} MiB in ${pooled.toFixed(0)} ms = ${(2 * mib / pooled * 1000).toFixed(1)} MiB/s`)
   t.same(outs.map((o) => tableFromIPC(readParquet(o).intoIPCStream()).numRows), [rows, rows])
 })
+
+t.test('warm() starts the threads ahead of the first encode, which then works as usual', async (t) => {
+  const pool = createEncoderPool({ threads: 2, compression: 'zstd' })
+  t.teardown(() => pool.close())
+  await pool.warm!()
+  const parquet = await pool.encode(makeIpc(100))
+  t.equal(tableFromIPC(readParquet(parquet).intoIPCStream()).numRows, 100)
+})
