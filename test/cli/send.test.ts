@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -95,4 +95,16 @@ t.test('a run killed mid-way and resumed leaves no gap; duplicates stay within t
   const again = await runCli(args, env).done
   t.equal(again.code, 0)
   t.match(JSON.parse(again.stdout), { rows: 0, batches: 0, skippedBatches: rows / batchRows }, 'a completed run resent nothing')
+})
+
+t.test('a bad value far into the file stops the run with its file line and field', async t => {
+  const file = join(dir, 'bad.csv')
+  const lines = ['id,name,value']
+  for (let i = 0; i < 3000; i++) lines.push(`${i},n${i},${i === 2500 ? 'abc' : i / 4}`)
+  writeFileSync(file, lines.join('\n') + '\n')
+  const run = await runCli(['send', file, '--topic', 'bad_csv', '--batch-rows', '1000', ...common], env).done
+  t.equal(run.code, 1)
+  const message = `${file}: line 2502: field "value": expected double, got "abc"`
+  t.equal(run.stderr.split('\n')[0], `quiver: send stopped: ${message}`)
+  t.match(JSON.parse(run.stdout), { topic: 'bad_csv', error: message })
 })

@@ -21,6 +21,19 @@ async function read (format: Format, text: string | Uint8Array, batchRows = 1000
   return batches
 }
 
+/** The message a source fails with, with the file's path replaced by `FILE`; '' if it succeeds. */
+async function failure (format: Format, text: string, batchRows = 1000, schema?: Schema): Promise<string> {
+  const path = join(dir, `bad-${Math.random().toString(36).slice(2)}.${format}`)
+  writeFileSync(path, text)
+  try {
+    const batches = READERS[format](path, { batchRows, schema })
+    while (!(await batches.next()).done) { /* drain */ }
+  } catch (err) {
+    return (err as Error).message.replaceAll(path, 'FILE')
+  }
+  return ''
+}
+
 function rows (batches: RecordBatch[]) {
   return batches.flatMap(b => b.toArray().map(r => Object.fromEntries(b.schema.fields.map(f => [f.name, jsonValue(f, (r as Record<string, unknown>)[f.name])]))))
 }
@@ -50,14 +63,14 @@ t.test('CSV: the topic schema decides types; columns match by name; absent colum
   const batches = await read('csv', 'label,n\nx,1\n"",2\n', 10, schema)
   t.same(types(batches[0]), ['n:Int32', 'label:Utf8?', 'extra:Utf8?'])
   t.same(rows(batches), [{ n: 1, label: 'x', extra: null }, { n: 2, label: '', extra: null }])
-  await t.rejects(read('csv', 'label,n\nx,\n', 10, schema), /"n" is not nullable/)
-  await t.rejects(read('csv', 'label,n\nx,1.5\n', 10, schema), /"n" expects Int32, got "1.5"/)
+  t.equal(await failure('csv', 'label,n\nx,\n', 10, schema), 'FILE: line 2: field "n": no value, but the field is not nullable')
+  t.equal(await failure('csv', 'label,n\nx,1.5\n', 10, schema), 'FILE: line 2: field "n": expected int32, got "1.5"')
   await t.rejects(read('csv', 'label,n,zzz\nx,1,2\n', 10, schema), /columns not in the topic's schema: zzz/)
 })
 
 t.test('CSV: bad records are errors naming the line', async t => {
-  await t.rejects(read('csv', 'a,b\n1,2\n3\n'), /:3: expected 2 fields, found 1/)
-  await t.rejects(read('csv', 'a,b\n1,"open\n'), /unterminated quoted field/)
+  t.equal(await failure('csv', 'a,b\n1,2\n3\n'), 'FILE: line 3: expected 2 fields, found 1')
+  t.equal(await failure('csv', 'a,b\n1,"open\n'), 'FILE: line 2: unterminated quoted field at the end of the file')
   await t.rejects(read('csv', 'a,a\n1,2\n'), /duplicate column names/)
 })
 
@@ -78,8 +91,8 @@ t.test('NDJSON: inferred types, nested values as JSON text, unknown later keys r
     { id: 1, f: 0.5, s: 'x', b: true, o: '{"k":[1,2]}' },
     { id: 2, f: 2, s: null, b: false, o: null }
   ])
-  await t.rejects(read('ndjson', '{"a":1}\n{"a":2,"z":3}\n', 1), /field "z" is not in the schema/)
-  await t.rejects(read('ndjson', '{"a":1}\n{"a":\n'), /:2: invalid JSON/)
+  t.equal(await failure('ndjson', '{"a":1}\n{"a":2,"z":3}\n', 1), 'FILE: line 2: field "z" is not in the schema (a)')
+  t.match(await failure('ndjson', '{"a":1}\n{"a":\n'), /^FILE: line 2: invalid JSON: /)
 })
 
 t.test('JSON array: elements split correctly across read chunks, strings with brackets and escapes', async t => {
@@ -93,9 +106,36 @@ t.test('JSON array: elements split correctly across read chunks, strings with br
   for await (const b of READERS.json(path, { batchRows: 25_000 })) { n += b.numRows; last = rows([b]).at(-1) }
   t.equal(n, 60_000)
   t.same(last, { id: 59_999, name: 'name-59999', value: 59_999 / 4, ts: new Date(Date.UTC(2024, 0, 1) + 59_999_000).toISOString(), ok: false })
-  await t.rejects(read('json', '{"a":1}'), /expected a JSON array/)
-  await t.rejects(read('json', '[{"a":1},'), /truncated JSON array/)
-  await t.rejects(read('json', '[1,2]'), /element 1 is not an object/)
+  t.equal(await failure('json', '{"a":1}'), 'FILE: line 1: expected a JSON array of objects')
+  t.equal(await failure('json', '[{"a":1},'), 'FILE: truncated JSON array')
+  t.equal(await failure('json', '[\n{"a":1},\n2]'), 'FILE: line 3, element 2: expected a JSON object')
+})
+
+t.test('conversion errors name the line in the whole file and the field, not the row within the batch', async t => {
+  // The bad value sits in the third batch. Types are inferred from the first; line 1 is the header.
+  const csv = ['id,name,price']
+  for (let line = 2; line <= 13_000; line++) csv.push(`${line},n${line},${line === 12_345 ? 'abc' : line / 4}`)
+  t.equal(await failure('csv', csv.join('\n') + '\n', 5000), 'FILE: line 12345: field "price": expected double, got "abc"')
+
+  // A quoted field spanning lines: the record after it still gets its own file line.
+  const quoted = 'id,note\n1,"two\nlines"\n' + Array.from({ length: 2500 }, (_, k) => `${k + 2},x`).join('\n') + '\n2502,oops\n'
+  t.equal(quoted.split('\n').indexOf('2502,oops') + 1, 2504)
+  t.equal(await failure('csv', quoted.replace('2502,oops', '2.5,oops'), 1000), 'FILE: line 2504: field "id": expected int64, got "2.5"')
+
+  // The topic's schema: an empty non-nullable value far into the file.
+  const schema = new Schema([new Field('n', new Int32(), false), new Field('label', new Utf8(), true)])
+  const ns = 'n,label\n' + Array.from({ length: 3000 }, (_, k) => `${k === 2200 ? '' : k},x`).join('\n') + '\n'
+  t.equal(await failure('csv', ns, 1000, schema), 'FILE: line 2202: field "n": no value, but the field is not nullable')
+
+  // NDJSON: blank lines count as lines.
+  const nd = Array.from({ length: 3000 }, (_, k) => k === 2600 ? '{"id":2600,"price":"abc"}' : k % 500 === 0 ? `\n{"id":${k},"price":${k}}` : `{"id":${k},"price":${k / 2}}`)
+  t.equal(await failure('ndjson', nd.join('\n') + '\n', 1000), 'FILE: line 2607: field "price": expected double, got "abc"')
+  t.equal(await failure('ndjson', nd.join('\n').replace('{"id":2600,"price":"abc"}', '{"id":2600,"price":1,"extra":true}'), 1000),
+    'FILE: line 2607: field "extra" is not in the schema (id, price)')
+
+  // JSON array: the line the element starts on, and the element's number.
+  const elements = Array.from({ length: 3000 }, (_, k) => k === 10 ? '{\n  "id": 10,\n  "ok": true\n}' : k === 2345 ? '{"id": 2345, "ok": "maybe"}' : `{"id": ${k}, "ok": ${k % 2 === 0}}`)
+  t.equal(await failure('json', '[\n' + elements.join(',\n') + '\n]\n', 1000), 'FILE: line 2350, element 2346: field "ok": expected bool, got "maybe"')
 })
 
 t.test('Arrow IPC file and stream, Parquet: batches re-cut to batchRows, values intact', async t => {

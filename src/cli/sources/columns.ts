@@ -1,18 +1,26 @@
 import { DataType, makeBuilder, makeData, RecordBatch, Struct, type Data, type Field, type Schema } from 'apache-arrow'
+import { describe } from '../../arrow/json-values.ts'
+import { formatType } from '../../schema/types.ts'
+
+/**
+ * Where row i of a batch sits in its file, for error messages: `big.csv: line 120345`. A batch
+ * is a slice of the file, so its own row numbers would point at the wrong place.
+ */
+export type RowLabel = (i: number) => string
 
 /**
  * Turns one column of raw values (strings from CSV, JS values from JSON) into Arrow data of the
  * field's type. Numbers, booleans and timestamps are written straight into typed arrays because
  * the generic builders are several times slower on million-row files.
  */
-export function columnData (field: Field, values: unknown[]): Data {
+export function columnData (field: Field, values: unknown[], label: RowLabel): Data {
   const type = field.type
   const n = values.length
   const validity = new Uint8Array((n + 7) >> 3)
   let nulls = 0
   const isNull = (v: unknown, i: number): boolean => {
     if (v === null || v === undefined || (v === '' && !isText(type))) {
-      if (!field.nullable) throw new Error(`row ${i + 1}: "${field.name}" is not nullable but the value is empty`)
+      if (!field.nullable) throw noValue(field, label(i))
       nulls++
       return true
     }
@@ -24,7 +32,7 @@ export function columnData (field: Field, values: unknown[]): Data {
       const v = values[i]
       if (!isNull(v, i)) {
         const c = conv(v)
-        if (c === undefined) throw bad(field, i, v)
+        if (c === undefined) throw bad(field, label(i), v)
         data[i] = c
       }
     }
@@ -47,19 +55,19 @@ export function columnData (field: Field, values: unknown[]): Data {
       const v = values[i]
       if (isNull(v, i)) continue
       const b = toBool(v)
-      if (b === undefined) throw bad(field, i, v)
+      if (b === undefined) throw bad(field, label(i), v)
       if (b) bits[i >> 3] |= 1 << (i & 7)
     }
     return makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls ? validity : null, data: bits })
   }
-  if (DataType.isUtf8(type)) return utf8Data(field, values)
+  if (DataType.isUtf8(type)) return utf8Data(field, values, label)
   // Large strings, dates and nested types: the generic builder (JSON objects for structs, arrays for lists).
   const builder = makeBuilder({ type, nullValues: [null, undefined] })
   for (let i = 0; i < n; i++) {
     let v = values[i]
     if (isText(type) && v !== null && v !== undefined && typeof v !== 'string') v = JSON.stringify(v)
     else if (!isText(type) && v === '') v = null
-    if ((v === null || v === undefined) && !field.nullable) throw new Error(`row ${i + 1}: "${field.name}" is not nullable but the value is empty`)
+    if ((v === null || v === undefined) && !field.nullable) throw noValue(field, label(i))
     builder.append(DataType.isDate(type) && typeof v === 'string' ? new Date(v) : v)
   }
   return builder.finish().flush()
@@ -69,7 +77,7 @@ export function columnData (field: Field, values: unknown[]): Data {
  * Utf8 without the builder: one native UTF-8 encode of all values joined, offsets from string
  * lengths when the text is ASCII (the common case), else from per-value byte lengths.
  */
-function utf8Data (field: Field, values: unknown[]): Data {
+function utf8Data (field: Field, values: unknown[], label: RowLabel): Data {
   const n = values.length
   const strings: string[] = new Array(n)
   const validity = new Uint8Array((n + 7) >> 3)
@@ -77,7 +85,7 @@ function utf8Data (field: Field, values: unknown[]): Data {
   for (let i = 0; i < n; i++) {
     const v = values[i]
     if (v === null || v === undefined) {
-      if (!field.nullable) throw new Error(`row ${i + 1}: "${field.name}" is not nullable but the value is empty`)
+      if (!field.nullable) throw noValue(field, label(i))
       nulls++
       strings[i] = ''
     } else {
@@ -97,8 +105,8 @@ function utf8Data (field: Field, values: unknown[]): Data {
   return makeData({ type: field.type, length: n, nullCount: nulls, nullBitmap: nulls ? validity : null, valueOffsets: offsets, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) } as never)
 }
 
-export function batchFromColumns (schema: Schema, columns: unknown[][], length: number): RecordBatch {
-  const children = schema.fields.map((f, j) => columnData(f, columns[j]))
+export function batchFromColumns (schema: Schema, columns: unknown[][], length: number, label: RowLabel): RecordBatch {
+  const children = schema.fields.map((f, j) => columnData(f, columns[j], label))
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length, nullCount: 0, children }))
 }
 
@@ -138,6 +146,10 @@ function toInt64 (v: unknown): bigint | undefined {
   return /^[+-]?\d+$/.test(s) ? BigInt(s) : undefined
 }
 
-function bad (field: Field, i: number, v: unknown): Error {
-  return new Error(`row ${i + 1}: "${field.name}" expects ${field.type}, got ${JSON.stringify(v)}`)
+function bad (field: Field, at: string, v: unknown): Error {
+  return new Error(`${at}: field "${field.name}": expected ${formatType(field.type)}, got ${describe(v)}`)
+}
+
+function noValue (field: Field, at: string): Error {
+  return new Error(`${at}: field "${field.name}": no value, but the field is not nullable`)
 }

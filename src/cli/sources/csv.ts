@@ -8,7 +8,8 @@ import type { SourceOptions } from './types.ts'
 /**
  * CSV with a header row → Arrow batches of `batchRows` rows. Columns map to the target schema by
  * name (order may differ; schema fields missing from the file are null); without a schema the
- * types are inferred from the first batch. Memory holds one batch of strings at a time.
+ * types are inferred from the first batch. Memory holds one batch of strings at a time. Errors
+ * name the file line where the record starts: `big.csv: line 120345: field "price": …`.
  */
 export async function * readCsv (path: string, opts: SourceOptions): AsyncGenerator<RecordBatch> {
   const delimiter = opts.delimiter ?? ','
@@ -18,6 +19,9 @@ export async function * readCsv (path: string, opts: SourceOptions): AsyncGenera
   let rows = 0
   let pending = ''
   let lineNo = 0
+  /** File line where the record being read starts (a quoted field may span lines). */
+  let recordLine = 0
+  let lines: number[] = []
 
   const flush = (): RecordBatch => {
     const names = header as string[]
@@ -27,14 +31,17 @@ export async function * readCsv (path: string, opts: SourceOptions): AsyncGenera
       const j = index.get(f.name)
       return j === undefined ? new Array(rows).fill(null) : columns[j]
     })
-    const batch = batchFromColumns(schema, ordered, rows)
+    const at = lines
+    const batch = batchFromColumns(schema, ordered, rows, i => `${path}: line ${at[i]}`)
     columns = names.map(() => [])
+    lines = []
     rows = 0
     return batch
   }
 
   for await (const line of readLines(path, opts.position)) {
     lineNo++
+    if (!pending) recordLine = lineNo
     const text = pending ? pending + '\n' + line : line
     if (!pending && line === '') continue
     const fields = parseCsvRecord(text, delimiter)
@@ -51,11 +58,12 @@ export async function * readCsv (path: string, opts: SourceOptions): AsyncGenera
       continue
     }
     if (fields.length !== header.length) {
-      throw new Error(`${path}:${lineNo}: expected ${header.length} fields, found ${fields.length}`)
+      throw new Error(`${path}: line ${recordLine}: expected ${header.length} fields, found ${fields.length}`)
     }
     for (let j = 0; j < fields.length; j++) columns[j].push(fields[j])
+    lines.push(recordLine)
     if (++rows >= opts.batchRows) yield flush()
   }
-  if (pending) throw new Error(`${path}: unterminated quoted field at the end of the file`)
+  if (pending) throw new Error(`${path}: line ${recordLine}: unterminated quoted field at the end of the file`)
   if (rows > 0) yield flush()
 }
