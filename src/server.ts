@@ -56,7 +56,7 @@ export async function buildServer (config: Config): Promise<FastifyInstance> {
   return fastify
 }
 
-async function main (): Promise<void> {
+export async function main (): Promise<void> {
   let config: Config
   try {
     config = loadConfig()
