@@ -40,13 +40,14 @@ async function timeToHealthy (args: string[], dataDir: string): Promise<{ ms: nu
   }
 }
 
-/** `npm start` (tsx) and the built `node dist/src/server.js`, each with a fresh and an existing DATA_DIR. */
+/** `npm start` (src/start.js, running the fresh build), `node dist/src/server.js` and `npm run dev` (tsx), each with a fresh and an existing DATA_DIR. */
 export async function coldStart (opts: BenchOptions): Promise<BenchResult> {
   const notes: string[] = [`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`]
   const runs = opts.quick ? 2 : 3
   const figures: BenchResult['figures'] = []
   const distEntry = join(ROOT, 'dist', 'src', 'server.js')
-  let distOk = existsSync(distEntry) && opts.quick
+  // Always rebuild: `npm start` runs dist/ only when it is newer than every source file.
+  let distOk = false
   if (!distOk) {
     log('cold start: npm run build')
     try {
@@ -59,8 +60,9 @@ export async function coldStart (opts: BenchOptions): Promise<BenchResult> {
       if (distOk) notes.push(`using the existing dist/ from ${statSync(distEntry).mtime.toISOString()}`)
     }
   }
-  const variants: Array<{ name: string, args: string[] }> = [{ name: 'npm start (tsx)', args: ['--import', 'tsx', join(ROOT, 'src', 'server.ts')] }]
-  if (distOk) variants.push({ name: 'node dist/src/server.js', args: [distEntry] })
+  const variants: Array<{ name: string, args: string[] }> = []
+  if (distOk) variants.push({ name: 'npm start (src/start.js → dist)', args: [join(ROOT, 'src', 'start.js')] }, { name: 'node dist/src/server.js', args: [distEntry] })
+  variants.push({ name: 'npm run dev (tsx)', args: ['--import', 'tsx', join(ROOT, 'src', 'server.ts')] })
   else notes.push('dist build unavailable: only the tsx start was measured')
   for (const v of variants) {
     // Fresh starts each get a new DATA_DIR; restarts reuse the first fresh start's directory.
