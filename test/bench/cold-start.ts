@@ -62,8 +62,8 @@ export async function coldStart (opts: BenchOptions): Promise<BenchResult> {
   }
   const variants: Array<{ name: string, args: string[] }> = []
   if (distOk) variants.push({ name: 'npm start (src/start.js → dist)', args: [join(ROOT, 'src', 'start.js')] }, { name: 'node dist/src/server.js', args: [distEntry] })
-  variants.push({ name: 'npm run dev (tsx)', args: ['--import', 'tsx', join(ROOT, 'src', 'server.ts')] })
   else notes.push('dist build unavailable: only the tsx start was measured')
+  variants.push({ name: 'npm run dev (tsx)', args: ['--import', 'tsx', join(ROOT, 'src', 'server.ts')] })
   for (const v of variants) {
     // Fresh starts each get a new DATA_DIR; restarts reuse the first fresh start's directory.
     const fresh: number[] = []
