@@ -19,12 +19,12 @@ import {
  * mid-stream. Each gets an exact answer from a real gateway process, over HTTP and WebSocket;
  * a refused one stores nothing; the gateway never answers 5xx, never logs an error, stays alive
  * and within a memory bound. CI runs the gateway with snappy; QUIVER_LONG_TESTS=1 with the default
- * zstd, whose first flush of a 10,000-column topic costs ~40 s per encoder thread.
+ * zstd, whose first flush of a 10,000-column topic costs 13–30 s (snappy: 1–4 s).
  */
 const LONG = process.env.QUIVER_LONG_TESTS === '1'
 const MiB = 1024 * 1024
 const MAX_REQUEST = 80 * MiB
-// Measured 750–925 MiB: the encoder threads' wasm memory grows for the 64 MiB value and never shrinks.
+// Measured 875–955 MiB: the encoder threads' wasm memory grows for the 64 MiB value and never shrinks.
 const RSS_LIMIT = 1536 * MiB
 const arrowError = (message: string) => ({ statusCode: 400, code: 'QUIVER_INVALID_ARROW', error: 'Bad Request', message: `Invalid Arrow IPC data: ${message}` })
 const mismatch = (message: string) => ({ statusCode: 422, code: 'QUIVER_SCHEMA_MISMATCH', error: 'Unprocessable Entity', message: `Schema does not match the topic: ${message}` })
@@ -38,7 +38,7 @@ t.test('hostile Arrow shapes get a clear answer; refused ones store nothing', as
     DATA_DIR: dataDir,
     FLUSH_INTERVAL_MS: '100',
     MAX_REQUEST_BYTES: String(MAX_REQUEST),
-    // zstd's first flush of 10,000 columns costs ~40 s per encoder thread (parquet-wasm growing its memory).
+    // zstd's first flush of 10,000 columns in an encoder thread costs 13–30 s (parquet-wasm growing its memory).
     PARQUET_COMPRESSION: LONG ? 'zstd' : 'snappy'
   }, { timeoutMs: 60_000 })
   const writer = token(['write'], 'hostile-writer')
