@@ -1,8 +1,11 @@
 /**
  * One topic's buffer. Entries (each one request's staged batches) wait here until the buffer is
- * due — FLUSH_INTERVAL_MS after the first entry arrived, or as soon as it holds maxBytes — and are
- * then written together: one `write` call (one object) per partition key per flush, whatever the
- * number of writers. At most one flush is in flight; entries arriving meanwhile keep buffering.
+ * due — FLUSH_INTERVAL_MS after the first entry arrived, or as soon as it is full — and are then
+ * written together: one `write` call (one object) per partition key per flush, whatever the
+ * number of writers. Full means holding maxBytes, or not having room for the next entry: a flush
+ * takes at most maxBytes (a single larger entry goes alone), so objects stay near the configured
+ * size and, under load, consecutive flushes overlap on the encoder threads instead of one
+ * oversized flush running alone. Up to maxInFlight flushes run at once.
  *
  * A failed write settles exactly the entries of that write: entries marked `retain` (already
  * acknowledged to their producer) go back to the front of the buffer and are retried with
@@ -36,6 +39,8 @@ export interface BatcherOptions<T> {
 
 interface Slot<T> {
   entry: BatchEntry<T>
+  /** performance.now() when it was added: its flush is due FLUSH_INTERVAL_MS later. */
+  since: number
   attempts: number
   lastError: Error | null
   state: 'buffered' | 'flying' | 'committed' | 'dropped'
@@ -70,7 +75,12 @@ export class Batcher<T> {
   /** Buffers the entry; resolves once it is committed, rejects if its flush fails and it is not retained. */
   add (entry: BatchEntry<T>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ entry, attempts: 0, lastError: null, state: 'buffered', resolve, reject })
+      if (this.#pending.length > 0 && this.#pendingBytes + entry.bytes > this.#opts.maxBytes) {
+        // No room for it: what is buffered is a full flush already.
+        this.#due = true
+        this.#kick()
+      }
+      this.#pending.push({ entry, since: performance.now(), attempts: 0, lastError: null, state: 'buffered', resolve, reject })
       this.#pendingBytes += entry.bytes
       this.#pendingRows += entry.rows
       if (this.#pendingBytes >= this.#opts.maxBytes) {
@@ -136,10 +146,16 @@ export class Batcher<T> {
     if (this.#failures > 0 && this.#inFlight.size > 0) return
     this.#due = false
     this.#clearTimer()
-    const batch = this.#pending.splice(0)
-    this.#pendingBytes = 0
-    this.#pendingRows = 0
+    let take = 0
+    let bytes = 0
+    while (take < this.#pending.length && (take === 0 || bytes + this.#pending[take].entry.bytes <= this.#opts.maxBytes)) {
+      bytes += this.#pending[take].entry.bytes
+      take++
+    }
+    const batch = this.#pending.splice(0, take)
+    this.#pendingBytes -= bytes
     for (const s of batch) {
+      this.#pendingRows -= s.entry.rows
       s.state = 'flying'
       this.#flying.add(s)
       this.#flyingBytes += s.entry.bytes
@@ -150,6 +166,15 @@ export class Batcher<T> {
       this.#afterRun()
     })
     this.#inFlight.add(run)
+    if (this.#pending.length > 0) {
+      // What did not fit is due as a full buffer, or when its own oldest entry's interval ends.
+      if (this.#pendingBytes >= this.#opts.maxBytes) {
+        this.#due = true
+        this.#kick()
+      } else {
+        this.#startTimer(Math.max(0, this.#pending[0].since + this.#opts.intervalMs - performance.now()))
+      }
+    }
   }
 
   #afterRun (): void {

@@ -157,3 +157,39 @@ t.test('maxInFlight lets a size-triggered flush start while the previous one is 
   t.equal(peak, 2, 'two writes overlapped, never more')
   t.same(written.flat().sort(), ['a', 'b', 'c'])
 })
+
+t.test('a flush never takes more than maxBytes: an entry without room flushes what is buffered first', async (t) => {
+  const written: Array<{ payloads: string[], at: number }> = []
+  const start = Date.now()
+  const b = new Batcher<string>({
+    intervalMs: 150,
+    maxBytes: 64,
+    maxInFlight: 2,
+    async write (_p, entries) {
+      await sleep(40)
+      written.push({ payloads: entries.map((e) => e.payload), at: Date.now() - start })
+    }
+  })
+  const e = (payload: string, bytes: number) => ({ payload, rows: 1, bytes, partition: 'h1', retain: false })
+  const a = b.add(e('a', 38))
+  const bb = b.add(e('b', 38)) // 76 > 64: 'a' is a full flush, 'b' starts the next buffer
+  const c = b.add(e('c', 38)) // again: 'b' flushes, 'c' waits
+  await Promise.all([a, bb])
+  t.same(written.map((w) => w.payloads), [['a'], ['b']], 'one object each, both started at once')
+  t.ok(written[1].at < 140, `'b' did not wait for the interval (${written[1].at} ms)`)
+  t.equal(b.bufferedBytes, 38, "'c' is still buffered")
+  await c
+  t.same(written[2].payloads, ['c'])
+  t.ok(written[2].at >= 140, `'c' waited for its interval (${written[2].at} ms)`)
+
+  // Entries that piled up while both flushes were busy leave in maxBytes-sized flushes.
+  const d = new Batcher<string>({
+    intervalMs: 200,
+    maxBytes: 30,
+    maxInFlight: 1,
+    async write (_p, entries) { await sleep(30); written.push({ payloads: entries.map((x) => x.payload), at: 0 }) }
+  })
+  written.length = 0
+  await Promise.all(['p', 'q', 'r', 's', 'u', 'v', 'w', 'x'].map((x) => d.add(e(x, 10))))
+  t.same(written.map((w) => w.payloads), [['p', 'q', 'r'], ['s', 'u', 'v'], ['w', 'x']])
+})
