@@ -5,8 +5,8 @@ import type { TopicRecord } from '../schema/topic-schema.ts'
 import { openArrowStream, type ArrowBatchStream } from '../arrow/decode.ts'
 import { castTimestampsToMicros, toIpcStream, withIngestedAt } from '../arrow/encode.ts'
 import { matchSchema, normaliseBatch } from '../schema/compare.ts'
-import { fromArrowSchema, toArrowSchema } from '../schema/types.ts'
-import { resolveTopic, topicArrowSchema, validateStream, type TopicLookup } from '../ingest/validate-stream.ts'
+import { toArrowSchema } from '../schema/types.ts'
+import { autoCreatedSchema, resolveTopic, topicArrowSchema, validateStream, type TopicLookup } from '../ingest/validate-stream.ts'
 import { OverloadedError, PayloadTooLargeError, SchemaMismatchError, StorageUnavailableError, TopicNotFoundError } from '../errors.ts'
 import { newObjectId, objectKey } from '../keys.ts'
 import { ParquetStreamEncoder } from '../parquet/stream-encoder.ts'
@@ -63,7 +63,8 @@ interface Target { schema: Schema, reorder: null | number[] }
 
 function targetOf (existing: TopicRecord | null, name: string, incoming: Schema): Target {
   // A topic about to be auto-created gets exactly the schema resolveTopic would give it.
-  const schema = existing ? topicArrowSchema(existing) : toArrowSchema(fromArrowSchema(incoming))
+  // Checked like any auto-created topic (names, width) before a byte is staged.
+  const schema = existing ? topicArrowSchema(existing) : toArrowSchema(autoCreatedSchema(name, incoming))
   const match = matchSchema(schema, incoming)
   if (!match.ok) throw new SchemaMismatchError(match.message)
   return { schema, reorder: match.reorder }

@@ -46,6 +46,13 @@ function fieldProblem (topic: Field, incoming: Field): string | null {
   return null
 }
 
+const LISTED = 20
+
+/** A list for an error message: the first 20, then how many more (a 10,000-column schema must not make a 70 KB message). */
+export function listSome (items: readonly string[], sep = ', '): string {
+  return items.length <= LISTED ? items.join(sep) : `${items.slice(0, LISTED).join(sep)}${sep}… and ${items.length - LISTED} more`
+}
+
 function topicIndex (topic: Schema): Map<string, number> {
   let m = indexCache.get(topic)
   if (m === undefined) {
@@ -61,7 +68,7 @@ function compute (topic: Schema, incoming: Schema): SchemaMatch {
   // fast path: same names in the same order (the common case), one pass
   if (tf.length === inf.length && tf.every((f, i) => f.name === inf[i].name)) {
     const problems = tf.map((f, i) => fieldProblem(f, inf[i])).filter(p => p !== null)
-    return problems.length === 0 ? { ok: true, reorder: null } : { ok: false, message: problems.join('; ') }
+    return problems.length === 0 ? { ok: true, reorder: null } : { ok: false, message: listSome(problems as string[], '; ') }
   }
   const index = topicIndex(topic)
   const reorder = new Array<number>(tf.length).fill(-1)
@@ -80,10 +87,10 @@ function compute (topic: Schema, incoming: Schema): SchemaMatch {
   })
   const missing = tf.filter((_, i) => reorder[i] === -1).map(f => f.name)
   const parts: string[] = []
-  if (missing.length > 0) parts.push(`missing fields: ${missing.join(', ')}`)
-  if (extra.length > 0) parts.push(`unexpected fields: ${extra.join(', ')}`)
-  if (dup.length > 0) parts.push(`duplicate fields: ${dup.join(', ')}`)
-  parts.push(...problems)
+  if (missing.length > 0) parts.push(`missing fields: ${listSome(missing)}`)
+  if (extra.length > 0) parts.push(`unexpected fields: ${listSome(extra)}`)
+  if (dup.length > 0) parts.push(`duplicate fields: ${listSome(dup)}`)
+  if (problems.length > 0) parts.push(listSome(problems, '; '))
   return parts.length === 0 ? { ok: true, reorder } : { ok: false, message: parts.join('; ') }
 }
 

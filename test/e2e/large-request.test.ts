@@ -217,3 +217,27 @@ test('on S3 (s3rver) a large body is one multipart object read back exactly; a t
   t.equal(JSON.parse(bad.body).code, 'QUIVER_INVALID_ARROW')
   t.same((await s3.listKeys('events/')).filter((k) => k.endsWith('.parquet')), keys, 'nothing new committed')
 })
+
+test('a large request that would create a topic with an invalid schema is refused before anything is staged', async (t) => {
+  const gw = await startGateway(t, { FLUSH_MAX_BYTES: String(8 * MiB), AUTO_CREATE_TOPICS: 'true' })
+  const long = 'f'.repeat(300)
+  const ipc = makeIpcStream([{ [long]: 1 }], [{ name: long, type: 'int64', nullable: true }])
+  const [schema, batch] = ipcMessages(ipc)
+  const one = ipc.subarray(batch.start, batch.end)
+  const total = 20 * MiB // announced: the body would be staged; it is never sent in full
+  function * chunks (): Generator<Uint8Array> {
+    yield ipc.subarray(0, schema.end)
+    for (let i = 0; i < 100_000; i++) yield one
+  }
+  const res = await post(`${gw.url}/v1/topics/wide/records`, localToken(gw.dataDir, ['write']), chunks(), total)
+  t.equal(res.status, 400)
+  t.same(JSON.parse(res.body), {
+    statusCode: 400,
+    code: 'QUIVER_INVALID_SCHEMA',
+    error: 'Bad Request',
+    message: `Invalid schema: topic "wide" cannot be created from this stream's schema: field name "${long.slice(0, 40)}…" is longer than 255 characters`
+  })
+  const topic = await fetch(`${gw.url}/v1/topics/wide`, { headers: { authorization: `Bearer ${localToken(gw.dataDir, ['read'])}` } })
+  t.equal(topic.status, 404, 'no topic was created')
+  t.same(readdirSync(gw.dataDir).filter((f) => f === 'wide'), [], 'nothing staged')
+})

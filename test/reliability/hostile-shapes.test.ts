@@ -81,7 +81,8 @@ t.test('hostile Arrow shapes get a clear answer; refused ones store nothing', as
   // Built once: apache-arrow takes about a second to write 10,000 fields.
   const wide = wideStream(10_000)
   const tooWide = wideStream(10_001)
-  const wideNames = Array.from({ length: 10_000 }, (_, i) => `c${i}`).join(', ')
+  // The message names the first 20 and counts the rest.
+  const wideNames = Array.from({ length: 20 }, (_, i) => `c${i}`).join(', ') + ', … and 9980 more'
   t.equal((await api('POST', '/v1/topics', { name: 'events', schema: TEST_TOPIC_SCHEMA })).status, 201)
   t.equal((await api('POST', '/v1/topics', { name: 'huge', schema: TEST_TOPIC_SCHEMA })).status, 201)
 

@@ -98,3 +98,15 @@ t.test('10,000 columns: match and normalise stay fast', async (t) => {
   for (let i = 0; i < 10; i++) normaliseBatch(batch, topic, r.ok ? r.reorder : null)
   t.ok(performance.now() - start < 500, '10 normalisations of a 10k-column batch under 500 ms')
 })
+
+t.test('a very wide mismatch names the first 20 fields and counts the rest', async (t) => {
+  const wide = schemaOf(Array.from({ length: 500 }, (_, i): [string, string] => [`c${i}`, 'int64']))
+  const r = matchSchema(TEST_ARROW_SCHEMA, wide)
+  const first = Array.from({ length: 20 }, (_, i) => `c${i}`).join(', ')
+  t.same(r, { ok: false, message: `missing fields: id, name, price, ts, ok; unexpected fields: ${first}, … and 480 more` })
+  const sameNames = schemaOf(Array.from({ length: 30 }, (_, i): [string, string] => [`c${i}`, 'string']))
+  const typed = schemaOf(Array.from({ length: 30 }, (_, i): [string, string] => [`c${i}`, 'int64']))
+  const m = matchSchema(sameNames, typed)
+  t.equal(m.ok, false)
+  t.match((m as { message: string }).message, /^c0: expected string, got int64; .*c19: expected string, got int64; … and 10 more$/)
+})

@@ -12,6 +12,7 @@ import { guarded, guardedCatalog } from '../../../../src/pipeline/guard.ts'
 import { TopicNotFoundError } from '../../../../src/errors.ts'
 import { largeRequestThreshold, readOrStage } from '../../../../src/pipeline/large-request.ts'
 import { BufferPool, type BufferLease } from '../../../../src/arrow/buffer-pool.ts'
+import { lingerBeforeClose } from '../../../../src/linger.ts'
 
 // The body is a stream the handler reads itself, so Fastify validates nothing of it: the typed
 // description below is for the OpenAPI document only (plugins/external/swagger.ts puts it there).
@@ -115,8 +116,12 @@ export default async function (fastify: FastifyInstance): Promise<void> {
       }
     } catch (err) {
       lease?.release()
-      // The rest of the body is not worth reading (it may be huge): drop the connection after answering.
-      if (!request.raw.readableEnded) reply.header('connection', 'close')
+      // The rest of the body is not worth reading (it may be huge): drop the connection after
+      // answering, once the client had a chance to read the answer (src/linger.ts).
+      if (!request.raw.readableEnded) {
+        reply.header('connection', 'close')
+        lingerBeforeClose(request.raw.socket)
+      }
       throw err
     }
     const result = await pipeline.ingest(read.topic, read.batches, { ack, bytes: read.bytes, release: lease?.release })
