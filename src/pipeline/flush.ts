@@ -37,10 +37,10 @@ export interface PipelineLogger {
  * encoded in the worker pool, then one storage write (which retries with backoff itself).
  * Storage failures become StorageUnavailableError for the waiters.
  */
-export function createFlushWriter (o: { storage: Storage, encoder: ParquetEncoder, index: CommittedIndex, hooks: PipelineHooks, log: PipelineLogger }) {
+export function createFlushWriter (o: { storage: Storage, encoder: ParquetEncoder, index: CommittedIndex, hooks: PipelineHooks, log: PipelineLogger, flushMaxBytes?: number }) {
   const { storage, encoder, index, hooks, log } = o
-  // One slab per flush in flight, plus one: the next flush's IPC is written while others encode.
-  const slabs = new SharedSlabs(encoder.threads + 1)
+  // Room for the flushes in flight plus the next one's IPC (many topics flush at once).
+  const slabs = new SharedSlabs(Math.ceil((o.flushMaxBytes ?? 64 * 1024 * 1024) * 1.25) * (encoder.threads + 2))
   // The `__ingested_at` columns live only until writeIpcStream has copied them (synchronously,
   // before any await), so one scratch array serves every flush.
   let scratch = new BigInt64Array(0)

@@ -69,7 +69,7 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
     while (buffered < config.MAX_BUFFERED_BYTES && capacityWaiters.length > 0) capacityWaiters.shift()!()
   }
 
-  const write = createFlushWriter({ storage, encoder: opts.encoder, index, hooks, log })
+  const write = createFlushWriter({ storage, encoder: opts.encoder, index, hooks, log, flushMaxBytes: config.FLUSH_MAX_BYTES })
 
   function batcherOf (topic: string): Batcher<FlushPayload> {
     let b = batchers.get(topic)

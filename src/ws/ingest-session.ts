@@ -67,6 +67,7 @@ export class IngestSession {
   #closing: { code: number, reason: string } | null = null
   #timer: NodeJS.Timeout | null = null
   #drained: (() => void) | null = null
+  #corked = false
 
   constructor (socket: WebSocket, opts: IngestSessionOptions) {
     this.#socket = socket
@@ -179,10 +180,28 @@ export class IngestSession {
     entry.frame = frame
     while (this.#pending.length > 0 && this.#pending[0].frame !== null) {
       const done = this.#pending.shift() as Pending
-      if (this.#socket.readyState === 1) this.#socket.send(JSON.stringify(done.frame))
+      if (this.#socket.readyState === 1) this.#send(JSON.stringify(done.frame))
     }
     this.#updateFlow()
     this.#maybeClose()
+  }
+
+  /**
+   * Frames sent in one turn of the event loop leave in one TCP write: a flush acks many messages
+   * of a connection at once, and each write is a system call that also runs the loopback peer's
+   * receive path (15 % of the event loop with 1,000 producers, one write per ack).
+   */
+  #send (text: string): void {
+    const raw = (this.#socket as unknown as { _socket?: { cork: () => void, uncork: () => void, destroyed: boolean } })._socket
+    if (raw !== undefined && !this.#corked && !raw.destroyed) {
+      this.#corked = true
+      raw.cork()
+      setImmediate(() => {
+        this.#corked = false
+        raw.uncork()
+      })
+    }
+    this.#socket.send(text)
   }
 
   #updateFlow (): void {
