@@ -31,13 +31,14 @@ export async function throughput (opts: BenchOptions): Promise<BenchResult> {
   const batchesPerRequest = Number(process.env.BENCH_BATCHES_PER_REQUEST ?? 4)
   const seconds = opts.quick ? 8 : 15
   const targets = [{ name: 'local dir', s3: false }, { name: 's3rver', s3: true }]
-  const e2e: Array<{ name: string, mibPerS: number, rowsPerS: number, p50: number, cores: number, gen: number, rssPeak: number, errors: string[], committedRows: number, flushes: number }> = []
+  const e2e: Array<{ name: string, mibPerS: number, rowsPerS: number, p50: number, cores: number, gen: number, rssPeak: number, errors: string[], committedRows: number, flushes: number, s3Cores?: number }> = []
   for (const target of targets) {
     const scope = new Scope()
     let gwRef: BenchGateway | null = null
     try {
       const env: Record<string, string> = {}
-      if (target.s3) Object.assign(env, (await launchS3(scope)).env)
+      const s3 = target.s3 ? await launchS3(scope) : null
+      if (s3) Object.assign(env, s3.env)
       const prof = opts.profile && !target.s3 ? profileArgs() : null
       const gw = await launchGateway(scope, env, prof?.args)
       gwRef = gw
@@ -54,8 +55,10 @@ export async function throughput (opts: BenchOptions): Promise<BenchResult> {
       log(`throughput: ${target.name}: ${seconds} s with 3 clients × ${batchesPerRequest} batches per request`)
       const rss = new RssSampler(gw.proc.pid!).start()
       const cpu = new CpuMeter(gw.proc.pid!).start()
+      const s3cpu = s3 ? new CpuMeter(s3.proc.pid!).start() : null
       const r = await runIngestLoad({ ...base, seconds, maxRequests: 10_000 })
       const c = cpu.stop()
+      const s3Cores = s3cpu?.stop().gatewayCores
       rss.stop()
       const rows1 = sumMetric(await scrape(gw.url, 'quiver_rows_ingested_total'))
       const flush1 = sumMetric(await scrape(gw.url, 'quiver_flushes_total'))
@@ -69,7 +72,8 @@ export async function throughput (opts: BenchOptions): Promise<BenchResult> {
         rssPeak: rss.peak,
         errors: r.errors,
         committedRows: rows1 - rows0,
-        flushes: flush1 - flush0
+        flushes: flush1 - flush0,
+        s3Cores
       })
       const code = await stopGateway(gw)
       if (code !== 0) notes.push(`${target.name}: gateway exited with ${code}`)
@@ -102,6 +106,7 @@ export async function throughput (opts: BenchOptions): Promise<BenchResult> {
       { name: `e2e ${e.name} gateway CPU`, value: e.cores, unit: 'cores' },
       { name: `e2e ${e.name} per gateway CPU-second`, value: e.cores > 0 ? e.mibPerS / e.cores : 0, unit: 'MiB/CPU-s' },
       { name: `e2e ${e.name} generator CPU`, value: e.gen, unit: 'cores' },
+      ...(e.s3Cores === undefined ? [] : [{ name: `e2e ${e.name}: the s3rver process's CPU`, value: e.s3Cores, unit: 'cores' }]),
       { name: `e2e ${e.name} gateway RSS peak`, value: e.rssPeak / MiB, unit: 'MiB' }
     )
     notes.push(`${e.name}: ${e.flushes} flushes committed ${e.committedRows.toLocaleString('en-US')} rows during the timed run${e.errors.length ? `; errors: ${e.errors.slice(0, 2).join(' | ')}` : ''}`)
