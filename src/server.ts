@@ -7,6 +7,7 @@ import app from './app.ts'
 import { loadConfig, ConfigError } from '../config/load.ts'
 import { clientErrorHandler, timeoutOptions } from './client-error.ts'
 import { redactUrl } from './log-redact.ts'
+import { prepareLocalKeys } from './auth/local-keys.ts'
 import type { Config } from '../config/schema.ts'
 
 /** Redacted everywhere a token could appear in a log line. */
@@ -67,6 +68,8 @@ export async function main (): Promise<void> {
     }
     throw err
   }
+  // A first start's RSA key generation runs on the thread pool while the plugins load.
+  if (config.AUTH_PROVIDERS.split(',').some((p) => p.trim() === 'local')) prepareLocalKeys(config.DATA_DIR).catch(() => {})
   const fastify = await buildServer(config)
   closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) => {
     if (err) fastify.log.error({ err }, 'closing after an uncaught error')

@@ -8,7 +8,7 @@ import { createAuthenticator } from '../../src/auth/verifier.ts'
 import { extractToken } from '../../src/auth/extract-token.ts'
 import { TokenRejectedError } from '../../src/auth/rejection.ts'
 import { localBanner, localBaseUrl } from '../../src/auth/banner.ts'
-import type { LocalIssuer } from '../../src/auth/local-keys.ts'
+import { prepareLocalKeys, type LocalIssuer } from '../../src/auth/local-keys.ts'
 
 export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
@@ -18,6 +18,8 @@ export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise
  */
 async function auth (fastify: FastifyInstance): Promise<void> {
   const { config, metrics } = fastify
+  // A first start generates the local signing key off the event loop (see prepareLocalKeys).
+  if (config.AUTH_PROVIDERS.split(',').some((p) => p.trim() === 'local')) await prepareLocalKeys(config.DATA_DIR)
   const authenticator = createAuthenticator(config)
   // Without an audience every token of the issuer is accepted, including tokens minted for other
   // applications of a shared tenant: allowed (a single-app pool needs nothing more), but said loudly.

@@ -1,5 +1,5 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, type JsonWebKey } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createPrivateKey, createPublicKey, generateKeyPair, generateKeyPairSync, randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createSigner } from 'fast-jwt'
 import { ROLES, type Role } from './types.ts'
@@ -26,31 +26,56 @@ export interface LocalIssuer {
   mint (req: MintRequest): MintedToken
 }
 
+const keyFile = (dataDir: string): string => join(dataDir, '.quiver', 'local-jwk.json')
+const pending = new Map<string, Promise<void>>()
+
+/**
+ * Starts generating the signing key on libuv's thread pool when DATA_DIR has none yet, so the
+ * 2048-bit RSA generation (~0.5 s of CPU) overlaps the rest of the start-up on another core;
+ * loadOrCreateLocalKeys then finds the file. Call it as early as possible, await it before
+ * loadOrCreateLocalKeys. Never rejects: on failure loadOrCreateLocalKeys does the work itself.
+ */
+export function prepareLocalKeys (dataDir: string): Promise<void> {
+  let p = pending.get(dataDir)
+  if (p === undefined) {
+    p = existsSync(keyFile(dataDir))
+      ? Promise.resolve()
+      : new Promise<KeyObject>((resolve, reject) => generateKeyPair('rsa', { modulusLength: 2048 }, (err, _pub, priv) => err ? reject(err) : resolve(priv)))
+        .then((privateKey) => { storeKey(dataDir, privateKey) }, () => {})
+        .catch(() => {})
+    pending.set(dataDir, p)
+  }
+  return p
+}
+
+/** Writes a new key unless one is there already; returns the stored one. */
+function storeKey (dataDir: string, privateKey: KeyObject): { kid: string, privateJwk: JsonWebKey } {
+  const file = keyFile(dataDir)
+  let stored = { kid: `quiver-${randomUUID().slice(0, 8)}`, privateJwk: privateKey.export({ format: 'jwk' }) }
+  mkdirSync(join(dataDir, '.quiver'), { recursive: true, mode: 0o700 })
+  try {
+    // 'wx': when two instances start at once on one DATA_DIR, the first key written wins.
+    writeFileSync(file, JSON.stringify(stored), { mode: 0o600, flag: 'wx' })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    stored = JSON.parse(readFileSync(file, 'utf8')) as { kid: string, privateJwk: JsonWebKey }
+  }
+  return stored
+}
+
 /**
  * The local provider's signing key: generated on first start, then reused so tokens outlive
  * restarts. Only the owner may read it (0600).
  */
 export function loadOrCreateLocalKeys (dataDir: string): LocalKeys {
-  const dir = join(dataDir, '.quiver')
-  const file = join(dir, 'local-jwk.json')
+  const file = keyFile(dataDir)
   let stored: { kid: string, privateJwk: JsonWebKey } | undefined
   try {
     stored = JSON.parse(readFileSync(file, 'utf8'))
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read the local signing key ${file}: ${(err as Error).message}`)
   }
-  if (!stored) {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
-    stored = { kid: `quiver-${randomUUID().slice(0, 8)}`, privateJwk: privateKey.export({ format: 'jwk' }) }
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
-    try {
-      // 'wx': when two instances start at once on one DATA_DIR, the first key written wins.
-      writeFileSync(file, JSON.stringify(stored), { mode: 0o600, flag: 'wx' })
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      stored = JSON.parse(readFileSync(file, 'utf8')) as { kid: string, privateJwk: JsonWebKey }
-    }
-  }
+  if (!stored) stored = storeKey(dataDir, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey)
   const privateKey = createPrivateKey({ key: stored.privateJwk, format: 'jwk' })
   const publicKey = createPublicKey(privateKey)
   const { n, e, kty } = publicKey.export({ format: 'jwk' })

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { buildApp } from '../helpers/app.ts'
 import { localToken } from '../helpers/local-auth.ts'
+import { loadOrCreateLocalKeys, prepareLocalKeys } from '../../src/auth/local-keys.ts'
 
 const UNAUTHORIZED = { statusCode: 401, code: 'QUIVER_UNAUTHORIZED', error: 'Unauthorized', message: 'Missing or invalid bearer token' }
 
@@ -53,4 +54,21 @@ t.test('POST /v1/admin/tokens mints working tokens; the key survives a restart',
   const who = await second.app.inject({ method: 'GET', url: '/v1/whoami', headers: { authorization: `Bearer ${body.token}` } })
   t.equal(who.statusCode, 200)
   t.same(who.json(), { sub: 'etl', username: 'etl', tokenUse: 'local', groups: [], scopes: ['boilstream:read'], roles: ['read'] })
+})
+
+t.test('prepareLocalKeys generates the key off the event loop once; loadOrCreateLocalKeys then reuses it', async (t) => {
+  const dir = t.testdir()
+  const a = prepareLocalKeys(dir)
+  t.equal(prepareLocalKeys(dir), a, 'one generation per DATA_DIR')
+  await a
+  const file = join(dir, '.quiver', 'local-jwk.json')
+  const stored = JSON.parse(readFileSync(file, 'utf8'))
+  t.equal(statSync(file).mode & 0o777, 0o600)
+  const keys = loadOrCreateLocalKeys(dir)
+  t.equal(keys.kid, stored.kid, 'the prepared key is the one used')
+  await prepareLocalKeys(t.testdir()) // a new dir: generated too
+  const existing = t.testdir()
+  const before = loadOrCreateLocalKeys(existing)
+  await prepareLocalKeys(existing)
+  t.equal(loadOrCreateLocalKeys(existing).kid, before.kid, 'an existing key is never replaced')
 })
