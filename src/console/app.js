@@ -149,7 +149,13 @@ $('local-token').addEventListener('click', async () => {
     log('err', `Local token unavailable: ${err.message}`)
   }
 })
-$('topic').addEventListener('input', showSchema)
+// A name not in the list may be a topic created since (by another client): look again, once typing pauses.
+let relist = null
+$('topic').addEventListener('input', () => {
+  showSchema()
+  clearTimeout(relist)
+  if (state.token && topicName() && !state.topics.some((t) => t.name === topicName())) relist = setTimeout(loadTopics, 300)
+})
 $('refresh-topics').addEventListener('click', loadTopics)
 $('create-topic').addEventListener('click', createTopic)
 $('start').addEventListener('click', start)

@@ -48,6 +48,7 @@ test('the console converts CSV, NDJSON and Arrow files in the page and the rows 
   await page.fill('#token', localToken(dataDir, ['write'], { subject: 'uploader' }))
   await page.click('#connect')
   await page.waitForSelector('#auth-status.ok')
+  await page.waitForSelector('#topic-list option[value="orders"]', { state: 'attached' })
   await page.fill('#topic', 'orders')
   await page.waitForSelector('#schema .field')
   t.same(await page.$$eval('#schema .field', (els) => els.map((e) => e.textContent)),
