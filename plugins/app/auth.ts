@@ -87,7 +87,8 @@ async function auth (fastify: FastifyInstance): Promise<void> {
   fastify.decorate('authStatus', () => authenticator.status())
   fastify.decorate('localTokens', authenticator.local ?? null)
 
-  if (authenticator.local) {
+  // LOG_LEVEL=silent asks for no output at all: no banner either (the tokens stay mintable).
+  if (authenticator.local && config.LOG_LEVEL !== 'silent') {
     const local = authenticator.local
     let printed = false
     fastify.addHook('onListen', async () => {
