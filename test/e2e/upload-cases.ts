@@ -70,9 +70,12 @@ export const CONVERSION_RESULTS = [
 
 /** Runs each case through the page's converter against the orders schema: the error, or a summary of the table. */
 export async function convertInPage (page: Page, cases: ConversionCase[]): Promise<string[]> {
-  return page.evaluate(async ({ cases, fields }) => {
-    const modules = ['/console/file-table.js', '/console/types.js'] // variables: resolved by the page, not by tsc
-    const [{ fileToTable }, { formatType }] = await Promise.all(modules.map((m) => import(m)))
+  // Imported by a string the page evaluates: an import() inside the function below would be
+  // rewritten by the TypeScript transform (a helper the page does not have), and tsc cannot
+  // resolve the page's module paths.
+  const modules = await page.evaluateHandle("Promise.all([import('/console/file-table.js'), import('/console/types.js')])")
+  return page.evaluate(async ({ cases, fields, modules }) => {
+    const [{ fileToTable }, { formatType }] = modules as unknown as [{ fileToTable: (f: File, fields: unknown) => Promise<any> }, { formatType: (t: unknown) => string }]
     const out: string[] = []
     for (const c of cases) {
       try {
@@ -88,5 +91,5 @@ export async function convertInPage (page: Page, cases: ConversionCase[]): Promi
       }
     }
     return out
-  }, { cases, fields: ORDERS_FIELDS })
+  }, { cases, fields: ORDERS_FIELDS, modules })
 }
