@@ -16,11 +16,7 @@ const INGESTED_AT_FIELD = new Field(INGESTED_AT, INGESTED_AT_TYPE, false)
 export function toIpcStream (batches: readonly RecordBatch[], schema?: Schema): Uint8Array {
   const s = schema ?? batches[0]?.schema
   if (s === undefined) throw new TypeError('toIpcStream needs a schema when there are no batches')
-  const writer = new RecordBatchStreamWriter()
-  writer.reset(undefined, s)
-  for (const b of batches) writer.write(b.schema === s ? b : batchOf(s, b.data.children, b.numRows))
-  writer.finish()
-  return writer.toUint8Array(true)
+  return writeIpcStream(batches, s, (n) => new Uint8Array(n))
 }
 
 /**
