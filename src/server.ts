@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import closeWithGrace from 'close-with-grace'
 import fp from 'fastify-plugin'
 import app from './app.ts'
-import { loadConfig, ConfigError } from '../config/load.ts'
+import { loadConfig, ConfigError, splitList } from '../config/load.ts'
 import { clientErrorHandler, timeoutOptions } from './client-error.ts'
 import { redactUrl } from './log-redact.ts'
 import { prepareLocalKeys } from './auth/local-keys.ts'
@@ -69,7 +69,7 @@ export async function main (): Promise<void> {
     throw err
   }
   // A first start's RSA key generation runs on the thread pool while the plugins load.
-  if (config.AUTH_PROVIDERS.split(',').some((p) => p.trim() === 'local')) prepareLocalKeys(config.DATA_DIR).catch(() => {})
+  if (splitList(config.AUTH_PROVIDERS).includes('local')) prepareLocalKeys(config.DATA_DIR).catch(() => {})
   const fastify = await buildServer(config)
   closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) => {
     if (err) fastify.log.error({ err }, 'closing after an uncaught error')

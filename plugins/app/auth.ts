@@ -9,6 +9,7 @@ import { extractToken } from '../../src/auth/extract-token.ts'
 import { TokenRejectedError } from '../../src/auth/rejection.ts'
 import { localBanner, localBaseUrl } from '../../src/auth/banner.ts'
 import { prepareLocalKeys, type LocalIssuer } from '../../src/auth/local-keys.ts'
+import { splitList } from '../../config/load.ts'
 
 export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
@@ -18,12 +19,12 @@ export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise
  */
 async function auth (fastify: FastifyInstance): Promise<void> {
   const { config, metrics } = fastify
+  const providers = splitList(config.AUTH_PROVIDERS)
   // A first start generates the local signing key off the event loop (see prepareLocalKeys).
-  if (config.AUTH_PROVIDERS.split(',').some((p) => p.trim() === 'local')) await prepareLocalKeys(config.DATA_DIR)
+  if (providers.includes('local')) await prepareLocalKeys(config.DATA_DIR)
   const authenticator = createAuthenticator(config)
   // Without an audience every token of the issuer is accepted, including tokens minted for other
   // applications of a shared tenant: allowed (a single-app pool needs nothing more), but said loudly.
-  const providers = config.AUTH_PROVIDERS.split(',').map((p) => p.trim())
   if (providers.includes('oidc') && !config.OIDC_AUDIENCE) fastify.log.warn('auth: OIDC_AUDIENCE is empty: any token of OIDC_ISSUER is accepted, whatever application it was issued for')
   if (providers.includes('cognito') && !config.COGNITO_AUDIENCE) fastify.log.warn('auth: COGNITO_AUDIENCE is empty: tokens of every app client of the pool are accepted')
 
