@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net'
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { ForbiddenError, MissingScopeError, UnauthorizedError } from '../../src/errors.ts'
 import type { Principal, Role } from '../../src/auth/types.ts'
 import { authorize } from '../../src/auth/policy.ts'
@@ -11,7 +11,14 @@ import { localBanner, localBaseUrl } from '../../src/auth/banner.ts'
 import { prepareLocalKeys, type LocalIssuer } from '../../src/auth/local-keys.ts'
 import { splitList } from '../../config/load.ts'
 
-export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+export type AuthHook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+
+const BEARER_PREFIX = 'Bearer '
+
+/** `Bearer ` in any case, without allocating for the usual spelling. */
+function isBearer (header: string): boolean {
+  return header.length > BEARER_PREFIX.length && (header.startsWith(BEARER_PREFIX) || header.slice(0, BEARER_PREFIX.length).toLowerCase() === 'bearer ')
+}
 
 /**
  * Bearer-token authentication and role checks for every /v1 route, REST and WebSocket alike
@@ -34,8 +41,21 @@ async function auth (fastify: FastifyInstance): Promise<void> {
     for (const issuer of unreachable) fastify.log.warn({ issuer }, 'auth: JWKS not reachable at startup; will retry on demand')
   })
 
-  async function principalOf (request: FastifyRequest): Promise<Principal> {
+  /**
+   * The principal of a request whose token was verified before, with no promise in between: the
+   * steady state of a busy producer. Only an exact cache hit counts (a cached key is a verified
+   * token, so it needs no syntax check); anything else takes the full path and its errors.
+   */
+  function knownPrincipal (request: FastifyRequest): Principal | undefined {
     if (request.principal) return request.principal
+    const header = request.headers.authorization
+    if (typeof header !== 'string' || !isBearer(header)) return undefined
+    const principal = authenticator.cached(header.slice(BEARER_PREFIX.length))
+    if (principal !== undefined) request.principal = principal
+    return principal
+  }
+
+  async function principalOf (request: FastifyRequest): Promise<Principal> {
     try {
       const principal = await authenticator.verify(extractToken({ headers: request.headers, query: request.query }))
       request.principal = principal
@@ -59,26 +79,32 @@ async function auth (fastify: FastifyInstance): Promise<void> {
     request.log.debug({ auth: 'rejected', reason, detail }, 'auth decision')
   }
 
-  const authenticate: AuthHook = async (request) => {
-    await principalOf(request)
+  // Callback hooks, not async ones: a cached token completes without a promise or a microtask.
+  const authenticate: AuthHook = (request, _reply, done) => {
+    if (knownPrincipal(request) !== undefined) return done()
+    principalOf(request).then(() => done(), done)
   }
 
   function requireRole (role: Role): AuthHook {
     const required = authenticator.policy.requiredScopes[role]
-    return async (request) => {
-      const principal = await principalOf(request)
+    const decide = (request: FastifyRequest, principal: Principal, done: HookHandlerDoneFunction): void => {
       const decision = authorize(principal, role, required)
       if (decision.ok) {
         request.log.debug({ auth: 'allowed', sub: principal.sub, role }, 'auth decision')
-        return
+        return done()
       }
       if (decision.error === 'forbidden') {
         fail(request, 'forbidden', `${principal.sub} lacks the ${role} role`)
-        throw new ForbiddenError(role)
+        return done(new ForbiddenError(role))
       }
       fail(request, 'missing_scope', `${principal.sub} lacks ${decision.missing.join(' ')}`)
       // Name what the level needs, not what the caller holds or lacks.
-      throw new MissingScopeError(role, required.join(' '))
+      done(new MissingScopeError(role, required.join(' ')))
+    }
+    return (request, _reply, done) => {
+      const known = knownPrincipal(request)
+      if (known !== undefined) return decide(request, known, done)
+      principalOf(request).then((principal) => decide(request, principal, done), done)
     }
   }
 

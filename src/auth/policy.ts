@@ -95,11 +95,14 @@ export function toPrincipal (policy: Policy, claims: Record<string, unknown>, so
 }
 
 /** Role first, then the scopes the operation's level needs (usually `policy.requiredScopes[role]`). */
+const ALLOWED: Decision = { ok: true }
+
 export function authorize (principal: Principal, role: Role, requiredScopes: readonly string[] = []): Decision {
   if (!principal.roles.includes(role)) return { ok: false, error: 'forbidden', role }
+  if (requiredScopes.length === 0) return ALLOWED
   const missing = requiredScopes.filter((s) => !principal.scopes.includes(s))
   if (missing.length > 0) return { ok: false, error: 'missing-scope', role, missing }
-  return { ok: true }
+  return ALLOWED
 }
 
 function firstString (...values: unknown[]): string | undefined {

@@ -17,6 +17,8 @@ export interface Authenticator {
   local?: LocalIssuer
   /** Principal for a token, or TokenRejectedError (401) / AuthUnavailableError (503). */
   verify (token: string): Promise<Principal>
+  /** The principal of a token verified earlier and not expired, synchronously; else undefined. */
+  cached (token: string): Principal | undefined
   /** Loads every remote key set; returns the issuers that could not be reached. */
   hydrate (): Promise<string[]>
   status (): Promise<{ ok: boolean, reason?: string }>
@@ -79,8 +81,7 @@ export function createAuthenticator (config: Config, opts: { now?: () => number 
   }
 
   async function verify (token: string): Promise<Principal> {
-    const t = now()
-    const hit = cache.get(token, t)
+    const hit = cache.get(token, now())
     if (hit) return hit
     let decoded: { header: Record<string, unknown>, payload: unknown }
     try {
@@ -115,6 +116,7 @@ export function createAuthenticator (config: Config, opts: { now?: () => number 
     providers,
     local,
     verify,
+    cached: (token) => cache.get(token, now()),
     async hydrate () {
       const results = await Promise.all(providers.map(async (p) => ({ p, ok: await p.keys.hydrate() })))
       return results.filter((r) => !r.ok).map((r) => r.p.issuer)

@@ -28,3 +28,21 @@ t.test('bounded: the oldest inserted entry goes first, hits do not reorder', asy
   c.clear()
   t.equal(c.size, 0)
 })
+
+t.test('a token sharing a cached token\'s signature tail misses, and does not disturb the entry', async (t) => {
+  const c = createTokenCache<string>(10)
+  const tail = 'S'.repeat(40)
+  const genuine = `header.payload-alice.${tail}`
+  const forged = `header.payload-admin.${tail}`
+  c.set(genuine, 'alice', 1e12)
+  t.equal(c.get(forged, 0), undefined, 'same last 32 characters, different token: no hit')
+  t.equal(c.get(genuine.slice(1), 0), undefined, 'a suffix of the token is not the token')
+  t.equal(c.get(`x${genuine}`, 0), undefined, 'nor is a longer token ending in it')
+  t.equal(c.get(genuine, 0), 'alice')
+  // A new string with the same characters (as each request brings) still hits.
+  t.equal(c.get(Buffer.from(genuine).toString('latin1'), 0), 'alice')
+  c.set(forged, 'forged-but-verified', 1e12)
+  t.equal(c.get(genuine, 0), undefined, 'two verified tokens with one tail evict each other')
+  t.equal(c.get(forged, 0), 'forged-but-verified')
+  t.equal(c.size, 1)
+})
