@@ -116,3 +116,16 @@ export function raiseNofile (want: number): { before: number, after: number } {
   }
   return { before, after: nofileLimit() }
 }
+
+/**
+ * The command that runs `argv` on the given CPUs (`taskset -c`), or `argv` itself where taskset is
+ * missing or the CPUs do not exist; `pinned` says which happened, for the report.
+ */
+export function pinnedCommand (cpuList: string, argv: string[]): { argv: string[], pinned: boolean } {
+  try {
+    execFileSync('taskset', ['-c', cpuList, 'true'], { stdio: 'ignore' })
+    return { argv: ['taskset', '-c', cpuList, ...argv], pinned: true }
+  } catch {
+    return { argv, pinned: false }
+  }
+}
