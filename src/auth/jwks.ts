@@ -1,6 +1,6 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
-import buildGetJwks from 'get-jwks'
-import { Agent, type Dispatcher } from 'undici'
+import type buildGetJwks from 'get-jwks'
+import type { Dispatcher } from 'undici'
 import { AuthUnavailableError } from '../errors.ts'
 import { TokenRejectedError } from './rejection.ts'
 
@@ -9,9 +9,24 @@ export const UNKNOWN_KID_INTERVAL_MS = 10_000
 /** Keys stay trusted this long between fetches; get-jwks keeps a stale copy for as long again. */
 const KEY_TTL_MS = 60 * 60 * 1000
 
-/** get-jwks's own `timeout` is ignored by global fetch; an undici dispatcher bounds every phase. */
-export function createJwksDispatcher (timeoutMs = JWKS_TIMEOUT_MS): Agent {
-  return new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+/**
+ * get-jwks's own `timeout` is ignored by global fetch; an undici dispatcher bounds every phase.
+ * Made on first use: undici and get-jwks are a fifth of the gateway's modules (about 150 ms of a
+ * cold start), and a gateway with only the local provider never fetches a key set.
+ */
+export interface JwksDispatcher {
+  get (): Promise<Dispatcher>
+  close (): Promise<void>
+}
+
+export function createJwksDispatcher (timeoutMs = JWKS_TIMEOUT_MS): JwksDispatcher {
+  let agent: Promise<Dispatcher> | undefined
+  return {
+    get: () => (agent ??= import('undici').then(({ Agent }) => new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }))),
+    async close () {
+      if (agent) await (await agent).close()
+    }
+  }
 }
 
 export interface KeyStore {
@@ -28,7 +43,7 @@ export interface RemoteKeyStoreOptions {
   issuer: string
   /** JWKS path under the issuer, fixed by configuration; when absent it comes from discovery. */
   jwksPath?: string
-  dispatcher: Dispatcher
+  dispatcher: JwksDispatcher
   now?: () => number
 }
 
@@ -41,15 +56,20 @@ interface Attempt { at: number, done: Promise<unknown>, unavailable: boolean }
 export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
   const now = opts.now ?? Date.now
   const domain = opts.issuer.endsWith('/') ? opts.issuer : `${opts.issuer}/`
-  const fetchOptions = { dispatcher: opts.dispatcher }
-  const jwks = buildGetJwks({
-    issuersWhitelist: [opts.issuer],
-    providerDiscovery: !opts.jwksPath,
-    ...(opts.jwksPath ? { jwksPath: opts.jwksPath } : {}),
-    ttl: KEY_TTL_MS,
-    max: 100,
-    fetchOptions: fetchOptions as never
-  })
+  const fetchOptions: { dispatcher?: Dispatcher } = {}
+  let client: Promise<ReturnType<typeof buildGetJwks>> | undefined
+  const jwksClient = (): Promise<ReturnType<typeof buildGetJwks>> => (client ??= Promise.all([import('get-jwks'), opts.dispatcher.get()])
+    .then(([{ default: build }, dispatcher]) => {
+      fetchOptions.dispatcher = dispatcher
+      return build({
+        issuersWhitelist: [opts.issuer],
+        providerDiscovery: !opts.jwksPath,
+        ...(opts.jwksPath ? { jwksPath: opts.jwksPath } : {}),
+        ttl: KEY_TTL_MS,
+        max: 100,
+        fetchOptions: fetchOptions as never
+      })
+    }))
   const pems = new WeakMap<object, string>()
   let lastMiss: Attempt | undefined
   let lastError: string | undefined
@@ -57,11 +77,8 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
   let lastHydrate = -Infinity
   let hydrating: Promise<boolean> | undefined
 
-  function cacheKey (kid: string): string {
-    return jwks.generateCacheKey('RS256', kid, domain)
-  }
-
   async function fetchJwk (kid: string): Promise<JsonWebKey> {
+    const jwks = await jwksClient()
     try {
       const jwk = await jwks.getJwk({ domain: opts.issuer, alg: 'RS256', kid }) as JsonWebKey
       lastError = undefined
@@ -79,7 +96,8 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
   }
 
   async function getKey (kid: string): Promise<string> {
-    const key = cacheKey(kid)
+    const jwks = await jwksClient()
+    const key = jwks.generateCacheKey('RS256', kid, domain)
     let jwk: JsonWebKey
     if (jwks.cache.get(key) !== undefined || jwks.staleCache.get(key) !== undefined) {
       // A kid we have seen: get-jwks refreshes it after the TTL and falls back to the stale copy.
@@ -125,13 +143,14 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
   async function load (): Promise<boolean> {
     lastHydrate = now()
     try {
+      const jwks = await jwksClient()
       const uri = opts.jwksPath ? domain + opts.jwksPath : await jwks.getJwksUri(domain)
       const res = await fetch(uri, { ...fetchOptions, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) } as RequestInit)
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
       const body = await res.json() as { keys?: Array<JsonWebKey & { kid?: string, alg?: string, use?: string }> }
       for (const k of body.keys ?? []) {
         if (k.kty !== 'RSA' || !k.kid || (k.alg && k.alg !== 'RS256') || (k.use && k.use !== 'sig')) continue
-        jwks.cache.set(cacheKey(k.kid), k as never)
+        jwks.cache.set(jwks.generateCacheKey('RS256', k.kid, domain), k as never)
       }
       hydrated = true
       lastError = undefined

@@ -1,9 +1,8 @@
-import type { Dispatcher } from 'undici'
 import type { Config } from '../../config/schema.ts'
 import { splitList } from '../../config/load.ts'
 import type { Principal } from './types.ts'
 import { claimList } from './policy.ts'
-import { createRemoteKeyStore, createStaticKeyStore, type KeyStore } from './jwks.ts'
+import { createRemoteKeyStore, createStaticKeyStore, type JwksDispatcher, type KeyStore } from './jwks.ts'
 import type { LocalIssuer } from './local-keys.ts'
 import { TokenRejectedError } from './rejection.ts'
 
@@ -22,7 +21,7 @@ export function cognitoIssuer (config: Pick<Config, 'COGNITO_ENDPOINT' | 'COGNIT
   return `${base}/${config.COGNITO_USER_POOL_ID}`
 }
 
-export function createCognitoProvider (config: Config, dispatcher: Dispatcher): Provider {
+export function createCognitoProvider (config: Config, dispatcher: JwksDispatcher): Provider {
   const issuer = cognitoIssuer(config)
   const audiences = new Set(splitList(config.COGNITO_AUDIENCE))
   return {
@@ -46,7 +45,7 @@ export function createCognitoProvider (config: Config, dispatcher: Dispatcher): 
   }
 }
 
-export function createOidcProvider (config: Config, dispatcher: Dispatcher): Provider {
+export function createOidcProvider (config: Config, dispatcher: JwksDispatcher): Provider {
   const issuer = config.OIDC_ISSUER
   const audiences = new Set(splitList(config.OIDC_AUDIENCE))
   return {
