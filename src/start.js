@@ -27,6 +27,17 @@ try { built = statSync(dist).mtimeMs } catch {}
 const stale = built === 0 || SOURCES.some((d) => newest(join(ROOT, d)) > built)
 
 if (!stale) {
+  // A first start generates the local provider's RSA key (0.3–0.5 s of CPU) on the thread pool:
+  // begin it before the server's modules load so the two overlap. Configuration errors are
+  // reported by main(), which reads the configuration again and joins this key generation.
+  try {
+    const [{ loadConfig, splitList }, { prepareLocalKeys }] = await Promise.all([
+      import(pathToFileURL(join(ROOT, 'dist', 'config', 'load.js')).href),
+      import(pathToFileURL(join(ROOT, 'dist', 'src', 'auth', 'local-keys.js')).href)
+    ])
+    const config = loadConfig()
+    if (splitList(config.AUTH_PROVIDERS).includes('local')) prepareLocalKeys(config.DATA_DIR)
+  } catch {}
   const { main } = await import(pathToFileURL(dist).href)
   main().catch((err) => {
     process.stderr.write(`quiver: failed to start: ${err.message}\n`)
