@@ -45,7 +45,12 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
     threads,
     async warm () {
       if (closed) return
-      await Promise.all(Array.from({ length: threads }, () => pool.run(null, { name: 'warm' })))
+      try {
+        await Promise.all(Array.from({ length: threads }, () => pool.run(null, { name: 'warm' })))
+      } catch (err) {
+        // A close while the threads were starting terminates them: nothing failed.
+        if (!closed) throw err
+      }
     },
     async encode (ipc, o) {
       if (closed) throw new Error('encoder pool is closed')
