@@ -1,8 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { loadavg } from 'node:os'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { launchGateway, scrape, Scope, sumMetric } from './lib/gateway.ts'
+import { launchGateway, scrape, Scope, sumMetric, type BenchGateway } from './lib/gateway.ts'
 import { rssOf, RssSampler } from './lib/proc.ts'
 import { log, MiB, type BenchResult } from './lib/table.ts'
 import type { BenchOptions } from './throughput.ts'
@@ -112,5 +113,54 @@ export async function connections (opts: BenchOptions): Promise<BenchResult> {
     await Promise.all(children.map((c) => ask(c, { cmd: 'close' }).catch(() => c.kill('SIGKILL'))))
     await scope.close()
   }
+  if (!opts.quick) await acrossProcesses(figures, notes)
   return { bench: 'connections (40k WebSockets)', figures, notes }
+}
+
+/**
+ * The same 40,000 on this machine when one process may not hold them: as many gateway processes
+ * as the open-file limit requires, sharing one DATA_DIR (the multi-instance deployment: catalog
+ * and objects are safe across instances), each with its share of the connections.
+ */
+async function acrossProcesses (figures: BenchResult['figures'], notes: string[]): Promise<void> {
+  const scope = new Scope()
+  const children: ChildProcess[] = []
+  try {
+    const dataDir = mkdtempSync(join(tmpdir(), 'quiver-conn-'))
+    scope.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
+    const perProcess = nofileOf(process.pid).soft - FD_HEADROOM
+    const n = Math.ceil(TARGET / perProcess)
+    const gws: BenchGateway[] = []
+    for (let i = 0; i < n; i++) gws.push(await launchGateway(scope, { DATA_DIR: dataDir }))
+    const tokens = Array.from({ length: TOKENS }, (_, i) => gws[0].token(['write'], `conn-${i}`))
+    const samplers = gws.map((g) => new RssSampler(g.proc.pid!, 200).start())
+    await sleep(500)
+    const base = gws.reduce((sum, g) => sum + rssOf(g.proc.pid!), 0)
+    const share = (i: number) => Math.floor(TARGET / n) + (i < TARGET % n ? 1 : 0)
+    log(`connections: ${TARGET.toLocaleString('en-US')} across ${n} gateway processes sharing one DATA_DIR`)
+    for (let i = 0; i < n; i++) children.push(fork(CLIENT, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
+    const t0 = performance.now()
+    const opened = await Promise.all(children.map((c, i) => ask<{ opened: number, failed: number, firstError: string }>(c, {
+      cmd: 'open', url: gws[i].url.replace('http:', 'ws:'), topics: TOPICS, tokens, sources: SOURCES, count: share(i), offset: i * PER_CHILD, concurrency: 128, deadlineMs: 150_000
+    })))
+    const openS = (performance.now() - t0) / 1000
+    const streamed = await Promise.all(children.map((c) => ask<{ rows: number }>(c, { cmd: 'stream', every: STREAM_EVERY, seconds: 10 })))
+    const held = gws.reduce((sum, g) => sum + rssOf(g.proc.pid!), 0)
+    const status = await Promise.all(children.map((c) => ask<{ open: number }>(c, { cmd: 'status' })))
+    for (const r of samplers) r.stop()
+    const stillOpen = status.reduce((sum, x) => sum + x.open, 0)
+    figures.push(
+      { name: `connections held open across ${n} gateway processes on this machine`, value: stillOpen, target: `all ${TARGET.toLocaleString('en-US')}`, pass: stillOpen >= TARGET },
+      { name: `RSS of the ${n} gateways together while holding them`, value: held / MiB, unit: 'MiB', target: '≤ 2048 MiB', pass: stillOpen > 0 && held <= RSS_TARGET },
+      { name: `RSS per connection across the ${n} (after their ${(base / MiB).toFixed(0)} MiB at rest)`, value: (held - base) / Math.max(1, stillOpen) / 1024, unit: 'KiB' },
+      { name: 'rows acked to the streaming connections meanwhile', value: streamed.reduce((sum, x) => sum + x.rows, 0), unit: 'rows' }
+    )
+    notes.push(`across processes: ${opened.reduce((sum, o) => sum + o.opened, 0).toLocaleString('en-US')} opened in ${openS.toFixed(1)} s, ${opened.reduce((sum, o) => sum + o.failed, 0)} failed; ${n} gateways of at most ${perProcess.toLocaleString('en-US')} connections each (this container's open-file limit), one DATA_DIR`)
+  } catch (err) {
+    figures.push({ name: 'across processes', value: 'crashed', pass: false })
+    notes.push((err as Error).message.split('\n').slice(0, 4).join(' / '))
+  } finally {
+    await Promise.all(children.map((c) => ask(c, { cmd: 'close' }).catch(() => c.kill('SIGKILL'))))
+    await scope.close()
+  }
 }
