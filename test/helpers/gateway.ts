@@ -32,13 +32,14 @@ export async function freePort (): Promise<number> {
  * Spawns the real server as `npm start` does (`node --import tsx src/server.ts`) on a random port
  * with a temporary DATA_DIR (unless env.DATA_DIR is given), and waits until /healthz answers.
  * The environment is exactly `env` plus PATH/HOME: nothing leaks in from the test process.
+ * `opts.argv` runs another entry instead (the built server: `[dist/src/server.js]`).
  */
-export async function startGateway (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string> = {}, opts: { timeoutMs?: number, cwd?: string } = {}): Promise<Gateway> {
+export async function startGateway (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string> = {}, opts: { timeoutMs?: number, cwd?: string, argv?: string[] } = {}): Promise<Gateway> {
   const port = env.PORT ? Number(env.PORT) : await freePort()
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'quiver-gw-'))
   let out = ''
   let err = ''
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'server.ts')], {
+  const proc = spawn(process.execPath, opts.argv ?? ['--import', 'tsx', join(ROOT, 'src', 'server.ts')], {
     cwd: opts.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env, PORT: String(port), DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'pipe']
