@@ -35,6 +35,13 @@ export interface BatcherOptions<T> {
    * still encoding; each flush is still one object per partition.
    */
   maxInFlight?: number
+  /**
+   * Fraction (0–1) by which to shorten this buffer's second window, once. Buffers filled from the
+   * same start flush at the same instants forever after, so every topic's encode queues behind
+   * the others' on the same few threads; shifting each buffer's phase once by a different amount
+   * spreads the flushes over the interval. No window is ever longer than FLUSH_INTERVAL_MS.
+   */
+  desync?: () => number
 }
 
 interface Slot<T> {
@@ -63,6 +70,8 @@ export class Batcher<T> {
   #inFlight = new Set<Promise<void>>()
   #failures = 0
   #closed = false
+  #flushes = 0
+  #shifted = false
 
   constructor (opts: BatcherOptions<T>) {
     this.#opts = opts
@@ -89,7 +98,7 @@ export class Batcher<T> {
       } else if (this.#timer === null) {
         // After failed flushes the next attempt waits for the backoff, but it must be scheduled:
         // nothing else would start it when no retained entry is left to retry.
-        this.#startTimer(this.#failures === 0 ? this.#opts.intervalMs : (this.#opts.retryDelayMs ?? defaultRetryDelay)(this.#failures))
+        this.#startTimer(this.#failures === 0 ? this.#windowMs() : (this.#opts.retryDelayMs ?? defaultRetryDelay)(this.#failures))
       }
     })
   }
@@ -125,6 +134,13 @@ export class Batcher<T> {
     this.#pendingRows = 0
   }
 
+  /** A new window's length: the interval, except the one shortened window of `desync`. */
+  #windowMs (): number {
+    if (this.#shifted || this.#flushes === 0 || !this.#opts.desync) return this.#opts.intervalMs
+    this.#shifted = true
+    return this.#opts.intervalMs * (1 - Math.min(1, Math.max(0, this.#opts.desync())))
+  }
+
   #startTimer (ms: number): void {
     this.#clearTimer()
     if (this.#closed) return
@@ -146,6 +162,7 @@ export class Batcher<T> {
     if (this.#failures > 0 && this.#inFlight.size > 0) return
     this.#due = false
     this.#clearTimer()
+    this.#flushes++
     let take = 0
     let bytes = 0
     while (take < this.#pending.length && (take === 0 || bytes + this.#pending[take].entry.bytes <= this.#opts.maxBytes)) {
@@ -185,7 +202,7 @@ export class Batcher<T> {
       this.#due = true
       this.#kick()
     } else if (this.#timer === null) {
-      this.#startTimer(this.#opts.intervalMs)
+      this.#startTimer(this.#windowMs())
     }
   }
 

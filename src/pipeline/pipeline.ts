@@ -79,6 +79,8 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
         maxBytes: config.FLUSH_MAX_BYTES,
         retryDelayMs: opts.retryDelayMs,
         maxInFlight: Math.max(1, opts.encoder.threads),
+        // Topics fed from the same moment would otherwise all flush at once, forever.
+        desync: () => Math.random() * 0.5,
         write: (_partition, entries) => write(topic, entries),
         onSettled: (entry) => {
           release(entry.bytes)

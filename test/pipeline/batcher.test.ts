@@ -193,3 +193,25 @@ t.test('a flush never takes more than maxBytes: an entry without room flushes wh
   await Promise.all(['p', 'q', 'r', 's', 'u', 'v', 'w', 'x'].map((x) => d.add(e(x, 10))))
   t.same(written.map((w) => w.payloads), [['p', 'q', 'r'], ['s', 'u', 'v'], ['w', 'x']])
 })
+
+t.test('desync shortens the second window once, by its fraction; the first and later ones are whole', async (t) => {
+  const times: number[] = []
+  const t0 = performance.now()
+  let calls = 0
+  const b = new Batcher<string>({
+    intervalMs: 200,
+    maxBytes: 1000,
+    desync: () => { calls++; return 0.5 },
+    async write () { times.push(performance.now() - t0) }
+  })
+  const e = (payload: string): BatchEntry<string> => ({ payload, rows: 1, bytes: 10, partition: 'h', retain: false })
+  await b.add(e('a')) // window 1 starts at 0: whole
+  await b.add(e('b')) // window 2 starts at ~200: shortened to 100
+  await b.add(e('c')) // window 3 starts at ~300: whole again
+  t.equal(calls, 1, 'asked once')
+  t.ok(times[0] >= 195 && times[0] < 290, `first flush after a whole interval (${times[0].toFixed(0)} ms)`)
+  const second = times[1] - times[0]
+  t.ok(second >= 95 && second < 190, `second window half as long (${second.toFixed(0)} ms)`)
+  const third = times[2] - times[1]
+  t.ok(third >= 195, `third window whole (${third.toFixed(0)} ms)`)
+})
