@@ -71,6 +71,10 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
       })
     }))
   const pems = new WeakMap<object, string>()
+  // Discovery (no fixed JWKS path): the key set is trusted only once the issuer's document was
+  // read and named this very issuer (OpenID Connect Discovery §4.3), else tokens are refused.
+  let discovered = Boolean(opts.jwksPath)
+  let discovering: Promise<string> | undefined
   let lastMiss: Attempt | undefined
   let lastError: string | undefined
   let hydrated = false
@@ -95,7 +99,37 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
     }
   }
 
+  /** The JWKS location named by the issuer's discovery document, after checking its `issuer`. */
+  function discover (): Promise<string> {
+    discovering ??= (async () => {
+      await jwksClient()
+      const res = await fetch(`${domain}.well-known/openid-configuration`, { ...fetchOptions, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) } as RequestInit)
+      if (!res.ok) throw new Error(`discovery document: HTTP ${res.status}`)
+      const doc = await res.json() as { issuer?: unknown, jwks_uri?: unknown }
+      if (doc.issuer !== opts.issuer) throw new Error(`discovery document of ${opts.issuer} names issuer ${JSON.stringify(doc.issuer)}`)
+      if (typeof doc.jwks_uri !== 'string' || !URL.canParse(doc.jwks_uri)) throw new Error('discovery document: no valid jwks_uri')
+      discovered = true
+      return doc.jwks_uri
+    })().finally(() => { discovering = undefined })
+    return discovering
+  }
+
   async function getKey (kid: string): Promise<string> {
+    if (!discovered) {
+      if (hydrating) await hydrating
+      if (!discovered) {
+        // Within the refetch budget, answer from the last attempt instead of asking again.
+        if (lastMiss && now() - lastMiss.at < UNKNOWN_KID_INTERVAL_MS) throw new AuthUnavailableError()
+        lastMiss = { at: now(), done: Promise.resolve(), unavailable: true }
+        try {
+          await discover()
+        } catch (err) {
+          lastError = `JWKS of ${opts.issuer} unusable: ${(err as Error).message}`
+          throw new AuthUnavailableError()
+        }
+        lastMiss = undefined
+      }
+    }
     const jwks = await jwksClient()
     const key = jwks.generateCacheKey('RS256', kid, domain)
     let jwk: JsonWebKey
@@ -144,7 +178,7 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
     lastHydrate = now()
     try {
       const jwks = await jwksClient()
-      const uri = opts.jwksPath ? domain + opts.jwksPath : await jwks.getJwksUri(domain)
+      const uri = opts.jwksPath ? domain + opts.jwksPath : await discover()
       const res = await fetch(uri, { ...fetchOptions, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) } as RequestInit)
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
       const body = await res.json() as { keys?: Array<JsonWebKey & { kid?: string, alg?: string, use?: string }> }
@@ -156,7 +190,7 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
       lastError = undefined
       return true
     } catch (err) {
-      lastError = `JWKS of ${opts.issuer} unreachable: ${(err as Error).message}`
+      lastError = `JWKS of ${opts.issuer} not loaded: ${(err as Error).message}`
       // Counts as this window's fetch: requests in the next 10 s answer 503 at once.
       lastMiss = { at: lastHydrate, done: Promise.resolve(), unavailable: true }
       return false

@@ -42,3 +42,30 @@ t.test('OIDC issuer: JWKS from discovery, audience and groups claim', async (t) 
   t.equal(jwks.json().keys.length, 1)
   t.equal(hits.length, 2, 'no fetch per request')
 })
+
+t.test('a discovery document naming another issuer is refused: tokens get 503, /readyz says why, its keys are never fetched', async (t) => {
+  const seen: string[] = []
+  const liar = createServer((req, res) => {
+    seen.push(req.url ?? '')
+    const body = req.url === '/tenant/.well-known/openid-configuration'
+      // The mix-up attack: a document at this issuer's address speaking for another issuer.
+      ? { issuer: 'https://idp.example.com/tenant', jwks_uri: `${liarBase}/tenant/certs` }
+      : req.url === '/tenant/certs'
+        ? { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'RS256', use: 'sig' }] }
+        : {}
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+  })
+  await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => liar.close(resolve)))
+  const liarBase = `http://127.0.0.1:${(liar.address() as AddressInfo).port}`
+  const liarIssuer = `${liarBase}/tenant`
+  const { app } = await buildApp(t, { AUTH_PROVIDERS: 'oidc', OIDC_ISSUER: liarIssuer })
+  const token = sign({ iss: liarIssuer, sub: 'mallory', iat: now, exp: now + 300 })
+  const res = await app.inject({ url: '/v1/whoami', headers: { authorization: `Bearer ${token}` } })
+  t.equal(res.statusCode, 503)
+  t.same(res.json(), { statusCode: 503, code: 'QUIVER_AUTH_UNAVAILABLE', error: 'Service Unavailable', message: res.json().message })
+  const ready = await app.inject({ url: '/readyz' })
+  t.equal(ready.statusCode, 503)
+  t.same(ready.json().checks.auth, `JWKS of ${liarIssuer} not loaded: discovery document of ${liarIssuer} names issuer "https://idp.example.com/tenant"`)
+  t.notOk(seen.includes('/tenant/certs'), `the key set it points at was never fetched (${seen.join(', ')})`)
+})
