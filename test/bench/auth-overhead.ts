@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,6 +9,7 @@ import { createLocalIssuer, loadOrCreateLocalKeys } from '../../src/auth/local-k
 import { createAuthenticator } from '../../src/auth/verifier.ts'
 import { loadConfig } from '../../config/load.ts'
 import { cpuOf, CpuMeter, pinnedCommand } from './lib/proc.ts'
+import { ask } from './lib/ask.ts'
 import { log, median, type BenchResult } from './lib/table.ts'
 import type { BenchOptions } from './throughput.ts'
 
@@ -16,19 +17,6 @@ const SERVER = fileURLToPath(new URL('./lib/auth-server.ts', import.meta.url))
 const GENERATOR = fileURLToPath(new URL('./lib/raw-load-child.ts', import.meta.url))
 const CONNECTIONS = 16
 const DEPTH = 4
-
-function ask<T> (child: ChildProcess, msg: object): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number) => reject(new Error(`load generator exited with ${code}`))
-    child.once('exit', onExit)
-    child.once('message', (m) => {
-      child.off('exit', onExit)
-      if ((m as { error?: string }).error) reject(new Error((m as { error: string }).error))
-      else resolve(m as T)
-    })
-    child.send(msg)
-  })
-}
 
 /** Closed-loop load: `CONNECTIONS × DEPTH` requests in flight for `ms`, bounded by `max` requests. */
 async function hammer (pool: Pool, path: string, tokens: string[] | null, ms: number, max: number): Promise<{ rps: number, n: number, bad: number }> {
@@ -114,7 +102,7 @@ export async function authOverhead (opts: BenchOptions): Promise<BenchResult> {
     const request = (path: string, bearer: boolean): string =>
       `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${bearer ? `Authorization: Bearer ${token}\r\n` : ''}\r\n`
     const load = (req: string, ms: number): Promise<{ rps: number, ok: number, other: number, cpuS: number }> =>
-      ask(gen, { port, request: req, connections: CONNECTIONS, depth: DEPTH, ms })
+      ask(gen, { port, request: req, connections: CONNECTIONS, depth: DEPTH, ms }, 'load generator')
     const sides: Record<Side, string> = {
       open: request('/bench/open', false),
       openH: request('/bench/open', true),

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { launchGateway, scrape, Scope, sumMetric, type BenchGateway } from './lib/gateway.ts'
 import { rssOf, RssSampler } from './lib/proc.ts'
+import { ask } from './lib/ask.ts'
 import { log, MiB, type BenchResult } from './lib/table.ts'
 import type { BenchOptions } from './throughput.ts'
 
@@ -23,19 +24,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 function nofileOf (pid: number): { soft: number, hard: number } {
   const m = /Max open files\s+(\d+)\s+(\d+)/.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))
   return { soft: Number(m?.[1] ?? 0), hard: Number(m?.[2] ?? 0) }
-}
-
-function ask<T> (child: ChildProcess, msg: object): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number) => reject(new Error(`connection client exited with ${code}`))
-    child.once('exit', onExit)
-    child.once('message', (m) => {
-      child.off('exit', onExit)
-      if ((m as { error?: string }).error) reject(new Error((m as { error: string }).error))
-      else resolve(m as T)
-    })
-    child.send(msg)
-  })
 }
 
 /**
