@@ -106,7 +106,11 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
       const res = await fetch(`${domain}.well-known/openid-configuration`, { ...fetchOptions, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) } as RequestInit)
       if (!res.ok) throw new Error(`discovery document: HTTP ${res.status}`)
       const doc = await res.json() as { issuer?: unknown, jwks_uri?: unknown }
-      if (doc.issuer !== opts.issuer) throw new Error(`discovery document of ${opts.issuer} names issuer ${JSON.stringify(doc.issuer)}`)
+      if (doc.issuer !== opts.issuer) {
+        // A document that stops naming this issuer withdraws the trust an earlier one gave.
+        discovered = false
+        throw new Error(`discovery document of ${opts.issuer} names issuer ${JSON.stringify(doc.issuer)}`)
+      }
       if (typeof doc.jwks_uri !== 'string' || !URL.canParse(doc.jwks_uri)) throw new Error('discovery document: no valid jwks_uri')
       discovered = true
       return doc.jwks_uri
