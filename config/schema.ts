@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox'
 const CommaList = (description: string) => Type.String({ default: '', description })
 
 /**
- * The one description of Quiver's environment (CONTRACT §2). Types come from it via Static;
+ * The one description of Quiver's environment (README "Configuration" lists it). Types come from it via Static;
  * nothing re-declares them by hand.
  */
 export const ConfigSchema = Type.Object({
@@ -50,7 +50,34 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 0, description: 'requests per minute per principal; 0 = off' }),
   WS_MAX_MESSAGE_BYTES: Type.Integer({ minimum: 1024, default: 256 * 1024 * 1024 }),
   WS_MAX_INFLIGHT: Type.Integer({ minimum: 1, default: 64 }),
-  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 5 * 60 * 1000, description: 'a request (headers and body) must arrive within this time; cuts slow-body clients' })
+  // surface: WebSocket connections (ingest + tail) one principal (iss+sub) may hold open
+  WS_MAX_CONNECTIONS_PER_SUB: Type.Integer({ minimum: 1, default: 100, description: 'open WebSocket connections per principal; beyond it the upgrade is refused with 429 QUIVER_TOO_MANY_CONNECTIONS' }),
+  // auth: key sets and minted tokens
+  JWKS_CACHE_TTL_S: Type.Integer({ minimum: 10, default: 600, description: 'a fetched JWKS key is trusted this long (at least the 10 s fetch window); a key the provider removed is refused after it' }),
+  LOCAL_TOKEN_MAX_TTL_S: Type.Integer({ minimum: 60, default: 604800, description: 'longest ttlSeconds POST /v1/admin/tokens accepts' }),
+  LOCAL_TOKEN_REVOCATION_POLL_S: Type.Integer({ minimum: 1, default: 5, description: 'how often each instance re-reads the revocation list from storage (the propagation delay)' }),
+
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 5 * 60 * 1000, description: 'a request (headers and body) must arrive within this time; cuts slow-body clients' }),
+
+  // --- types: schema size bounds and evolution ---
+  MAX_SCHEMA_FIELDS: Type.Integer({ minimum: 1, default: 10_000, description: 'fields of one schema counted at every nesting level; more → 400' }),
+  MAX_TYPE_LENGTH: Type.Integer({ minimum: 64, default: 1024 * 1024, description: 'characters of one type string in a topic schema; longer → 400' }),
+
+  // evolution: schema versions
+  AUTO_EVOLVE_TOPICS: Type.Boolean({ default: true, description: 'a writer\'s stream that only adds nullable fields evolves the topic (topics created with evolution "none" or "additive" decide for themselves)' }),
+
+  // Lake: partitions and idempotency keys.
+  MAX_PARTITIONS_PER_FLUSH: Type.Integer({ minimum: 1, default: 1000, description: 'distinct partitions (values × time bucket) one flush of a topic may write; a request feeding more gets 422 QUIVER_TOO_MANY_PARTITIONS' }),
+  IDEMPOTENCY_LEASE_MS: Type.Integer({ minimum: 1000, default: 30000, description: 'an in-flight Idempotency-Key of a gateway that died stops blocking retries after this' }),
+  IDEMPOTENCY_TTL_S: Type.Integer({ minimum: 1, default: 86400, description: 'how long a committed Idempotency-Key is remembered (replayed)' }),
+
+  // --- surface: console link, metrics exposure ---
+  CONSOLE_LINK_TTL_S: Type.Integer({ minimum: 60, maximum: 86400, default: 3600, description: 'lifetime of the admin token in the console link the local provider prints at startup' }),
+  METRICS_TOPIC_LABELS: Type.Integer({ minimum: 0, default: 100, description: 'catalog topics /metrics labels by name; later ones count under topic="_other"' }),
+  METRICS_TOKEN: Type.String({ default: '', pattern: '^(|\\S{16,})$', description: 'when set, GET /metrics needs Authorization: Bearer <this>; else 401' }),
+
+  // ingest service (src/ingest/)
+  INGEST_CATALOG_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000, description: 'an ingest whose topic lookup in storage takes longer gets 503 QUIVER_STORAGE_UNAVAILABLE and frees its admission reservation' })
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { NotFoundError } from '../src/errors.ts'
-import { ErrorSchema } from '../src/auth/schemas.ts'
+import { ErrorSchema } from '../src/http/error-schema.ts'
 
 const JwksSchema = Type.Object({
   keys: Type.Array(Type.Object({

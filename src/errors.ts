@@ -1,13 +1,14 @@
 import createError from '@fastify/error'
 
 /**
- * Every error Quiver answers with. Codes are part of the public contract (CONTRACT §4):
+ * Every error Quiver answers with. Codes are part of the public interface (clients branch on them):
  * add new ones, never rename. The JSON body is built by the error handler in
  * plugins/app/errors.ts from `statusCode`, `code` and `message`.
  */
 export const UnauthorizedError = createError<[string?]>('QUIVER_UNAUTHORIZED', 'Missing or invalid bearer token%s', 401)
 export const ForbiddenError = createError<[string]>('QUIVER_FORBIDDEN', 'This operation needs the %s role', 403)
 export const MissingScopeError = createError<[string, string]>('QUIVER_MISSING_SCOPE', 'This %s operation needs the scopes: %s', 403)
+export const TokenTtlTooLongError = createError<[number, number]>('QUIVER_TOKEN_TTL_TOO_LONG', 'ttlSeconds %d exceeds LOCAL_TOKEN_MAX_TTL_S (%d)', 400)
 export const AuthUnavailableError = createError('QUIVER_AUTH_UNAVAILABLE', 'The identity provider cannot be reached; try again later', 503)
 
 export const NotFoundError = createError<[string]>('QUIVER_NOT_FOUND', '%s', 404)
@@ -16,14 +17,28 @@ export const TopicExistsError = createError<[string]>('QUIVER_TOPIC_EXISTS', 'To
 export const InvalidTopicNameError = createError<[string]>('QUIVER_INVALID_TOPIC_NAME', 'Invalid topic name "%s": expected ^[a-z][a-z0-9_]{0,62}$', 400)
 export const InvalidSchemaError = createError<[string]>('QUIVER_INVALID_SCHEMA', 'Invalid schema: %s', 400)
 export const ValidationError = createError<[string]>('QUIVER_VALIDATION', '%s', 400)
-export const BadRequestError = createError<[string]>('QUIVER_BAD_REQUEST', '%s', 400)
 
 export const InvalidArrowError = createError<[string]>('QUIVER_INVALID_ARROW', 'Invalid Arrow IPC data: %s', 400)
 export const InvalidJsonError = createError<[string]>('QUIVER_INVALID_JSON', 'Invalid JSON data: %s', 400)
 export const PayloadTooLargeError = createError<[number]>('QUIVER_PAYLOAD_TOO_LARGE', 'Request body exceeds %d bytes', 413)
 export const UnsupportedMediaTypeError = createError<[string]>('QUIVER_UNSUPPORTED_MEDIA_TYPE', 'Unsupported content type "%s"; use application/vnd.apache.arrow.stream, application/vnd.apache.arrow.file, application/x-ndjson or application/json', 415)
+export const NotAcceptableError = createError<[string]>('QUIVER_NOT_ACCEPTABLE', 'Cannot answer as "%s"; rows are served as application/vnd.apache.arrow.stream or application/x-ndjson', 406)
 export const SchemaMismatchError = createError<[string]>('QUIVER_SCHEMA_MISMATCH', 'Schema does not match the topic: %s', 422)
+// Schema evolution.
+export const SchemaIncompatibleError = createError<[string]>('QUIVER_SCHEMA_INCOMPATIBLE', 'Schema change is not compatible: %s', 422)
+export const SchemaConflictError = createError<[string]>('QUIVER_SCHEMA_CONFLICT', 'Topic "%s" is being evolved by others right now; retry shortly', 503)
+export const InvalidPartitionError = createError<[string]>('QUIVER_INVALID_PARTITION', 'Invalid partition spec: %s', 400)
+export const TooManyPartitionsError = createError<[number, number]>('QUIVER_TOO_MANY_PARTITIONS', 'The request feeds %d partitions; at most %d per flush (MAX_PARTITIONS_PER_FLUSH)', 422)
+export const PartitionValueTooLongError = createError<[string, number]>('QUIVER_PARTITION_VALUE_TOO_LONG', 'A value of partition field "%s" is %d bytes once escaped; at most 200 bytes fit in a key segment', 422)
+export const TooManyConnectionsError = createError<[number]>('QUIVER_TOO_MANY_CONNECTIONS', 'Too many open WebSocket connections for this principal (at most %d)', 429)
+export const InvalidIdempotencyKeyError = createError('QUIVER_INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 255 visible ASCII characters', 400)
+export const IdempotencyInFlightError = createError('QUIVER_IDEMPOTENCY_IN_FLIGHT', 'A request with this Idempotency-Key is still being processed; retry shortly', 409)
+export const IdempotencyKeyReusedError = createError('QUIVER_IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for another request (body, content type or ack differ)', 422)
 export const RateLimitedError = createError<[number]>('QUIVER_RATE_LIMITED', 'Too many requests; retry in %d seconds', 429)
+
+// Types: what a producer sent that cannot be stored, and what to send instead.
+export const UnsupportedArrowTypeError = createError<[string]>('QUIVER_UNSUPPORTED_TYPE', 'Unsupported Arrow data: %s', 415)
+export const DecimalPrecisionError = createError<[string]>('QUIVER_DECIMAL_PRECISION', 'Decimal value out of range: %s', 422)
 
 export const OverloadedError = createError('QUIVER_OVERLOADED', 'The gateway is buffering as much as it may; retry shortly', 503)
 export const StorageUnavailableError = createError('QUIVER_STORAGE_UNAVAILABLE', 'Storage is failing; the data was not committed, retry shortly', 503)
@@ -35,9 +50,10 @@ export const RETRY_AFTER_SECONDS: Record<string, number> = {
   QUIVER_OVERLOADED: 1,
   QUIVER_STORAGE_UNAVAILABLE: 2,
   QUIVER_SHUTTING_DOWN: 1,
-  QUIVER_AUTH_UNAVAILABLE: 2
+  QUIVER_AUTH_UNAVAILABLE: 2,
+  QUIVER_SCHEMA_CONFLICT: 1,
+  QUIVER_IDEMPOTENCY_IN_FLIGHT: 1
 }
 
-/** WebSocket ingest: text frames carry no data (CONTRACT §7); sent as an error frame, not an HTTP answer. */
+/** WebSocket ingest: text frames carry no data (every message is an Arrow IPC stream); sent as an error frame, not an HTTP answer. */
 export const TextFrameError = createError('QUIVER_TEXT_FRAME', 'Text frames are not accepted: send each Arrow IPC stream as one binary message', 400)
-export const LocalOnlyError = createError<[string]>('QUIVER_LOCAL_ONLY', 'Console tokens are only handed out to loopback requests: %s', 403)

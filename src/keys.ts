@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto'
-
-const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+import { monotonicFactory } from 'ulidx'
 
 function pad2 (n: number): string {
   return n < 10 ? `0${n}` : String(n)
@@ -34,65 +32,22 @@ export function objectKey (topic: string, date: Date, id: string): string {
   return `${partitionPrefix(topic, date)}${id}.parquet`
 }
 
-/** Base32 (Crockford) of a non-negative integer, left-padded to `len` characters. */
-export function encodeBase32 (value: number | bigint, len: number): string {
-  let v = BigInt(value)
-  let out = ''
-  for (let i = 0; i < len; i++) {
-    out = CROCKFORD[Number(v & 31n)] + out
-    v >>= 5n
-  }
-  if (v !== 0n) throw new RangeError(`value does not fit in ${len} base32 characters`)
-  return out
-}
-
 /** Reads the millisecond timestamp back out of an id from `newObjectId`. */
-export function decodeTime (id: string): number {
-  let v = 0
-  for (const ch of id.slice(0, 10)) {
-    const d = CROCKFORD.indexOf(ch)
-    if (d < 0) throw new RangeError(`not a Crockford base32 id: ${id}`)
-    v = v * 32 + d
-  }
-  return v
-}
+export { decodeTime } from 'ulidx'
 
-const COUNTER_CHARS = 6
-const COUNTER_MAX = 32 ** COUNTER_CHARS - 1
-const INSTANCE_CHARS = 10
+const nextUlid = monotonicFactory()
 
 /**
- * Id generator: 10 chars of ms time (48 bits), 6 chars of a per-ms counter, 10 chars of a random
- * instance id (50 bits). Sorts by time; within one process ids are strictly increasing even if the
- * clock steps back (the last time is kept); across instances the random suffix keeps them unique.
+ * A monotonic ULID: 48 bits of ms time then 80 random bits, Crockford base32, 26 characters.
+ * Sorts by time; within one process ids strictly increase even within a ms or when the clock
+ * steps back (ulidx keeps the last time and increments the random part); across instances the
+ * 80 random bits keep them unique.
  */
-/** Random per-process id (50 bits), shared by object ids and S3 create claims. */
-export const INSTANCE_ID = encodeBase32(BigInt('0x' + randomBytes(7).toString('hex')) & ((1n << 50n) - 1n), INSTANCE_CHARS)
-
-export function createIdGenerator (instanceId = INSTANCE_ID, now: () => number = Date.now) {
-  let lastTime = -1
-  let counter = 0
-  return function next (): string {
-    let t = now()
-    if (t <= lastTime) {
-      t = lastTime
-      counter++
-      if (counter > COUNTER_MAX) {
-        // Billions of ids in one ms cannot happen in practice; borrowing the next ms keeps order.
-        t = ++lastTime
-        counter = 0
-      }
-    } else {
-      counter = 0
-    }
-    lastTime = t
-    return encodeBase32(t, 10) + encodeBase32(counter, COUNTER_CHARS) + instanceId
-  }
+export function newObjectId (): string {
+  return nextUlid()
 }
 
-const defaultGenerator = createIdGenerator()
-
-/** Unique across gateway instances, lexicographically sortable by time, monotonic within a process. */
-export function newObjectId (): string {
-  return defaultGenerator()
+/** `{topic}/{dir}/{id}.parquet`, `dir` from the partitioner (`tenant=acme/year=…/hour=HH`). */
+export function partitionedObjectKey (topic: string, dir: string, id: string): string {
+  return `${topic}/${dir}/${id}.parquet`
 }

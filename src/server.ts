@@ -1,13 +1,15 @@
 import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import closeWithGrace from 'close-with-grace'
 import fp from 'fastify-plugin'
 import app from './app.ts'
 import { loadConfig, ConfigError, splitList } from '../config/load.ts'
-import { clientErrorHandler, timeoutOptions } from './client-error.ts'
+import { dotenvVariables, likelyTypos } from '../config/typos.ts'
+import { clientErrorHandler, timeoutOptions } from './http/client-error.ts'
 import { redactUrl } from './log-redact.ts'
 import { prepareLocalKeys } from './auth/local-keys.ts'
+import { installShutdown } from './lifecycle/shutdown.ts'
+import { watchLauncher } from './lifecycle/parent-watch.ts'
 import type { Config } from '../config/schema.ts'
 
 /** Redacted everywhere a token could appear in a log line. */
@@ -18,10 +20,13 @@ export const REDACT_PATHS = [
   'headers.authorization'
 ]
 
-export function serverOptions (config: Config): FastifyServerOptions {
+export function serverOptions (config: Config, o: { pretty?: boolean } = {}): FastifyServerOptions {
   const opts: FastifyServerOptions = {
     logger: {
       level: config.LOG_LEVEL,
+      // A person at a terminal reads pretty lines; pipes and log shippers get JSON. The
+      // formatting runs in pino's transport thread, off the event loop.
+      ...(o.pretty ?? process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: {
         req (req) {
@@ -32,7 +37,7 @@ export function serverOptions (config: Config): FastifyServerOptions {
     },
     // Streams are read by the routes themselves; this only bounds JSON control bodies.
     bodyLimit: 10 * 1024 * 1024,
-    // Slow-body (slowloris) clients are cut after REQUEST_TIMEOUT_MS; see src/client-error.ts.
+    // Slow-body (slowloris) clients are cut after REQUEST_TIMEOUT_MS; see src/http/client-error.ts.
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     clientErrorHandler,
     connectionTimeout: 0,
@@ -71,11 +76,12 @@ export async function main (): Promise<void> {
   // A first start's RSA key generation runs on the thread pool while the plugins load.
   if (splitList(config.AUTH_PROVIDERS).includes('local')) prepareLocalKeys(config.DATA_DIR).catch(() => {})
   const fastify = await buildServer(config)
-  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) => {
-    if (err) fastify.log.error({ err }, 'closing after an uncaught error')
-    else fastify.log.info({ signal }, 'shutting down: flushing buffers')
-    await fastify.close()
-  })
+  for (const [given, meant] of likelyTypos({ ...dotenvVariables(), ...process.env })) {
+    fastify.log.warn({ variable: given, meant }, `config: ${given} is not a Quiver variable and is ignored: did you mean ${meant}?`)
+  }
+  const stop = installShutdown({ delayMs: config.SHUTDOWN_TIMEOUT_MS, log: fastify.log, close: () => fastify.close() })
+  // Under `npm start`: npm (or the sh it runs) leaving without a word must still end in a flush.
+  watchLauncher((link) => stop(`launcher left (pid ${link.ppid})`))
   await fastify.listen({ port: config.PORT, host: config.HOST })
 }
 

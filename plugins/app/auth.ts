@@ -1,14 +1,17 @@
 import type { AddressInfo } from 'node:net'
 import fp from 'fastify-plugin'
+import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { ForbiddenError, MissingScopeError, UnauthorizedError } from '../../src/errors.ts'
 import type { Principal, Role } from '../../src/auth/types.ts'
 import { authorize } from '../../src/auth/policy.ts'
-import { createAuthenticator } from '../../src/auth/verifier.ts'
-import { extractToken } from '../../src/auth/extract-token.ts'
+import { createAuthenticator, rejectReason, type DecodedToken } from '../../src/auth/verifier.ts'
+import { describeProviders } from '../../src/auth/providers.ts'
+import { extractToken, isWebSocketHandshake } from '../../src/auth/extract-token.ts'
 import { TokenRejectedError } from '../../src/auth/rejection.ts'
+import { createRevocationList, type RevocationList } from '../../src/auth/revocations.ts'
 import { localBanner, localBaseUrl } from '../../src/auth/banner.ts'
-import { prepareLocalKeys, type LocalIssuer } from '../../src/auth/local-keys.ts'
+import { loadOrCreateLocalKeys, prepareLocalKeys, type LocalIssuer } from '../../src/auth/local-keys.ts'
 import { splitList } from '../../config/load.ts'
 
 export type AuthHook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
@@ -20,16 +23,60 @@ function isBearer (header: string): boolean {
   return header.length > BEARER_PREFIX.length && (header.startsWith(BEARER_PREFIX) || header.slice(0, BEARER_PREFIX.length).toLowerCase() === 'bearer ')
 }
 
+/** What the slow path learns about a request's token on its way through @fastify/jwt. */
+interface TokenNotes { token?: string, keyUntil?: number }
+
 /**
  * Bearer-token authentication and role checks for every /v1 route, REST and WebSocket alike
- * (the upgrade request passes through the same onRequest hooks).
+ * (the upgrade request passes through the same onRequest hooks). @fastify/jwt verifies every
+ * token, with the key of the configured issuer the token names as its key source.
  */
 async function auth (fastify: FastifyInstance): Promise<void> {
   const { config, metrics } = fastify
   const providers = splitList(config.AUTH_PROVIDERS)
+  const useLocal = providers.includes('local')
   // A first start generates the local signing key off the event loop (see prepareLocalKeys).
-  if (providers.includes('local')) await prepareLocalKeys(config.DATA_DIR)
-  const authenticator = createAuthenticator(config)
+  if (useLocal) await prepareLocalKeys(config.DATA_DIR)
+  const localKeys = useLocal ? loadOrCreateLocalKeys(config.DATA_DIR) : undefined
+  const revocations = useLocal
+    ? createRevocationList(fastify.storage, {
+      pollMs: config.LOCAL_TOKEN_REVOCATION_POLL_S * 1000,
+      onError: (err) => fastify.log.warn({ err }, 'auth: reading the token revocation list failed')
+    })
+    : undefined
+  await revocations?.poll()
+  const authenticator = createAuthenticator(config, { localKeys, revocations, sign: (payload) => fastify.jwt.sign(payload) })
+  const notes = new WeakMap<FastifyRequest, TokenNotes>()
+  const note = (request: FastifyRequest): TokenNotes => {
+    let n = notes.get(request)
+    if (n === undefined) notes.set(request, n = {})
+    return n
+  }
+  // The URL and subprotocol token sources exist for browsers opening a WebSocket, so they count
+  // only on a real handshake to a route that is a WebSocket route.
+  const wsRoutes = new Set<string>()
+  fastify.addHook('onRoute', (route) => { if (route.websocket) wsRoutes.add(route.url) })
+  const realUpgrade = (request: FastifyRequest): boolean =>
+    request.ws === true && wsRoutes.has(request.routeOptions.url ?? '') && isWebSocketHandshake(request.method, request.headers)
+
+  await fastify.register(fastifyJwt, {
+    secret: {
+      private: localKeys?.privatePem as string,
+      public: ((request: FastifyRequest, decoded: DecodedToken) => authenticator.keyFor(decoded).then((key) => {
+        note(request).keyUntil = key.until
+        return key.pem
+      })) as never
+    },
+    sign: localKeys ? { algorithm: 'RS256', kid: localKeys.kid } : {},
+    decode: { complete: true },
+    verify: {
+      ...authenticator.verifyOptions,
+      extractToken: (request: FastifyRequest) => (note(request).token = extractToken({ headers: request.headers, query: request.query, upgrade: realUpgrade(request) }))
+    },
+    // Async: @fastify/jwt does not catch a throw from a synchronous `trusted` (the 503 of a stale list).
+    trusted: async (_request, claims) => authenticator.trusted(claims as Record<string, unknown>)
+  })
+  fastify.log.info({ providers: authenticator.providers.map((p) => ({ name: p.name, issuer: p.issuer, audiences: p.audiences })) }, describeProviders(authenticator.providers))
   // Without an audience every token of the issuer is accepted, including tokens minted for other
   // applications of a shared tenant: allowed (a single-app pool needs nothing more), but said loudly.
   if (providers.includes('oidc') && !config.OIDC_AUDIENCE) fastify.log.warn('auth: OIDC_AUDIENCE is empty: any token of OIDC_ISSUER is accepted, whatever application it was issued for')
@@ -55,9 +102,12 @@ async function auth (fastify: FastifyInstance): Promise<void> {
     return principal
   }
 
-  async function principalOf (request: FastifyRequest): Promise<Principal> {
+  async function principalOf (request: FastifyRequest, reply: FastifyReply): Promise<Principal> {
     try {
-      const principal = await authenticator.verify(extractToken({ headers: request.headers, query: request.query }))
+      const claims = await request.jwtVerify<Record<string, unknown>>()
+      const principal = authenticator.accept(claims)
+      const { token, keyUntil } = note(request)
+      if (token !== undefined) authenticator.remember(token, principal, claims, keyUntil ?? Infinity)
       request.principal = principal
       request.log.debug({ auth: 'accepted', sub: principal.sub, provider: principal.provider, roles: principal.roles }, 'auth decision')
       return principal
@@ -66,11 +116,17 @@ async function auth (fastify: FastifyInstance): Promise<void> {
         fail(request, err.reason, err.message)
         throw new UnauthorizedError('')
       }
-      if ((err as { code?: string }).code === 'QUIVER_AUTH_UNAVAILABLE') {
+      const e = err as { code?: string, message?: string, retryAfterS?: number }
+      if (e.code === 'QUIVER_AUTH_UNAVAILABLE') {
+        // A key newer than this window's fetch: retry when the next fetch may run.
+        if (e.retryAfterS !== undefined) reply.header('retry-after', String(e.retryAfterS))
         fail(request, 'unavailable', 'identity provider unreachable and key not cached')
         throw err
       }
-      throw err
+      const reason = rejectReason(e)
+      if (reason === undefined) throw err
+      fail(request, reason, e.message ?? '')
+      throw new UnauthorizedError('')
     }
   }
 
@@ -80,9 +136,9 @@ async function auth (fastify: FastifyInstance): Promise<void> {
   }
 
   // Callback hooks, not async ones: a cached token completes without a promise or a microtask.
-  const authenticate: AuthHook = (request, _reply, done) => {
+  const authenticate: AuthHook = (request, reply, done) => {
     if (knownPrincipal(request) !== undefined) return done()
-    principalOf(request).then(() => done(), done)
+    principalOf(request, reply).then(() => done(), done)
   }
 
   function requireRole (role: Role): AuthHook {
@@ -101,10 +157,10 @@ async function auth (fastify: FastifyInstance): Promise<void> {
       // Name what the level needs, not what the caller holds or lacks.
       done(new MissingScopeError(role, required.join(' ')))
     }
-    return (request, _reply, done) => {
+    return (request, reply, done) => {
       const known = knownPrincipal(request)
       if (known !== undefined) return decide(request, known, done)
-      principalOf(request).then((principal) => decide(request, principal, done), done)
+      principalOf(request, reply).then((principal) => decide(request, principal, done), done)
     }
   }
 
@@ -113,6 +169,7 @@ async function auth (fastify: FastifyInstance): Promise<void> {
   fastify.decorate('requireRole', requireRole)
   fastify.decorate('authStatus', () => authenticator.status())
   fastify.decorate('localTokens', authenticator.local ?? null)
+  fastify.decorate('tokenRevocations', revocations ?? null)
 
   // LOG_LEVEL=silent asks for no output at all: no banner either (the tokens stay mintable).
   if (authenticator.local && config.LOG_LEVEL !== 'silent') {
@@ -123,7 +180,7 @@ async function auth (fastify: FastifyInstance): Promise<void> {
       printed = true
       const address = fastify.server.address() as AddressInfo | null
       const url = localBaseUrl(config.HOST, address?.port ?? config.PORT, Boolean(config.TLS_CERT))
-      process.stdout.write(localBanner(local, url))
+      process.stdout.write(localBanner(local, url, config.CONSOLE_LINK_TTL_S))
     })
   }
 
@@ -133,7 +190,7 @@ async function auth (fastify: FastifyInstance): Promise<void> {
   })
 }
 
-export default fp(auth, { name: 'auth', dependencies: ['metrics'] })
+export default fp(auth, { name: 'auth', dependencies: ['metrics', 'storage'] })
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -145,6 +202,8 @@ declare module 'fastify' {
     authStatus: () => Promise<{ ok: boolean, reason?: string }>
     /** The local provider's token minter, null unless AUTH_PROVIDERS includes local. */
     localTokens: LocalIssuer | null
+    /** Minted local tokens' records and revocations (in storage), null unless AUTH_PROVIDERS includes local. */
+    tokenRevocations: RevocationList | null
   }
   interface FastifyRequest {
     principal: Principal | null

@@ -15,15 +15,17 @@ async function pipeline (fastify: FastifyInstance): Promise<void> {
     logger: fastify.log.child({ component: 'pipeline' }),
     hooks: {
       ingested: (topic, rows, bytes) => {
-        metrics.rows.inc({ topic }, rows)
-        metrics.bytes.inc({ topic }, bytes)
+        const label = metrics.topicLabels.of(topic)
+        metrics.rows.inc({ topic: label }, rows)
+        metrics.bytes.inc({ topic: label }, bytes)
       },
       flushed: (topic, seconds) => {
-        metrics.flushes.inc({ topic })
+        metrics.flushes.inc({ topic: metrics.topicLabels.of(topic) })
         metrics.flushDuration.observe(seconds)
       },
       uploaded: (seconds) => metrics.uploadDuration.observe(seconds),
-      buffered: (bytes) => metrics.bufferedBytes.set(bytes)
+      buffered: (bytes) => metrics.bufferedBytes.set(bytes),
+      corrupt: () => metrics.corruptObjects.inc()
     }
   })
   fastify.decorate('pipeline', p)

@@ -22,7 +22,7 @@ async function storagePlugin (fastify: FastifyInstance): Promise<void> {
   log.info({ storage: storage.location, encoderThreads: encoder.threads, compression: config.PARQUET_COMPRESSION }, 'storage ready')
 
   fastify.decorate('storage', storage)
-  fastify.decorate('catalog', createCatalog(storage))
+  fastify.decorate('catalog', createCatalog(storage, { autoEvolve: config.AUTO_EVOLVE_TOPICS }))
   fastify.decorate('encoder', encoder)
   // After listen, so /healthz answers before the threads have loaded parquet-wasm.
   fastify.addHook('onListen', async () => {

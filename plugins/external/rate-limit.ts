@@ -7,7 +7,7 @@ import { RateLimitedError } from '../../src/errors.ts'
  * RATE_LIMIT_MAX requests per minute on /v1 routes, per principal (`sub`) when the request carries
  * a verified token, else per client IP.
  *
- * Wiring: authentication runs in each route's `onRequest` hook (fastify.requireRole), so this
+ * Wiring: authentication runs in each /v1 route's `onRequest` hook (routes/v1/autohooks.ts), so this
  * limiter runs in `preHandler`, after every `onRequest` hook: `request.principal` is set by then
  * and the key is the verified `sub`, never a claim read from an unverified token (which would let
  * anyone burn another principal's quota). Consequence: requests rejected by auth (401/403) are
@@ -19,6 +19,11 @@ export function rateLimitKey (request: FastifyRequest): string {
   return sub ? `sub:${request.principal!.provider}:${sub}` : `ip:${request.ip}`
 }
 
+/** True for requests Fastify routed to a /v1 route, however the client spelled the URL. */
+export function isApiRoute (request: FastifyRequest): boolean {
+  return (request.routeOptions.url ?? '').startsWith('/v1/')
+}
+
 async function rateLimitPlugin (fastify: FastifyInstance): Promise<void> {
   const max = fastify.config.RATE_LIMIT_MAX
   if (max === 0) return
@@ -27,8 +32,9 @@ async function rateLimitPlugin (fastify: FastifyInstance): Promise<void> {
     hook: 'preHandler',
     max,
     timeWindow: 60_000,
-    // Health checks, metrics scrapes, docs and the console are not API traffic.
-    allowList: (request) => !request.url.startsWith('/v1/'),
+    // Health checks, metrics scrapes, docs and the console are not API traffic. Decided on the
+    // routed path, never the raw URL: `/%761/topics` routes to /v1/topics and counts as it.
+    allowList: (request) => !isApiRoute(request),
     keyGenerator: rateLimitKey,
     errorResponseBuilder: (_request, context) => new RateLimitedError(Math.max(1, Math.ceil(context.ttl / 1000))),
     cache: 10_000

@@ -1,6 +1,7 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { ErrorSchema, RoleSchema } from '../../src/auth/schemas.ts'
+import { RoleSchema } from '../../src/auth/schemas.ts'
+import { errorResponses } from '../../src/http/error-schema.ts'
 
 const WhoamiSchema = Type.Object({
   sub: Type.String(),
@@ -11,17 +12,19 @@ const WhoamiSchema = Type.Object({
   roles: Type.Array(RoleSchema)
 })
 
-export default async function (fastify: FastifyInstance): Promise<void> {
+const whoamiRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/whoami', {
-    onRequest: fastify.authenticate,
+    config: { role: 'any' },
     schema: {
       tags: ['auth'],
       summary: 'The caller as the gateway sees it: identity, groups, scopes and the roles they grant',
       security: [{ bearerAuth: [] }],
-      response: { 200: WhoamiSchema, 401: ErrorSchema, 503: ErrorSchema }
+      response: { 200: WhoamiSchema, ...errorResponses(401, 503) }
     }
   }, async (request) => {
     // authenticate guarantees a principal; the response schema keeps only the public fields.
     return request.principal!
   })
 }
+
+export default whoamiRoute

@@ -8,7 +8,7 @@ const structs = new WeakMap<Schema, Struct>()
  * constructor always derives a fresh schema copy (`schema.assign`, cloning every field), which
  * defeats identity caches (matchSchema, the stream writer) and costs ~10 ms per 1,000 columns on
  * every batch. When every child already has the batch's length (all the constructor would check),
- * we set the same instance fields it would.
+ * we set the same instance fields it would (test/internals.test.ts checks they still are).
  */
 export function batchOf (schema: Schema, children: Data[], length: number): RecordBatch {
   let struct = structs.get(schema)

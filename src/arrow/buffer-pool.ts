@@ -11,10 +11,12 @@ export class BufferPool {
   #list: FreeList<ArrayBuffer>
 
   /**
-   * @param maxFreeBytes most bytes kept for reuse
+   * @param maxFreeBytes most bytes kept for reuse: a number, or a budget read each time (the
+   *   ingest service passes what MAX_BUFFERED_BYTES leaves beside the bytes held, so buffers in
+   *   use and buffers kept together stay within it)
    * @param minBytes smaller requests are plain allocations (malloc reuses those well by itself)
    */
-  constructor (maxFreeBytes: number, private readonly minBytes = 256 * 1024, idleMs = 10_000) {
+  constructor (maxFreeBytes: number | (() => number), private readonly minBytes = 256 * 1024, idleMs = 10_000) {
     this.#list = new FreeList((n) => new ArrayBuffer(n), maxFreeBytes, 1.125, idleMs)
   }
 

@@ -1,7 +1,9 @@
 import { RecordBatchReader, type RecordBatch, type Schema } from 'apache-arrow'
 import './arrow-patches.ts'
-import { InvalidArrowError, PayloadTooLargeError } from '../errors.ts'
+import { DecimalPrecisionError, InvalidArrowError, PayloadTooLargeError, UnsupportedArrowTypeError } from '../errors.ts'
+import { fromArrowMessage } from './unsupported.ts'
 import { type ByteSource, IpcFramer, readMessageHeader } from './ipc-framing.ts'
+import { ARROW_MAGIC, startsWithFileMagic } from './file-sniff.ts'
 import { toIpcStream } from './encode.ts'
 import { checkBatch, checkSchema } from './validate.ts'
 
@@ -35,15 +37,17 @@ export interface ArrowPayload {
 }
 
 const DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024
-const ARROW_MAGIC = [0x41, 0x52, 0x52, 0x4f, 0x57, 0x31] // "ARROW1"
 
 function ours (err: unknown): boolean {
-  return err instanceof InvalidArrowError || err instanceof PayloadTooLargeError
+  return err instanceof InvalidArrowError || err instanceof PayloadTooLargeError || err instanceof UnsupportedArrowTypeError ||
+    err instanceof DecimalPrecisionError
 }
 
 /** Our own errors pass through; anything apache-arrow throws becomes a 400 naming its message. */
 function wrap (err: unknown): Error {
   if (ours(err)) return err as Error
+  const unsupported = fromArrowMessage((err as Error)?.message ?? '')
+  if (unsupported !== null) return unsupported
   const msg = err instanceof RangeError && /call stack/.test(err.message)
     ? 'types nested too deeply'
     : (err as Error)?.message ?? String(err)
@@ -105,13 +109,9 @@ function framerLimits (limits: ReadLimits) {
  * too, recognised by its magic). Same checks and errors as readArrowStream.
  */
 export async function readArrowMessage (bytes: Uint8Array, limits: ReadLimits): Promise<ArrowPayload> {
-  if (isArrowFile(bytes)) return readArrowFile(bytes, limits)
+  if (startsWithFileMagic(bytes)) return readArrowFile(bytes, limits)
   if (bytes.byteLength > limits.maxBytes) throw new PayloadTooLargeError(limits.maxBytes)
   return readArrowStream([bytes], limits)
-}
-
-function isArrowFile (b: Uint8Array): boolean {
-  return b.byteLength >= 6 && ARROW_MAGIC.every((c, i) => b[i] === c)
 }
 
 /**
@@ -123,7 +123,7 @@ function isArrowFile (b: Uint8Array): boolean {
 export async function readArrowFile (bytes: Uint8Array, limits: ReadLimits): Promise<ArrowPayload> {
   const n = bytes.byteLength
   if (n > limits.maxBytes) throw new PayloadTooLargeError(limits.maxBytes)
-  if (!isArrowFile(bytes)) throw new InvalidArrowError('not an Arrow IPC file (missing ARROW1 magic at the start)')
+  if (!startsWithFileMagic(bytes)) throw new InvalidArrowError('not an Arrow IPC file (missing ARROW1 magic at the start)')
   if (n < 8 + 10 || !ARROW_MAGIC.every((c, i) => bytes[n - 6 + i] === c)) {
     throw new InvalidArrowError('truncated Arrow IPC file (missing ARROW1 magic at the end)')
   }
@@ -156,7 +156,7 @@ function footerSchemaMessage (bytes: Uint8Array): Uint8Array {
     reader.open()
     schema = reader.schema
   } catch (err) {
-    throw new InvalidArrowError(`unreadable file footer: ${(err as Error).message}`)
+    throw fromArrowMessage((err as Error).message) ?? new InvalidArrowError(`unreadable file footer: ${(err as Error).message}`)
   }
   if (schema == null) throw new InvalidArrowError('the file footer has no schema')
   const stream = toIpcStream([], schema)

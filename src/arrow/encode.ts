@@ -1,5 +1,5 @@
 import {
-  type Data, type DataType, Field, makeData, RecordBatch, RecordBatchReader, RecordBatchStreamWriter,
+  type Data, type DataType, Field, makeData, RecordBatch, RecordBatchStreamWriter,
   Schema, Struct, TimeUnit, Timestamp, Type
 } from 'apache-arrow'
 import { INGESTED_AT } from '../schema/types.ts'
@@ -28,7 +28,8 @@ export function writeIpcStream (batches: readonly RecordBatch[], schema: Schema,
   writer.reset(undefined, schema)
   for (const b of batches) writer.write(b.schema === schema ? b : batchOf(schema, b.data.children, b.numRows))
   writer.finish()
-  // The writer's queue of chunks (apache-arrow 21 AsyncByteQueue); if that ever changes, one more copy.
+  // The writer's queue of chunks (apache-arrow 21 AsyncByteQueue; test/internals.test.ts): saves a
+  // copy of every flush's IPC; if that ever changes, one more copy.
   const chunks = (writer as unknown as { _sink?: { _values?: unknown } })._sink?._values
   const parts = Array.isArray(chunks) && chunks.every((c) => c instanceof Uint8Array)
     ? chunks as Uint8Array[]
@@ -142,22 +143,4 @@ export function castTimestampsToMicros (batch: RecordBatch): RecordBatch {
   if (out === batch.schema) return batch
   const fields = out.fields
   return batchOf(out, batch.data.children.map((c, i) => castData(c, fields[i].type)), batch.numRows)
-}
-
-/**
- * For the encoder worker: IPC stream in, IPC stream out with timestamps in microseconds and,
- * when `ingestedAtMs` is given, the `__ingested_at` column. Keeps both transformations off the
- * event loop; the input is trusted (it was produced by the gateway).
- */
-export function prepareIpcForParquet (ipc: Uint8Array, ingestedAtMs?: number): Uint8Array {
-  const reader = RecordBatchReader.from(ipc).open()
-  const input = reader.schema // read before iterating: the reader forgets it once done
-  const batches: RecordBatch[] = []
-  for (const b of reader) {
-    const cast = castTimestampsToMicros(b)
-    batches.push(ingestedAtMs === undefined ? cast : withIngestedAt(cast, ingestedAtMs))
-  }
-  let schema = castSchema(input)
-  if (ingestedAtMs !== undefined) schema = new Schema([...schema.fields, INGESTED_AT_FIELD], schema.metadata)
-  return toIpcStream(batches, batches[0]?.schema ?? schema)
 }

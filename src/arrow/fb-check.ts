@@ -1,14 +1,15 @@
 import { InvalidArrowError } from '../errors.ts'
+import { checkFieldTypeTag, unsupportedCompression } from './unsupported.ts'
 import { MAX_TYPE_DEPTH } from '../schema/type-parser.ts'
-import { MAX_TOPIC_FIELDS, tooManyFields } from './validate.ts'
+import { schemaLimits, tooManyFields } from '../schema/limits.ts'
 
 /**
- * Bounds checks on the flatbuffer vectors apache-arrow iterates when it decodes a message
- * header. Its decoder trusts every vector length: a schema whose `fields` length was overwritten
- * with 2^31 makes it loop for minutes on the event loop (found by the fuzzer). Every vector here
- * must fit inside the metadata buffer, so the work apache-arrow does is bounded by its size.
+ * The one flatbuffer guard: bounds checks on every part of an IPC `Message` header that we or
+ * apache-arrow read. Its decoder trusts every vector length: a schema whose `fields` length was
+ * overwritten with 2^31 makes it loop for minutes on the event loop (found by the fuzzer). Every
+ * vector here must fit inside the metadata buffer, and a schema may hold at most
+ * MAX_SCHEMA_FIELDS fields counted at every depth, so the work apache-arrow does is bounded.
  */
-const MAX_FIELDS = 1_000_000
 const names = new TextDecoder()
 
 class Reader {
@@ -66,37 +67,57 @@ class Reader {
    * schema too deep for any topic gets the same answer whether it is caught here or by checkSchema.
    */
   fieldTable (table: number, path: Array<{ at: number, length: number }>): void {
-    if (++this.fields > MAX_FIELDS) this.bad('too many fields')
+    if (++this.fields > schemaLimits.maxFields) throw new InvalidArrowError(tooManyFields(this.fields, false))
     const name = this.vector(table, 0, 1)
     path.push(name)
-    if (path.length > MAX_TYPE_DEPTH) {
-      const dotted = path.map((n) => names.decode(new Uint8Array(this.dv.buffer, this.dv.byteOffset + n.at, n.length))).join('.')
-      throw new InvalidArrowError(`field "${dotted}" is nested deeper than ${MAX_TYPE_DEPTH} levels`)
-    }
+    if (path.length > MAX_TYPE_DEPTH) throw new InvalidArrowError(`field "${this.dotted(path)}" is nested deeper than ${MAX_TYPE_DEPTH} levels`)
+    const tag = this.field(table, 2, 1)
+    if (tag !== 0) checkFieldTypeTag(this.dv.getUint8(tag), () => this.dotted(path))
     const children = this.vector(table, 5, 4)
     for (let i = 0; i < children.length; i++) this.fieldTable(this.deref(children.at + 4 * i), path)
     this.keyValues(table, 6)
     path.pop()
   }
 
+  dotted (path: Array<{ at: number, length: number }>): string {
+    return path.map((n) => names.decode(new Uint8Array(this.dv.buffer, this.dv.byteOffset + n.at, n.length))).join('.')
+  }
+
   recordBatch (table: number): void {
     this.vector(table, 1, 16) // nodes: FieldNode structs
     this.vector(table, 2, 16) // buffers: Buffer structs
     this.vector(table, 4, 8) // variadicBufferCounts
+    const compression = this.field(table, 3, 4)
+    if (compression !== 0) {
+      const codec = this.field(this.deref(compression), 0, 1)
+      throw unsupportedCompression(codec === 0 ? 0 : this.dv.getInt8(codec))
+    }
   }
 }
 
-/** Checks the header table of a Message (`headerPos` from the Message's field 2) of the given type. */
-export function checkMessageVectors (meta: Uint8Array, messageTable: number, headerType: number): void {
+/**
+ * The parts of an IPC `Message` flatbuffer we must trust before apache-arrow reads the body:
+ * header type and body length, read with a bounds check at every step (garbage cannot make us
+ * read outside the buffer or believe a negative/huge length), then every vector of the header.
+ */
+export function readMessageHeader (meta: Uint8Array): { headerType: number, bodyLength: number } {
   const r = new Reader(meta)
-  r.keyValues(messageTable, 4)
+  if (r.len < 8) r.bad('too short')
+  const messageTable = r.dv.getUint32(0, true)
+  if (messageTable + 4 > r.len) r.bad('root offset out of range')
+  const ht = r.field(messageTable, 1, 1)
+  const headerType = ht === 0 ? 0 : r.dv.getUint8(ht)
   const hf = r.field(messageTable, 2, 4)
-  if (hf === 0) return
+  if (hf === 0) r.bad('no header')
+  const bl = r.field(messageTable, 3, 8)
+  const body = bl === 0 ? 0n : r.dv.getBigInt64(bl, true)
+  if (body < 0n || body > BigInt(Number.MAX_SAFE_INTEGER)) r.bad(`body length ${body}`)
+  r.keyValues(messageTable, 4)
   const header = r.deref(hf)
   if (headerType === 1) { // Schema
     const fields = r.vector(header, 1, 4)
     // Before apache-arrow spends time decoding thousands of fields no topic could hold.
-    if (fields.length > MAX_TOPIC_FIELDS) throw new InvalidArrowError(tooManyFields(fields.length))
+    if (fields.length > schemaLimits.maxFields) throw new InvalidArrowError(tooManyFields(fields.length))
     for (let i = 0; i < fields.length; i++) r.fieldTable(r.deref(fields.at + 4 * i), [])
     r.keyValues(header, 2)
     r.vector(header, 3, 8) // features
@@ -106,4 +127,5 @@ export function checkMessageVectors (meta: Uint8Array, messageTable: number, hea
     const data = r.field(header, 1, 4)
     if (data !== 0) r.recordBatch(r.deref(data))
   }
+  return { headerType, bodyLength: Number(body) }
 }

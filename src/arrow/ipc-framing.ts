@@ -1,5 +1,7 @@
 import { InvalidArrowError, PayloadTooLargeError } from '../errors.ts'
-import { checkMessageVectors } from './fb-check.ts'
+import { readMessageHeader } from './fb-check.ts'
+
+export { readMessageHeader }
 
 /** Largest flatbuffer header we accept (a 10,000-column schema is well under 2 MiB). */
 export const MAX_METADATA_BYTES = 16 * 1024 * 1024
@@ -18,38 +20,6 @@ export interface FrameLimits {
 export type ByteSource = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>
 
 const HEADER_NAMES = ['none', 'schema', 'dictionary batch', 'record batch', 'tensor', 'sparse tensor']
-
-/**
- * The parts of an IPC `Message` flatbuffer we must trust before apache-arrow reads the body:
- * header type and body length, read with a bounds check at every step (garbage cannot make us
- * read outside the buffer or believe a negative/huge length).
- */
-export function readMessageHeader (buf: Uint8Array): { headerType: number, bodyLength: number } {
-  const bad = (why: string): never => { throw new InvalidArrowError(`malformed message header (${why})`) }
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-  const len = buf.byteLength
-  if (len < 8) bad('too short')
-  const table = dv.getUint32(0, true)
-  if (table + 4 > len) bad('root offset out of range')
-  const vtable = table - dv.getInt32(table, true)
-  if (vtable < 0 || vtable + 4 > len) bad('vtable out of range')
-  const vlen = dv.getUint16(vtable, true)
-  if (vlen < 4 || vtable + vlen > len) bad('vtable size out of range')
-  const field = (k: number, size: number): number => {
-    const at = 4 + 2 * k
-    const off = at + 2 <= vlen ? dv.getUint16(vtable + at, true) : 0
-    if (off !== 0 && table + off + size > len) bad(`field ${k} out of range`)
-    return off === 0 ? 0 : table + off
-  }
-  const ht = field(1, 1)
-  const headerType = ht === 0 ? 0 : dv.getUint8(ht)
-  if (field(2, 4) === 0) bad('no header')
-  const bl = field(3, 8)
-  const body = bl === 0 ? 0n : dv.getBigInt64(bl, true)
-  if (body < 0n || body > BigInt(Number.MAX_SAFE_INTEGER)) bad(`body length ${body}`)
-  checkMessageVectors(buf, table, headerType)
-  return { headerType, bodyLength: Number(body) }
-}
 
 /**
  * Reads an Arrow IPC stream's framing from `source` and yields exactly the bytes of complete,

@@ -1,11 +1,11 @@
 import {
-  type Data, type DataType, type Field, type Int, makeData, type RecordBatch, type Schema, type Timestamp,
-  Type, vectorFromArray
+  type Data, type DataType, type Decimal, Field, type FixedSizeBinary, type FixedSizeList, type Int, makeData, type RecordBatch,
+  type Schema, type Time, type Timestamp, Type, vectorFromArray
 } from 'apache-arrow'
 import { InvalidJsonError } from '../errors.ts'
 import { batchOf } from './batch.ts'
 import { formatType } from '../schema/types.ts'
-import { describe, toBigInt, toBytes, toDays, toFloat, toTimestamp } from './json-values.ts'
+import { describe, toBigInt, toBytes, toDays, toDecimal, toDuration, toFixedBytes, toFloat, toTime, toTimestamp } from './json-values.ts'
 
 /** Where value i sits, for messages: `line 3` and the field path `address.city`/`tags[2]`. */
 type Loc = (i: number) => { at: string, path: string }
@@ -34,6 +34,11 @@ function scalarFor (t: DataType): Scalar | null {
     case Type.Float: return toFloat
     case Type.Date: return toDays
     case Type.Timestamp: return v => toTimestamp(v, (t as Timestamp).unit)
+    case Type.Time: {
+      const { unit, bitWidth } = t as Time
+      return bitWidth === 64 ? v => toTime(v, unit) : v => { const x = toTime(v, unit); return x === undefined ? undefined : Number(x) }
+    }
+    case Type.Duration: return toDuration
     default: return null
   }
 }
@@ -99,17 +104,72 @@ function column (field: Field, values: unknown[], loc: Loc): Data {
       }
       return makeData({ ...base, valueOffsets: offsets, data: bytes } as never)
     }
-    case Type.List: {
+    case Type.Decimal: {
+      const { precision, scale, bitWidth } = type as Decimal
+      const stride = bitWidth / 32
+      const words = new Uint32Array(n * stride)
+      const conv = convert(v => toDecimal(v, precision, scale))
+      for (let i = 0; i < n; i++) {
+        let x = conv(i)
+        if (x === undefined) continue
+        for (let w = 0; w < stride; w++, x >>= 32n) words[i * stride + w] = Number(BigInt.asUintN(32, x))
+      }
+      return makeData({ ...base, data: words } as never)
+    }
+    case Type.FixedSizeBinary: {
+      const width = (type as FixedSizeBinary).byteWidth
+      const bytes = new Uint8Array(n * width)
+      const conv = convert(v => toFixedBytes(v, width))
+      for (let i = 0; i < n; i++) { const b = conv(i); if (b !== undefined) bytes.set(b, i * width) }
+      return makeData({ ...base, data: bytes } as never)
+    }
+    case Type.FixedSizeList: {
+      const size = (type as FixedSizeList).listSize
+      const conv = convert(v => Array.isArray(v) && v.length === size ? v : undefined)
+      const child = (type.children as Field[])[0]
+      const items: unknown[] = []
+      for (let i = 0; i < n; i++) {
+        const arr = conv(i)
+        // a null row still has `size` child slots (null, whatever the child's nullability)
+        items.push(...(arr ?? new Array(size).fill(ABSENT)))
+      }
+      const childLoc: Loc = j => { const p = loc(Math.floor(j / size)); return { at: p.at, path: `${p.path}[${j % size}]` } }
+      return makeData({ ...base, child: column(new Field(child.name, child.type, true), items, childLoc) } as never)
+    }
+    case Type.Map: {
+      // an object (string keys) or an array of [key, value] pairs
+      const pairsOf = (v: unknown): Array<[unknown, unknown]> | undefined => {
+        if (Array.isArray(v)) return v.every(p => Array.isArray(p) && p.length === 2) ? v as Array<[unknown, unknown]> : undefined
+        return typeof v === 'object' && v !== null ? Object.entries(v) : undefined
+      }
+      const conv = convert(pairsOf)
+      const entries = (type.children as Field[])[0]
+      const [kf, vf] = entries.type.children as Field[]
+      const offsets = new Int32Array(n + 1)
+      const keys: unknown[] = []
+      const vals: unknown[] = []
+      const rowOf: number[] = []
+      for (let i = 0; i < n; i++) {
+        for (const [k, v] of conv(i) ?? []) { keys.push(k); vals.push(v); rowOf.push(i) }
+        offsets[i + 1] = keys.length
+      }
+      const at = (what: string): Loc => j => { const p = loc(rowOf[j]); return { at: p.at, path: `${p.path}.${what}` } }
+      const kids = [column(kf, keys, at('key')), column(vf, vals, at('value'))]
+      const struct = makeData({ type: entries.type, length: keys.length, nullCount: 0, children: kids })
+      return makeData({ ...base, valueOffsets: offsets, child: struct } as never)
+    }
+    case Type.List: case Type.LargeList: {
       const conv = convert(v => Array.isArray(v) ? v : undefined)
       const child = (type.children as Field[])[0]
-      const offsets = new Int32Array(n + 1)
+      const large = type.typeId === Type.LargeList
+      const offsets = large ? new BigInt64Array(n + 1) : new Int32Array(n + 1)
       const items: unknown[] = []
       const rowOf: number[] = []
       const idx: number[] = []
       for (let i = 0; i < n; i++) {
         const arr = conv(i)
         if (arr !== undefined) arr.forEach((x, k) => { items.push(x); rowOf.push(i); idx.push(k) })
-        offsets[i + 1] = items.length
+        offsets[i + 1] = large ? BigInt(items.length) : items.length
       }
       const childLoc: Loc = j => { const p = loc(rowOf[j]); return { at: p.at, path: `${p.path}[${idx[j]}]` } }
       return makeData({ ...base, valueOffsets: offsets, child: column(child, items, childLoc) } as never)
@@ -150,9 +210,13 @@ export interface RowsOptions {
  * schema). Strict: a missing or null non-nullable field, an unknown field or a value of the wrong
  * kind throws InvalidJsonError naming the row and field, e.g.
  * `line 3: field "price": expected double, got "abc"`. Conversions: int64/uint64 from safe
- * integers or decimal strings; float/double from numbers or "NaN"/"Infinity"; timestamps from
- * ISO 8601 strings (no offset = UTC) or numbers of epoch **milliseconds**; date32 from
- * `YYYY-MM-DD`; binary from base64; lists from arrays; structs from objects. No rows → [].
+ * integers or decimal strings; float/double from numbers or "NaN"/"Infinity"; decimals from
+ * strings or numbers (their shortest spelling, never float arithmetic; more fractional digits
+ * than the scale or more digits than the precision are refused); timestamps from ISO 8601
+ * strings (no offset = UTC) or numbers of epoch **milliseconds**; times from `HH:MM:SS.ffffff`
+ * or integers of the unit; durations from integers of the unit; dates from `YYYY-MM-DD`;
+ * binary from base64 (fixed_size_binary: exactly its width); lists and fixed-size lists from
+ * arrays; maps from objects or `[[key, value], …]`; structs from objects. No rows → [].
  */
 export function rowsToBatches (rows: unknown[], schema: Schema, opts: RowsOptions = {}): RecordBatch[] {
   if (rows.length === 0) return []

@@ -52,7 +52,8 @@ export function toDays (v: unknown): number | undefined {
   return ms === undefined ? undefined : ms / 86_400_000
 }
 
-const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i
+/** ISO 8601 date or date-time; group 4 (the hour) is set only for a date-time. */
+export const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i
 const PER_SECOND: Record<number, bigint> = {
   [TimeUnit.SECOND]: 1n, [TimeUnit.MILLISECOND]: 1000n, [TimeUnit.MICROSECOND]: 1_000_000n, [TimeUnit.NANOSECOND]: 1_000_000_000n
 }
@@ -94,8 +95,62 @@ function timestamp (v: unknown, unit: TimeUnit): bigint | undefined {
   return seconds * per + nanos / (1_000_000_000n / per)
 }
 
+// The browser console runs this module too (src/console/build.mjs), where there is no Buffer.
+const fromBase64 = typeof Buffer === 'function'
+  ? (s: string): Uint8Array => Buffer.from(s, 'base64')
+  : (s: string): Uint8Array => Uint8Array.from(atob(s), (c) => c.charCodeAt(0))
+
 /** binary: standard base64 (padding required) → bytes. */
 export function toBytes (v: unknown): Uint8Array | undefined {
   if (typeof v !== 'string' || v.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) return undefined
-  return Buffer.from(v, 'base64')
+  return fromBase64(v)
+}
+
+const DECIMAL = /^([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,4}))?$/
+
+/**
+ * A decimal's unscaled integer (value × 10^scale) from a string (`"12.34"`, `"-1e3"`) or a JSON
+ * number, read from its shortest decimal spelling (`0.1` → `"0.1"`), never through float
+ * arithmetic. undefined when not a number, when it has more fractional digits than `scale`
+ * (other than trailing zeros), or more than `precision` digits.
+ */
+export function toDecimal (v: unknown, precision: number, scale: number): bigint | undefined {
+  const s = typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : typeof v === 'string' ? v.trim() : ''
+  const m = DECIMAL.exec(s)
+  if (m === null || (m[2] === '' && (m[3] ?? '') === '')) return undefined
+  const exp = Number(m[4] ?? 0)
+  let digits = (m[2] + (m[3] ?? '')).replace(/^0+(?=\d)/, '')
+  let shift = scale - (m[3] ?? '').length + exp // power of ten to apply to `digits`
+  if (shift < 0) {
+    const cut = digits.slice(digits.length + shift)
+    if (/[^0]/.test(cut)) return undefined // would round
+    digits = digits.slice(0, digits.length + shift) || '0'
+    shift = 0
+  }
+  if (digits.replace(/^0+/, '').length + shift > precision) return undefined
+  const u = BigInt(digits) * 10n ** BigInt(shift)
+  return m[1] === '-' ? -u : u
+}
+
+const TIME = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?$/
+
+/** time32/time64 in `unit` from `HH:MM[:SS[.fffffffff]]` (digits finer than the unit dropped) or an integer in the unit. */
+export function toTime (v: unknown, unit: TimeUnit): bigint | undefined {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 && v < 86_400 * Number(PER_SECOND[unit]) ? BigInt(v) : undefined
+  const m = typeof v === 'string' ? TIME.exec(v) : null
+  if (m === null || +m[1] > 23 || +m[2] > 59 || +(m[3] ?? 0) > 59) return undefined
+  const per = PER_SECOND[unit]
+  const nanos = BigInt((m[4] ?? '').padEnd(9, '0'))
+  return BigInt(+m[1] * 3600 + +m[2] * 60 + +(m[3] ?? 0)) * per + nanos / (1_000_000_000n / per)
+}
+
+/** duration in the schema's unit: an integer (number or decimal string) of that unit. */
+export function toDuration (v: unknown): bigint | undefined {
+  return toBigInt(v, true)
+}
+
+/** fixed_size_binary[width]: base64 of exactly `width` bytes. */
+export function toFixedBytes (v: unknown, width: number): Uint8Array | undefined {
+  const b = toBytes(v)
+  return b !== undefined && b.byteLength === width ? b : undefined
 }

@@ -13,6 +13,12 @@ export interface JsonReadOptions {
   schema: Schema
   /** Rows per RecordBatch (NDJSON); default 10,000. */
   batchRows?: number
+  /**
+   * Takes each batch as soon as it is converted (awaited before more of the body is read), so
+   * the caller can stage a large body instead of holding all of it (src/ingest/json-batches.ts);
+   * the result then lists no batches.
+   */
+  onBatch?: (batch: RecordBatch) => Promise<void>
 }
 
 export interface JsonPayload {
@@ -93,9 +99,11 @@ export async function readNdjson (source: Source, opts: JsonReadOptions): Promis
       pending = []
       start = nl + 1
     }
+    if (opts.onBatch !== undefined) for (const b of batches.splice(0)) await opts.onBatch(b)
   }
   if (pending.length > 0) handle(concat(pending))
   if (rows.length > 0) flush()
+  if (opts.onBatch !== undefined) for (const b of batches.splice(0)) await opts.onBatch(b)
   return { batches, rows: total, bytes }
 }
 

@@ -1,26 +1,27 @@
 import { isUtf8 } from 'node:buffer'
-import { type Data, type Field, type RecordBatch, type Schema, Type, type Vector } from 'apache-arrow'
+import { type Data, type Decimal, type Field, type RecordBatch, type Schema, Type, type Vector } from 'apache-arrow'
 import { InvalidArrowError } from '../errors.ts'
+import { checkDecimalRange } from './decimal-range.ts'
 import { MAX_TYPE_DEPTH } from '../schema/types.ts'
+import { schemaLimits, tooManyFields } from '../schema/limits.ts'
 
-export function tooManyFields (n: number): string {
-  return `the schema has ${n} fields; a topic holds at most ${MAX_TOPIC_FIELDS}`
-}
-
-function depthOf (f: Field, depth: number, path: string): void {
+/** Counts fields at every depth (bounded: stops past the limit) and checks the nesting depth. */
+function walk (f: Field, depth: number, path: string, count: { n: number }): void {
   if (depth > MAX_TYPE_DEPTH) throw new InvalidArrowError(`field "${path}" is nested deeper than ${MAX_TYPE_DEPTH} levels`)
+  if (++count.n > schemaLimits.maxFields) throw new InvalidArrowError(tooManyFields(count.n, false))
   const kids = (f.type.typeId === Type.Dictionary ? f.type.dictionary.children : f.type.children) as Field[] | null
-  for (const c of kids ?? []) depthOf(c, depth + 1, `${path}.${c.name}`)
+  for (const c of kids ?? []) walk(c, depth + 1, `${path}.${c.name}`, count)
 }
 
-/** Most top-level fields a topic may have (TopicSchemaSchema's maxItems): no stream with more can be stored. */
-export const MAX_TOPIC_FIELDS = 10_000
-
-/** Rejects schemas no topic could hold and that would cost too much to look at: no fields, too many, too deep. */
+/**
+ * Rejects schemas no topic could hold and that would cost too much to look at: no fields, more
+ * than MAX_SCHEMA_FIELDS fields counted at every depth, nesting deeper than 32.
+ */
 export function checkSchema (schema: Schema): void {
   if (schema.fields.length === 0) throw new InvalidArrowError('the schema has no fields')
-  if (schema.fields.length > MAX_TOPIC_FIELDS) throw new InvalidArrowError(tooManyFields(schema.fields.length))
-  for (const f of schema.fields) depthOf(f, 1, f.name)
+  if (schema.fields.length > schemaLimits.maxFields) throw new InvalidArrowError(tooManyFields(schema.fields.length))
+  const count = { n: 0 }
+  for (const f of schema.fields) walk(f, 1, f.name, count)
 }
 
 /**
@@ -43,6 +44,7 @@ function checkData (d: Data, path: string): void {
     case Type.Int: case Type.Float: case Type.Date: case Type.Timestamp: case Type.Time:
     case Type.Duration: case Type.Decimal: case Type.FixedSizeBinary: case Type.Interval:
       if (d.values.length < end * d.stride) bad(`values too short for ${d.length} rows`)
+      if (t.typeId === Type.Decimal) checkDecimalRange(d as Data<Decimal>, path)
       break
     case Type.Utf8: case Type.LargeUtf8: {
       checkOffsets(d, d.values.length, bad)
@@ -54,9 +56,18 @@ function checkData (d: Data, path: string): void {
     case Type.Binary: case Type.LargeBinary:
       checkOffsets(d, d.values.length, bad)
       break
-    case Type.List: case Type.Map:
+    case Type.List: case Type.LargeList: case Type.Map:
       checkOffsets(d, d.children[0].length, bad)
       checkData(d.children[0], `${path}.${(t.children[0] as Field).name}`)
+      break
+    case Type.FixedSizeList: {
+      const size = (t as unknown as { listSize: number }).listSize
+      if (d.children[0].length < end * size) bad(`list values too short for ${d.length} rows of ${size}`)
+      checkData(d.children[0], `${path}.${(t.children[0] as Field).name}`)
+      break
+    }
+    case Type.Utf8View: case Type.BinaryView:
+      checkViews(d, t.typeId === Type.Utf8View, bad)
       break
     case Type.Struct:
       d.children.forEach((c, i) => {
@@ -88,6 +99,28 @@ function checkIndices (d: Data, bad: (why: string) => never): void {
   }
 }
 
+/** Each 16-byte view: inline (≤ 12 bytes) or pointing inside one of the variadic buffers. */
+function checkViews (d: Data, utf8: boolean, bad: (why: string) => never): void {
+  const views = d.values as Uint8Array
+  const end = d.offset + d.length
+  if (views.byteLength < end * 16) bad(`views too short for ${d.length} rows`)
+  const dv = new DataView(views.buffer, views.byteOffset, views.byteLength)
+  const buffers = (d as unknown as { variadicBuffers?: Uint8Array[] }).variadicBuffers ?? []
+  for (let i = d.offset; i < end; i++) {
+    const len = dv.getInt32(i * 16, true)
+    if (len < 0) bad(`negative view length at row ${i - d.offset}`)
+    let bytes: Uint8Array
+    if (len <= 12) bytes = views.subarray(i * 16 + 4, i * 16 + 4 + len)
+    else {
+      const buf = buffers[dv.getInt32(i * 16 + 8, true)]
+      const at = dv.getInt32(i * 16 + 12, true)
+      if (buf === undefined || at < 0 || at + len > buf.byteLength) bad(`view at row ${i - d.offset} points outside its buffers`)
+      bytes = buf.subarray(at, at + len)
+    }
+    if (utf8 && !isUtf8(bytes)) bad('strings are not valid UTF-8')
+  }
+}
+
 function allSet (bitmap: Uint8Array, offset: number, length: number): boolean {
   for (let i = offset; i < offset + length; i++) {
     if ((i & 7) === 0 && i + 8 <= offset + length) {
@@ -112,6 +145,8 @@ function checkOffsets (d: Data, valuesLength: number, bad: (why: string) => neve
   if (prev > valuesLength) bad(`offsets point past the end of the values (${prev} > ${valuesLength})`)
 }
 
+const NESTED = new Set<Type>([Type.Struct, Type.List, Type.LargeList, Type.FixedSizeList, Type.Map])
+
 function checkNoNulls (d: Data, path: string, nullable: boolean): void {
   const nulls = d.nullBitmap as Uint8Array | undefined
   // The bitmap is what a Parquet writer reads, whatever null count the batch header claims.
@@ -119,7 +154,7 @@ function checkNoNulls (d: Data, path: string, nullable: boolean): void {
     throw new InvalidArrowError(`column "${path}": declared non-nullable but holds nulls`)
   }
   const kids = d.type.children as Field[] | null
-  if (d.type.typeId === Type.Struct || d.type.typeId === Type.List) {
+  if (NESTED.has(d.type.typeId)) {
     d.children.forEach((c, i) => kids?.[i] && checkNoNulls(c, `${path}.${kids[i].name}`, kids[i].nullable))
   }
 }

@@ -3,24 +3,46 @@ import { TokenRejectedError } from './rejection.ts'
 export interface TokenSources {
   headers: Record<string, string | string[] | undefined>
   query?: unknown
+  /** True only for a real WebSocket handshake to a WebSocket route (see isWebSocketHandshake). */
+  upgrade?: boolean
 }
 
 const BEARER = /^Bearer ([^\s,]+)$/i
 const SUBPROTOCOL_PREFIX = 'bearer.'
+/** RFC 6455 §4.1: the key is 16 random bytes, base64. */
+const WS_KEY = /^[A-Za-z0-9+/]{22}==$/
+
+const header = (headers: TokenSources['headers'], name: string): string => {
+  const v = headers[name]
+  return typeof v === 'string' ? v : ''
+}
+
+/**
+ * A WebSocket opening handshake as RFC 6455 §4.1 spells it: GET, `Connection: upgrade`,
+ * `Upgrade: websocket`, a well-formed `Sec-WebSocket-Key` and version 13. A REST request that
+ * merely carries `Upgrade: websocket` is not one, so it cannot use the URL or subprotocol token.
+ */
+export function isWebSocketHandshake (method: string, headers: TokenSources['headers']): boolean {
+  return method === 'GET' &&
+    header(headers, 'upgrade').toLowerCase() === 'websocket' &&
+    header(headers, 'connection').toLowerCase().split(',').some((t) => t.trim() === 'upgrade') &&
+    WS_KEY.test(header(headers, 'sec-websocket-key')) &&
+    header(headers, 'sec-websocket-version') === '13'
+}
 
 /**
  * The bearer token of a request. A present but malformed Authorization header is refused
  * outright rather than falling back to other sources. Browsers cannot set headers on a
- * WebSocket, so upgrades may also carry the token as subprotocol `bearer.<jwt>` or `?access_token=`.
+ * WebSocket, so real upgrades may also carry the token as subprotocol `bearer.<jwt>` or `?access_token=`.
  */
-export function extractToken ({ headers, query }: TokenSources): string {
+export function extractToken ({ headers, query, upgrade }: TokenSources): string {
   const authorization = headers.authorization
   if (authorization !== undefined) {
     const m = typeof authorization === 'string' ? BEARER.exec(authorization) : null
     if (!m) throw new TokenRejectedError('malformed_header')
     return m[1]
   }
-  if (String(headers.upgrade ?? '').toLowerCase() === 'websocket') {
+  if (upgrade === true) {
     const protocols = String(headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim())
     const sub = protocols.find((p) => p.startsWith(SUBPROTOCOL_PREFIX))
     if (sub !== undefined && sub.length > SUBPROTOCOL_PREFIX.length) return sub.slice(SUBPROTOCOL_PREFIX.length)

@@ -3,11 +3,11 @@ import type buildGetJwks from 'get-jwks'
 import type { Dispatcher } from 'undici'
 import { AuthUnavailableError } from '../errors.ts'
 import { TokenRejectedError } from './rejection.ts'
+import { discoverJwksUri } from './discovery.ts'
 
 export const JWKS_TIMEOUT_MS = 3000
-export const UNKNOWN_KID_INTERVAL_MS = 10_000
-/** Keys stay trusted this long between fetches; get-jwks keeps a stale copy for as long again. */
-const KEY_TTL_MS = 60 * 60 * 1000
+/** One outbound fetch (discovery or key set) per issuer per window, whatever the traffic. */
+export const FETCH_INTERVAL_MS = 10_000
 
 /**
  * get-jwks's own `timeout` is ignored by global fetch; an undici dispatcher bounds every phase.
@@ -29,13 +29,16 @@ export function createJwksDispatcher (timeoutMs = JWKS_TIMEOUT_MS): JwksDispatch
   }
 }
 
+/** A verification key and the instant (ms) until which it may be trusted without asking again. */
+export interface KeyLookup { pem: string, until: number }
+
 export interface KeyStore {
   issuer: string
-  /** PEM public key for `kid`; TokenRejectedError (401) or AuthUnavailableError (503). */
-  getKey (kid: string): Promise<string>
+  /** The key for `kid`; TokenRejectedError (401) or AuthUnavailableError (503, maybe with retryAfterS). */
+  getKey (kid: string): Promise<KeyLookup>
   /** Loads the whole key set ahead of the first request; false when the provider is unreachable. */
   hydrate (): Promise<boolean>
-  /** Usable when a key set was loaded once; otherwise retries the load (at most every 10 s). */
+  /** Usable when a key set was loaded once; otherwise retries the load (within the fetch budget). */
   status (): Promise<{ ok: boolean, reason?: string }>
 }
 
@@ -44,14 +47,29 @@ export interface RemoteKeyStoreOptions {
   /** JWKS path under the issuer, fixed by configuration; when absent it comes from discovery. */
   jwksPath?: string
   dispatcher: JwksDispatcher
+  /** How long a fetched key is trusted (JWKS_CACHE_TTL_S): a key the provider removed is refused after it. */
+  ttlMs: number
   now?: () => number
 }
 
-interface Attempt { at: number, done: Promise<unknown>, unavailable: boolean }
+type Jwk = JsonWebKey & { kid?: unknown, alg?: unknown, use?: unknown }
+
+/** Only RSA signature keys for RS256: `use` absent or sig, `alg` absent or RS256 (an enc key never verifies). */
+export function isSigningKey (k: Jwk): k is Jwk & { kid: string } {
+  return k.kty === 'RSA' && typeof k.kid === 'string' && k.kid !== '' &&
+    (k.use === undefined || k.use === 'sig') && (k.alg === undefined || k.alg === 'RS256')
+}
+
+type Fetched = { ok: true } | { ok: false }
 
 /**
- * One issuer's signing keys through get-jwks (pinned to that issuer only), with the two things
- * get-jwks lacks: a refetch budget for unknown kids, and a 401/503 split of its failures.
+ * One issuer's signing keys. get-jwks is the key cache (its LRU with the TTL, its cache keys);
+ * the fetching is ours, because get-jwks's own path breaks three rules (measured): it falls back
+ * to a stale copy on any error and refreshes that copy whenever an entry is deleted (a removed
+ * kid stayed trusted for hours), it fetches the whole set per unknown kid but keeps one key (so
+ * one junk kid spends the budget a rotated key needed), and it re-reads discovery on each fetch
+ * (so the checked jwks_uri is not the one used). Here: one fetch of the pinned jwks_uri refreshes
+ * every kid, at most one fetch per FETCH_INTERVAL_MS, and nothing stale is ever used.
  */
 export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
   const now = opts.now ?? Date.now
@@ -61,153 +79,124 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
   const jwksClient = (): Promise<ReturnType<typeof buildGetJwks>> => (client ??= Promise.all([import('get-jwks'), opts.dispatcher.get()])
     .then(([{ default: build }, dispatcher]) => {
       fetchOptions.dispatcher = dispatcher
-      return build({
-        issuersWhitelist: [opts.issuer],
-        providerDiscovery: !opts.jwksPath,
-        ...(opts.jwksPath ? { jwksPath: opts.jwksPath } : {}),
-        ttl: KEY_TTL_MS,
-        max: 100,
-        fetchOptions: fetchOptions as never
-      })
+      const jwks = build({ issuersWhitelist: [opts.issuer], ttl: opts.ttlMs, max: 1000 })
+      // Never keep a stale copy: get-jwks fills it on every delete and expiry (its internals,
+      // pinned; test/internals.test.ts).
+      jwks.staleCache.set = () => {}
+      return jwks
     }))
   const pems = new WeakMap<object, string>()
-  // Discovery (no fixed JWKS path): the key set is trusted only once the issuer's document was
-  // read and named this very issuer (OpenID Connect Discovery §4.3), else tokens are refused.
-  let discovered = Boolean(opts.jwksPath)
-  let discovering: Promise<string> | undefined
-  let lastMiss: Attempt | undefined
+  const seen = new Set<string>()
+  const removed = new Set<string>()
+  /** Kids the last fetch listed with a type, use or alg that cannot verify an RS256 signature. */
+  const unusable = new Set<string>()
+  let jwksUri = opts.jwksPath ? domain + opts.jwksPath : undefined
+  let lastFetchAt = -Infinity
+  let lastFetch: Fetched = { ok: false }
+  let inflight: Promise<Fetched> | undefined
   let lastError: string | undefined
-  let hydrated = false
-  let lastHydrate = -Infinity
-  let hydrating: Promise<boolean> | undefined
+  let loaded = false
 
-  async function fetchJwk (kid: string): Promise<JsonWebKey> {
-    const jwks = await jwksClient()
-    try {
-      const jwk = await jwks.getJwk({ domain: opts.issuer, alg: 'RS256', kid }) as JsonWebKey
-      lastError = undefined
-      return jwk
-    } catch (err) {
-      const code = (err as { code?: string }).code
-      if (code === 'JWK_NOT_FOUND') {
-        lastError = undefined
-        throw new TokenRejectedError('unknown_kid', kid)
-      }
-      if (code === 'DOMAIN_NOT_ALLOWED') throw new TokenRejectedError('unknown_issuer')
-      lastError = `JWKS of ${opts.issuer} unreachable: ${(err as Error).message}`
-      throw new AuthUnavailableError()
-    }
-  }
-
-  /** The JWKS location named by the issuer's discovery document, after checking its `issuer`. */
-  function discover (): Promise<string> {
-    discovering ??= (async () => {
-      await jwksClient()
-      const res = await fetch(`${domain}.well-known/openid-configuration`, { ...fetchOptions, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) } as RequestInit)
-      if (!res.ok) throw new Error(`discovery document: HTTP ${res.status}`)
-      const doc = await res.json() as { issuer?: unknown, jwks_uri?: unknown }
-      if (doc.issuer !== opts.issuer) {
-        // A document that stops naming this issuer withdraws the trust an earlier one gave.
-        discovered = false
-        throw new Error(`discovery document of ${opts.issuer} names issuer ${JSON.stringify(doc.issuer)}`)
-      }
-      if (typeof doc.jwks_uri !== 'string' || !URL.canParse(doc.jwks_uri)) throw new Error('discovery document: no valid jwks_uri')
-      discovered = true
-      return doc.jwks_uri
-    })().finally(() => { discovering = undefined })
-    return discovering
-  }
-
-  async function getKey (kid: string): Promise<string> {
-    if (!discovered) {
-      if (hydrating) await hydrating
-      if (!discovered) {
-        // Within the refetch budget, answer from the last attempt instead of asking again.
-        if (lastMiss && now() - lastMiss.at < UNKNOWN_KID_INTERVAL_MS) throw new AuthUnavailableError()
-        lastMiss = { at: now(), done: Promise.resolve(), unavailable: true }
-        try {
-          await discover()
-        } catch (err) {
-          lastError = `JWKS of ${opts.issuer} unusable: ${(err as Error).message}`
-          throw new AuthUnavailableError()
-        }
-        lastMiss = undefined
-      }
-    }
-    const jwks = await jwksClient()
-    const key = jwks.generateCacheKey('RS256', kid, domain)
-    let jwk: JsonWebKey
-    if (jwks.cache.get(key) !== undefined || jwks.staleCache.get(key) !== undefined) {
-      // A kid we have seen: get-jwks refreshes it after the TTL and falls back to the stale copy.
-      jwk = await fetchJwk(kid)
-    } else {
-      // A request racing the startup load waits for it rather than fetching the same set again.
-      if (hydrating) {
-        await hydrating
-        if (jwks.cache.get(key) !== undefined) return getKey(kid)
-      }
-      const t = now()
-      if (lastMiss && t - lastMiss.at < UNKNOWN_KID_INTERVAL_MS) {
-        // Within the budget: wait for the fetch in flight, then refuse without another one.
-        await lastMiss.done.catch(() => {})
-        if (jwks.cache.get(key) !== undefined) return getKey(kid)
-        if (lastMiss.unavailable) throw new AuthUnavailableError()
-        throw new TokenRejectedError('unknown_kid', kid)
-      }
-      const attempt: Attempt = { at: t, done: Promise.resolve(), unavailable: false }
-      const pending = fetchJwk(kid)
-      attempt.done = pending.catch((err) => { attempt.unavailable = !(err instanceof TokenRejectedError) })
-      lastMiss = attempt
-      jwk = await pending
-    }
-    return toPem(jwk)
-  }
-
-  function toPem (jwk: JsonWebKey): string {
-    let pem = pems.get(jwk)
-    if (pem === undefined) {
-      if (jwk.kty !== 'RSA') throw new TokenRejectedError('algorithm', `key type ${String(jwk.kty)}`)
-      pem = createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString()
-      pems.set(jwk, pem)
-    }
-    return pem
-  }
-
-  function hydrate (): Promise<boolean> {
-    hydrating = load().finally(() => { hydrating = undefined })
-    return hydrating
-  }
-
-  async function load (): Promise<boolean> {
-    lastHydrate = now()
+  async function fetchSet (): Promise<Fetched> {
     try {
       const jwks = await jwksClient()
-      const uri = opts.jwksPath ? domain + opts.jwksPath : await discover()
-      const res = await fetch(uri, { ...fetchOptions, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) } as RequestInit)
+      // The jwks_uri is pinned from the first discovery document that named this issuer.
+      jwksUri ??= await discoverJwksUri(opts.issuer, fetchOptions)
+      const res = await fetch(jwksUri, { ...fetchOptions, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) } as RequestInit)
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
-      const body = await res.json() as { keys?: Array<JsonWebKey & { kid?: string, alg?: string, use?: string }> }
-      for (const k of body.keys ?? []) {
-        if (k.kty !== 'RSA' || !k.kid || (k.alg && k.alg !== 'RS256') || (k.use && k.use !== 'sig')) continue
+      const body = await res.json() as { keys?: unknown }
+      if (!Array.isArray(body.keys)) throw new Error('no keys array')
+      const present = new Set<string>()
+      unusable.clear()
+      for (const k of body.keys as Jwk[]) {
+        if (k === null || typeof k !== 'object') continue
+        if (!isSigningKey(k)) {
+          if (typeof k.kid === 'string') unusable.add(k.kid)
+          continue
+        }
+        present.add(k.kid)
         jwks.cache.set(jwks.generateCacheKey('RS256', k.kid, domain), k as never)
       }
-      hydrated = true
+      for (const kid of seen) {
+        if (present.has(kid)) continue
+        jwks.cache.delete(jwks.generateCacheKey('RS256', kid, domain))
+        removed.add(kid)
+        seen.delete(kid)
+      }
+      for (const kid of present) {
+        seen.add(kid)
+        removed.delete(kid)
+      }
+      loaded = true
       lastError = undefined
-      return true
+      return { ok: true }
     } catch (err) {
       lastError = `JWKS of ${opts.issuer} not loaded: ${(err as Error).message}`
-      // Counts as this window's fetch: requests in the next 10 s answer 503 at once.
-      lastMiss = { at: lastHydrate, done: Promise.resolve(), unavailable: true }
-      return false
+      return { ok: false }
     }
+  }
+
+  /** Starts a fetch unless one is running or the window's fetch was spent; undefined then. */
+  function refresh (): Promise<Fetched> | undefined {
+    if (inflight) return inflight
+    if (now() - lastFetchAt < FETCH_INTERVAL_MS) return undefined
+    lastFetchAt = now()
+    inflight = fetchSet().then((r) => { lastFetch = r; return r }).finally(() => { inflight = undefined })
+    return inflight
+  }
+
+  function unavailable (): Error {
+    const err: Error & { retryAfterS?: number } = new AuthUnavailableError()
+    err.retryAfterS = Math.max(1, Math.ceil((lastFetchAt + FETCH_INTERVAL_MS - now()) / 1000))
+    return err
+  }
+
+  async function cached (kid: string): Promise<KeyLookup | undefined> {
+    const jwks = await jwksClient()
+    const key = jwks.generateCacheKey('RS256', kid, domain)
+    const jwk = jwks.cache.get(key) as object | undefined
+    if (jwk === undefined) return undefined
+    const left = (jwks.cache as unknown as { getRemainingTTL (k: string): number }).getRemainingTTL(key)
+    let pem = pems.get(jwk)
+    if (pem === undefined) {
+      pem = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString()
+      pems.set(jwk, pem)
+    }
+    return { pem, until: now() + Math.max(0, Math.min(left, opts.ttlMs)) }
+  }
+
+  async function getKey (kid: string): Promise<KeyLookup> {
+    const hit = await cached(kid)
+    if (hit) return hit
+    // Gone from the provider's set since we last had it: refused, no fetch.
+    if (removed.has(kid)) throw new TokenRejectedError('unknown_kid', `${kid} was removed from the key set`)
+    if (unusable.has(kid)) throw new TokenRejectedError('algorithm', `${kid} is not an RS256 signature key`)
+    const running = refresh()
+    if (running === undefined) {
+      // This window's fetch is spent (maybe by a junk kid): the key may be newer than it, so
+      // the caller retries once the window ends instead of being told the token is bad.
+      throw unavailable()
+    }
+    const result = await running
+    const after = await cached(kid)
+    if (after) return after
+    if (!result.ok) throw unavailable()
+    throw new TokenRejectedError('unknown_kid', kid)
   }
 
   return {
     issuer: opts.issuer,
     getKey,
-    hydrate,
+    async hydrate () {
+      const started = refresh()
+      const result = await (started ?? Promise.resolve(lastFetch))
+      // A successful start-up load leaves the window open: the first unknown kid may still fetch.
+      if (started && result.ok && inflight === undefined) lastFetchAt = -Infinity
+      return result.ok
+    },
     async status () {
-      if (!hydrated && now() - lastHydrate >= UNKNOWN_KID_INTERVAL_MS) await hydrate()
-      return hydrated || lastError === undefined ? { ok: true } : { ok: false, reason: lastError }
+      if (!loaded) await (refresh() ?? inflight)
+      return loaded || lastError === undefined ? { ok: true } : { ok: false, reason: lastError }
     }
   }
 }
@@ -219,7 +208,7 @@ export function createStaticKeyStore (issuer: string, keys: Record<string, strin
     async getKey (kid) {
       const pem = keys[kid]
       if (pem === undefined) throw new TokenRejectedError('unknown_kid', kid)
-      return pem
+      return { pem, until: Infinity }
     },
     hydrate: async () => true,
     status: async () => ({ ok: true })

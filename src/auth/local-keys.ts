@@ -17,7 +17,9 @@ export interface LocalKeys {
 }
 
 export interface MintRequest { subject: string, roles: Role[], ttlSeconds: number }
-export interface MintedToken { token: string, expiresAt: string }
+export interface MintedToken { token: string, expiresAt: string, jti: string, subject: string }
+/** Signs a payload with the local key (RS256, the key's kid): @fastify/jwt's signer in the gateway. */
+export type SignFn = (payload: Record<string, unknown>) => string
 
 export interface LocalIssuer {
   issuer: string
@@ -88,8 +90,7 @@ export function loadOrCreateLocalKeys (dataDir: string): LocalKeys {
 }
 
 /** Mints RS256 tokens whose roles ride in `scope` as `{prefix}:{role}`, so the normal policy maps them. */
-export function createLocalIssuer (keys: LocalKeys, scopePrefix: string, now: () => number = Date.now): LocalIssuer {
-  const sign = createSigner({ key: keys.privatePem, algorithm: 'RS256', kid: keys.kid })
+export function createLocalIssuer (keys: LocalKeys, scopePrefix: string, now: () => number = Date.now, sign: SignFn = createSigner({ key: keys.privatePem, algorithm: 'RS256', kid: keys.kid })): LocalIssuer {
   return {
     issuer: LOCAL_ISSUER,
     keys,
@@ -100,6 +101,7 @@ export function createLocalIssuer (keys: LocalKeys, scopePrefix: string, now: ()
       if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_LOCAL_TTL_SECONDS) throw new TypeError(`ttlSeconds must be an integer from 1 to ${MAX_LOCAL_TTL_SECONDS}`)
       const iat = Math.floor(now() / 1000)
       const exp = iat + ttlSeconds
+      const jti = randomUUID()
       const token = sign({
         iss: LOCAL_ISSUER,
         sub: subject,
@@ -108,9 +110,9 @@ export function createLocalIssuer (keys: LocalKeys, scopePrefix: string, now: ()
         scope: expandRoles(roles).map((r) => `${scopePrefix}:${r}`).join(' '),
         iat,
         exp,
-        jti: randomUUID()
+        jti
       })
-      return { token, expiresAt: new Date(exp * 1000).toISOString() }
+      return { token, expiresAt: new Date(exp * 1000).toISOString(), jti, subject }
     }
   }
 }

@@ -10,6 +10,8 @@ import { TokenRejectedError } from './rejection.ts'
 export interface Provider {
   name: Principal['provider']
   issuer: string
+  /** App clients / audiences a token must name; empty: any. Shown in the startup line. */
+  audiences: string[]
   keys: KeyStore
   groupsClaim: string
   /** Provider-specific claim rules after the signature and times are good; returns tokenUse. */
@@ -21,14 +23,15 @@ export function cognitoIssuer (config: Pick<Config, 'COGNITO_ENDPOINT' | 'COGNIT
   return `${base}/${config.COGNITO_USER_POOL_ID}`
 }
 
-export function createCognitoProvider (config: Config, dispatcher: JwksDispatcher): Provider {
+export function createCognitoProvider (config: Config, dispatcher: JwksDispatcher, ttlMs: number): Provider {
   const issuer = cognitoIssuer(config)
   const audiences = new Set(splitList(config.COGNITO_AUDIENCE))
   return {
     name: 'cognito',
     issuer,
+    audiences: [...audiences],
     // The JWKS location is fixed by the pool; never discovered, never taken from a token.
-    keys: createRemoteKeyStore({ issuer, jwksPath: '.well-known/jwks.json', dispatcher }),
+    keys: createRemoteKeyStore({ issuer, jwksPath: '.well-known/jwks.json', dispatcher, ttlMs }),
     groupsClaim: 'cognito:groups',
     checkClaims (payload) {
       const use = payload.token_use
@@ -45,13 +48,14 @@ export function createCognitoProvider (config: Config, dispatcher: JwksDispatche
   }
 }
 
-export function createOidcProvider (config: Config, dispatcher: JwksDispatcher): Provider {
+export function createOidcProvider (config: Config, dispatcher: JwksDispatcher, ttlMs: number): Provider {
   const issuer = config.OIDC_ISSUER
   const audiences = new Set(splitList(config.OIDC_AUDIENCE))
   return {
     name: 'oidc',
     issuer,
-    keys: createRemoteKeyStore({ issuer, dispatcher }),
+    audiences: [...audiences],
+    keys: createRemoteKeyStore({ issuer, dispatcher, ttlMs }),
     groupsClaim: config.OIDC_GROUPS_CLAIM,
     checkClaims (payload) {
       if (audiences.size > 0 && !claimList(payload.aud).some((a) => audiences.has(a))) {
@@ -66,6 +70,7 @@ export function createLocalProvider (local: LocalIssuer): Provider {
   return {
     name: 'local',
     issuer: local.issuer,
+    audiences: [],
     keys: createStaticKeyStore(local.issuer, { [local.keys.kid]: local.keys.publicPem }),
     groupsClaim: 'groups',
     checkClaims (payload) {
@@ -73,4 +78,14 @@ export function createLocalProvider (local: LocalIssuer): Provider {
       return 'local'
     }
   }
+}
+
+/**
+ * The startup line's text: every active provider with its issuer and accepted audiences, so a
+ * wrong pool, region or COGNITO_ENDPOINT shows before the first token does. Never a token.
+ */
+export function describeProviders (providers: Provider[]): string {
+  const parts = providers.map((p) => `${p.name} (issuer ${p.issuer}, audiences ${p.audiences.length > 0 ? p.audiences.join(',') : 'any'})`)
+  // Configuration refuses an empty AUTH_PROVIDERS, so there is always at least one.
+  return `auth: active providers ${parts.join('; ')}`
 }

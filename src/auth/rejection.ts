@@ -15,6 +15,7 @@ export type RejectReason =
   | 'claims'
   | 'token_use'
   | 'audience'
+  | 'revoked'
 
 export class TokenRejectedError extends Error {
   constructor (readonly reason: RejectReason, detail?: string) {

@@ -1,23 +1,35 @@
-import { createDecoder, createVerifier, TokenError } from 'fast-jwt'
+import { TokenError } from 'fast-jwt'
 import type { Config } from '../../config/schema.ts'
 import { splitList } from '../../config/load.ts'
+import { AuthUnavailableError } from '../errors.ts'
 import type { Principal } from './types.ts'
 import { createPolicy, toPrincipal, type Policy } from './policy.ts'
-import { createJwksDispatcher } from './jwks.ts'
-import { createLocalIssuer, loadOrCreateLocalKeys, type LocalIssuer } from './local-keys.ts'
+import { createJwksDispatcher, type KeyLookup } from './jwks.ts'
+import { createLocalIssuer, type LocalIssuer, type LocalKeys, type SignFn } from './local-keys.ts'
 import { createCognitoProvider, createLocalProvider, createOidcProvider, type Provider } from './providers.ts'
 import { TokenRejectedError, type RejectReason } from './rejection.ts'
+import type { RevocationList } from './revocations.ts'
 import { createTokenCache } from './token-cache.ts'
 
 export const CLOCK_SKEW_MS = 60_000
+
+export interface DecodedToken { header: Record<string, unknown>, payload: unknown }
 
 export interface Authenticator {
   policy: Policy
   providers: Provider[]
   local?: LocalIssuer
-  /** Principal for a token, or TokenRejectedError (401) / AuthUnavailableError (503). */
-  verify (token: string): Promise<Principal>
-  /** The principal of a token verified earlier and not expired, synchronously; else undefined. */
+  /** The options @fastify/jwt verifies every token with: RS256 only, configured issuers only, 60 s skew. */
+  verifyOptions: { algorithms: ['RS256'], allowedIss: string[], clockTolerance: number, requiredClaims: string[], cache: false }
+  /** @fastify/jwt's key source: the key of the configured issuer the token names (never a URL from the token). */
+  keyFor (decoded: DecodedToken): Promise<KeyLookup>
+  /** @fastify/jwt's `trusted`: false for a revoked minted token; throws 503 while the revocation list is stale. */
+  trusted (claims: Record<string, unknown>): boolean
+  /** After verification: the issuer's claim rules (token_use, client_id/aud), then the principal. */
+  accept (claims: Record<string, unknown>): Principal
+  /** Keeps a verified principal until the token expires or its key must be checked again. */
+  remember (token: string, principal: Principal, claims: Record<string, unknown>, keyUntil: number): void
+  /** The principal of a token verified earlier and still trusted, synchronously; else undefined. */
   cached (token: string): Principal | undefined
   /** Loads every remote key set; returns the issuers that could not be reached. */
   hydrate (): Promise<string[]>
@@ -25,98 +37,104 @@ export interface Authenticator {
   close (): Promise<void>
 }
 
-const FAST_JWT_REASONS: Record<string, RejectReason> = {
-  [TokenError.codes.expired]: 'expired',
-  [TokenError.codes.inactive]: 'not_yet_valid',
-  [TokenError.codes.invalidSignature]: 'bad_signature',
-  [TokenError.codes.missingSignature]: 'bad_signature',
-  [TokenError.codes.invalidAlgorithm]: 'algorithm',
-  [TokenError.codes.invalidKey]: 'algorithm',
-  [TokenError.codes.malformed]: 'malformed',
-  [TokenError.codes.invalidType]: 'malformed',
-  [TokenError.codes.invalidPayload]: 'malformed'
+export interface AuthenticatorOptions {
+  now?: () => number
+  /** The local provider's key (when AUTH_PROVIDERS includes local) and the signer it mints with. */
+  localKeys?: LocalKeys
+  sign?: SignFn
+  revocations?: RevocationList
 }
 
-type VerifyFn = (token: string) => Record<string, unknown>
+/** Why @fastify/jwt (or fast-jwt under it) refused a token, for the metric and the debug log. */
+export function rejectReason (err: { code?: string, message?: string }): RejectReason | undefined {
+  switch (err.code) {
+    case 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED': return 'expired'
+    case 'FST_JWT_AUTHORIZATION_TOKEN_UNTRUSTED': return 'revoked'
+    case 'FAST_JWT_MISSING_SIGNATURE': return 'bad_signature'
+    case 'FST_JWT_AUTHORIZATION_TOKEN_INVALID': {
+      const m = err.message ?? ''
+      return /signature/i.test(m) ? 'bad_signature' : /malformed|invalid (header|payload)|json/i.test(m) ? 'malformed' : 'claims'
+    }
+    case TokenError.codes.inactive: return 'not_yet_valid'
+    case TokenError.codes.invalidAlgorithm: return 'algorithm'
+    case TokenError.codes.invalidKey: return 'algorithm'
+    case TokenError.codes.malformed: return 'malformed'
+    case TokenError.codes.invalidType: return 'malformed'
+    case TokenError.codes.invalidPayload: return 'malformed'
+    case TokenError.codes.invalidClaimType:
+    case TokenError.codes.invalidClaimValue:
+    case TokenError.codes.missingRequiredClaim: return 'claims'
+  }
+  return undefined
+}
+
+/** `jti` only for local tokens: the revocation list covers minted tokens. */
+interface Cached { principal: Principal, jti: string | undefined }
 
 /**
- * The one JWT path for every provider: decode without trusting, pick the provider by `iss`
- * among the configured ones, fetch the key from that provider's own JWKS, verify RS256 and the
- * times with fast-jwt (the engine of @fastify/jwt), apply the provider's claim rules, map to a
- * Principal. Verified principals are cached by token until they expire.
+ * The auth policy around @fastify/jwt: which issuers are candidates (configuration only), where
+ * each one's keys come from, what each one's claims must say after verification, and a cache of
+ * verified principals so a busy producer's repeated token costs a map lookup.
  */
-export function createAuthenticator (config: Config, opts: { now?: () => number } = {}): Authenticator {
+export function createAuthenticator (config: Config, opts: AuthenticatorOptions = {}): Authenticator {
   const now = opts.now ?? Date.now
   const names = splitList(config.AUTH_PROVIDERS)
   const dispatcher = createJwksDispatcher()
+  const ttlMs = config.JWKS_CACHE_TTL_S * 1000
   const providers: Provider[] = []
   let local: LocalIssuer | undefined
-  if (names.includes('cognito')) providers.push(createCognitoProvider(config, dispatcher))
-  if (names.includes('oidc')) providers.push(createOidcProvider(config, dispatcher))
-  if (names.includes('local')) {
-    local = createLocalIssuer(loadOrCreateLocalKeys(config.DATA_DIR), config.SCOPE_PREFIX, now)
+  if (names.includes('cognito')) providers.push(createCognitoProvider(config, dispatcher, ttlMs))
+  if (names.includes('oidc')) providers.push(createOidcProvider(config, dispatcher, ttlMs))
+  if (names.includes('local') && opts.localKeys) {
+    local = createLocalIssuer(opts.localKeys, config.SCOPE_PREFIX, now, opts.sign)
     providers.push(createLocalProvider(local))
   }
   const byIssuer = new Map(providers.map((p) => [p.issuer, p]))
   const policy = createPolicy(config)
-  const decode = createDecoder({ complete: true })
-  const verifiers = new Map<string, VerifyFn>()
-  const cache = createTokenCache<Principal>(10_000)
+  const cache = createTokenCache<Cached>(10_000)
+  const revocations = opts.revocations
 
-  function verifierFor (provider: Provider, pem: string): VerifyFn {
-    const key = `${provider.issuer}\n${pem}`
-    let fn = verifiers.get(key)
-    if (!fn) {
-      fn = createVerifier({
-        key: pem,
-        algorithms: ['RS256'],
-        allowedIss: provider.issuer,
-        clockTolerance: CLOCK_SKEW_MS,
-        requiredClaims: ['exp', 'iss', 'sub'],
-        cache: false
-      }) as VerifyFn
-      verifiers.set(key, fn)
-    }
-    return fn
-  }
-
-  async function verify (token: string): Promise<Principal> {
-    const hit = cache.get(token, now())
-    if (hit) return hit
-    let decoded: { header: Record<string, unknown>, payload: unknown }
-    try {
-      decoded = decode(token) as typeof decoded
-    } catch {
-      throw new TokenRejectedError('malformed')
-    }
-    const { header, payload } = decoded
-    if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new TokenRejectedError('malformed', 'payload is not an object')
-    const claims = payload as Record<string, unknown>
-    // Only issuers from configuration are candidates; an unknown iss never causes a fetch.
+  function providerOf (claims: Record<string, unknown>): Provider {
     const provider = typeof claims.iss === 'string' ? byIssuer.get(claims.iss) : undefined
-    if (!provider) throw new TokenRejectedError('unknown_issuer')
-    if (header.alg !== 'RS256') throw new TokenRejectedError('algorithm', String(header.alg))
-    if (typeof header.kid !== 'string' || header.kid === '') throw new TokenRejectedError('unknown_kid', 'no kid')
-    const pem = await provider.keys.getKey(header.kid)
-    let verified: Record<string, unknown>
-    try {
-      verified = verifierFor(provider, pem)(token)
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? ''
-      throw new TokenRejectedError(FAST_JWT_REASONS[code] ?? 'claims', (err as Error).message)
-    }
-    const tokenUse = provider.checkClaims(verified)
-    const principal = toPrincipal(policy, verified, { provider: provider.name, tokenUse, groupsClaim: provider.groupsClaim })
-    cache.set(token, principal, (verified.exp as number) * 1000 + CLOCK_SKEW_MS)
-    return principal
+    // Debug log only: the token's iss (truncated, it is the caller's text) beside the configured ones.
+    if (!provider) throw new TokenRejectedError('unknown_issuer', `token iss ${JSON.stringify(claims.iss)?.slice(0, 200)}, expected ${[...byIssuer.keys()].join(' or ')}`)
+    return provider
   }
 
   return {
     policy,
     providers,
     local,
-    verify,
-    cached: (token) => cache.get(token, now()),
+    verifyOptions: { algorithms: ['RS256'], allowedIss: [...byIssuer.keys()], clockTolerance: CLOCK_SKEW_MS, requiredClaims: ['exp', 'iss', 'sub'], cache: false },
+    async keyFor ({ header, payload }) {
+      if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new TokenRejectedError('malformed', 'payload is not an object')
+      // Only issuers from configuration are candidates; an unknown iss never causes a fetch.
+      const provider = providerOf(payload as Record<string, unknown>)
+      if (header.alg !== 'RS256') throw new TokenRejectedError('algorithm', String(header.alg))
+      if (typeof header.kid !== 'string' || header.kid === '') throw new TokenRejectedError('unknown_kid', 'no kid')
+      return await provider.keys.getKey(header.kid)
+    },
+    trusted (claims) {
+      if (claims.iss !== local?.issuer || revocations === undefined) return true
+      if (!revocations.fresh()) throw new AuthUnavailableError()
+      return typeof claims.jti !== 'string' || !revocations.has(claims.jti)
+    },
+    accept (claims) {
+      const provider = providerOf(claims)
+      const tokenUse = provider.checkClaims(claims)
+      return toPrincipal(policy, claims, { provider: provider.name, tokenUse, groupsClaim: provider.groupsClaim })
+    },
+    remember (token, principal, claims, keyUntil) {
+      const until = Math.min((claims.exp as number) * 1000 + CLOCK_SKEW_MS, keyUntil)
+      cache.set(token, { principal, jti: principal.provider === 'local' && typeof claims.jti === 'string' ? claims.jti : undefined }, until)
+    },
+    cached (token) {
+      const hit = cache.get(token, now())
+      if (hit === undefined) return undefined
+      // A revoked or unverifiable minted token takes the full path, which refuses it.
+      if (hit.jti !== undefined && revocations !== undefined && (revocations.has(hit.jti) || !revocations.fresh())) return undefined
+      return hit.principal
+    },
     async hydrate () {
       const results = await Promise.all(providers.map(async (p) => ({ p, ok: await p.keys.hydrate() })))
       return results.filter((r) => !r.ok).map((r) => r.p.issuer)
@@ -128,6 +146,7 @@ export function createAuthenticator (config: Config, opts: { now?: () => number 
     },
     async close () {
       cache.clear()
+      revocations?.close()
       await dispatcher.close()
     }
   }

@@ -10,7 +10,9 @@ export class DeliveryError extends Error {
 }
 
 export const RETRYABLE_CODES = new Set([
-  'QUIVER_OVERLOADED', 'QUIVER_STORAGE_UNAVAILABLE', 'QUIVER_SHUTTING_DOWN', 'QUIVER_AUTH_UNAVAILABLE', 'QUIVER_RATE_LIMITED', 'QUIVER_INTERNAL'
+  'QUIVER_OVERLOADED', 'QUIVER_STORAGE_UNAVAILABLE', 'QUIVER_SHUTTING_DOWN', 'QUIVER_AUTH_UNAVAILABLE', 'QUIVER_RATE_LIMITED', 'QUIVER_INTERNAL',
+  // The batch's key is still being processed (an earlier attempt, or a gateway that died holding it).
+  'QUIVER_IDEMPOTENCY_IN_FLIGHT'
 ])
 
 export function isRetryableStatus (status: number): boolean {

@@ -4,6 +4,7 @@ Usage:
   quiver send <file> --topic <name> [options]   send a CSV, NDJSON, JSON, Parquet or Arrow file
   quiver tail <topic> [--limit n]               print rows accepted from now on, as NDJSON
   quiver token [--role admin|write|read]        mint the local provider's tokens from DATA_DIR
+  quiver sample [--rows n] > events.arrows      write sample rows of the README's events topic (Arrow IPC stream)
   quiver --help | --version
 
 Common options:
@@ -20,11 +21,17 @@ send options:
   --create-topic       create the topic from the file's schema when it does not exist (admin token)
   --resume <file>      state file: acknowledged batches are recorded there; rerunning the same
                        command with the same file skips them and sends the rest
+  --no-keys            send batches without idempotency keys (at-least-once: a rerun may store
+                       a batch twice)
   --json               print the summary as JSON on stdout
   --quiet, -q          no progress output
 
 tail options:
   --limit <n>          exit after n rows
+
+sample options:
+  --rows <n>           rows to write (default 1000)
+  --first-id <n>       id of the first row (default 1)
 
 token options:
   --data-dir <dir>     the gateway's DATA_DIR (default $DATA_DIR or ./data)
@@ -32,7 +39,11 @@ token options:
   --role <role>        print only that role's token
 
 Delivery: a batch counts as sent only when the gateway acknowledged it as durable (its rows are
-in a committed Parquet object). Unacknowledged batches are retried. After an interruption, rerun
-with --resume to send every batch not yet acknowledged: nothing is missing, but batches that were
-in flight when the run stopped may be stored twice (at most --inflight batches).
+in a committed Parquet object). Unacknowledged batches are retried. Every batch carries an
+idempotency key made of the file's identity (path, size, mtime), --format, --batch-rows and the
+batch number, so a batch the gateway stored but whose acknowledgement was lost is not stored
+again when resent: the gateway replays its acknowledgement. After an interruption, rerun with
+--resume to send only what was not acknowledged (or rerun without it: acknowledged batches are
+replayed, not stored twice). Exactly once holds while the gateway remembers keys
+(IDEMPOTENCY_TTL_S, default 24 h) and the file is unchanged.
 `

@@ -7,6 +7,7 @@ import { HELP } from './help.ts'
 import { formatSummary } from './progress.ts'
 import { send, SendError } from './send.ts'
 import { FORMATS, type Format } from './sources/index.ts'
+import { sampleStream } from './sample.ts'
 import { tail } from './tail.ts'
 import { mintLocalTokens } from './token.ts'
 
@@ -23,12 +24,15 @@ const OPTIONS = {
   retries: { type: 'string', default: '8' },
   'create-topic': { type: 'boolean' },
   resume: { type: 'string' },
+  'no-keys': { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   limit: { type: 'string', default: '0' },
   'data-dir': { type: 'string' },
   ttl: { type: 'string', default: '86400' },
-  role: { type: 'string' }
+  role: { type: 'string' },
+  rows: { type: 'string', default: '1000' },
+  'first-id': { type: 'string', default: '1' }
 } as const
 
 class UsageError extends Error {}
@@ -89,6 +93,7 @@ export async function main (argv: string[]): Promise<number> {
         retries: int('retries', values.retries, 0),
         createTopic: values['create-topic'] ?? false,
         resume: values.resume ?? null,
+        keys: values['no-keys'] !== true,
         progress: values.quiet || values.json ? 'off' : process.stderr.isTTY ? 'tty' : 'lines',
         signal: controller.signal,
         log
@@ -109,6 +114,13 @@ export async function main (argv: string[]): Promise<number> {
   if (command === 'tail') {
     if (rest.length !== 1) throw new UsageError('tail takes exactly one topic')
     await tail({ api, topic: rest[0], limit: int('limit', values.limit, 0), out: (l) => process.stdout.write(l + '\n'), signal: controller.signal, onOpen: () => log(`following "${rest[0]}"`) })
+    return 0
+  }
+  if (command === 'sample') {
+    if (rest.length !== 0) throw new UsageError('sample takes no file: redirect its output, e.g. quiver sample > events.arrows')
+    if (process.stdout.isTTY) throw new UsageError('sample writes binary Arrow IPC: redirect it to a file (quiver sample --rows 1000 > events.arrows)')
+    const bytes = sampleStream(int('rows', values.rows, 1), int('first-id', values['first-id'], 0))
+    await new Promise<void>((resolve, reject) => process.stdout.write(bytes, (err) => err ? reject(err) : resolve()))
     return 0
   }
   if (command === 'token') {

@@ -9,7 +9,7 @@ import { chunked, type Chunk } from './chunks.ts'
 import { Progress, type Summary } from './progress.ts'
 import { withRetry } from './retry.ts'
 import { detectFormat, READERS, type Format } from './sources/index.ts'
-import { SendState } from './state.ts'
+import { SendState, type StateIdentity } from './state.ts'
 import { createHttpTransport, type Transport } from './transport-http.ts'
 import { createWsTransport } from './transport-ws.ts'
 
@@ -25,6 +25,8 @@ export interface SendOptions {
   createTopic: boolean
   /** State file to resume from and record into; null records into a temporary file. */
   resume: string | null
+  /** Send each batch with an idempotency key derived from the file and the batch number (default on). */
+  keys: boolean
   progress: 'tty' | 'lines' | 'off'
   signal?: AbortSignal
   log: (line: string) => void
@@ -36,6 +38,17 @@ export class SendError extends Error {
     super(message)
     this.name = 'SendError'
   }
+}
+
+/**
+ * Each batch's idempotency key: the file's identity (path, size, mtime), its format and batch size
+ * (which decide how batches are cut) and the batch number. A rerun over the same file sends the
+ * same batches with the same keys, so what the gateway stored before is replayed, not stored
+ * again (README "Delivery guarantees"); a changed file gets other keys.
+ */
+export function batchKeys (id: StateIdentity): (index: number) => string {
+  const file = createHash('sha256').update(JSON.stringify([id.file, id.size, id.mtimeMs, id.format, id.batchRows])).digest('hex').slice(0, 32)
+  return (index) => `quiver-send-${file}-${index}`
 }
 
 export async function send (opts: SendOptions): Promise<Summary> {
@@ -66,6 +79,7 @@ export async function send (opts: SendOptions): Promise<Summary> {
   const statePath = opts.resume ?? join(tmpdir(), `quiver-send-${createHash('sha1').update(JSON.stringify(id)).digest('hex').slice(0, 12)}.json`)
   const state = SendState.open(statePath, id, opts.resume !== null)
   if (opts.resume && state.rowsAcked > 0) opts.log(`resuming: ${state.rowsAcked} rows already acknowledged`)
+  const keyOf = opts.keys ? batchKeys(id) : () => undefined
 
   const transport: Transport = opts.transport === 'ws'
     ? createWsTransport(opts.api, opts.topic)
@@ -80,6 +94,7 @@ export async function send (opts: SendOptions): Promise<Summary> {
   let batches = 0
   let skipped = 0
   let wireBytes = 0
+  let replayed = 0
   const summary = (): Summary => {
     const seconds = (Date.now() - started) / 1000
     return {
@@ -102,11 +117,13 @@ export async function send (opts: SendOptions): Promise<Summary> {
   const deliver = (chunk: Chunk) => {
     const ipc = tableToIPC(new Table(chunk.batches), 'stream')
     wireBytes += ipc.byteLength
-    const p: Promise<void> = withRetry(() => transport.send(ipc, chunk.rows), {
+    const key = keyOf(chunk.index)
+    const p: Promise<void> = withRetry(() => transport.send(ipc, chunk.rows, key), {
       retries: opts.retries,
       signal: stop.signal,
       onRetry: onRetry(`batch ${chunk.index + 1}`)
-    }).then(() => {
+    }).then((ack) => {
+      if (ack.replayed === true) replayed++
       state.markAcked(chunk.index, chunk.rows)
       rows += chunk.rows
       batches++
@@ -136,6 +153,7 @@ export async function send (opts: SendOptions): Promise<Summary> {
   progress.stop()
   await transport.close()
   opts.signal?.removeEventListener('abort', onAbort)
+  if (replayed > 0) opts.log(`${replayed} batch${replayed === 1 ? ' was' : 'es were'} already stored (sent before, acknowledgement lost): the gateway replayed the acknowledgement, nothing was stored twice`)
 
   if (fatal || opts.signal?.aborted) {
     state.save()

@@ -1,7 +1,8 @@
-import { DataType, tableFromIPC, type Field } from 'apache-arrow'
+import { tableFromIPC } from 'apache-arrow'
 import WebSocket from 'ws'
 import type { ApiClient } from './api.ts'
 import { wsProtocols, wsUrl } from './transport-ws.ts'
+import { ndjsonLines } from '../read/ndjson-out.ts'
 
 export interface TailOptions {
   api: ApiClient
@@ -15,7 +16,8 @@ export interface TailOptions {
 
 /**
  * Follows `/v1/topics/{topic}/tail`: every binary message is an Arrow IPC stream of rows the
- * gateway accepted; each row is printed as one NDJSON line. Resolves with the number of rows printed.
+ * gateway accepted (with its `__ingested_at`); each row is printed as one NDJSON line, formatted as
+ * `GET …/records` formats them (timestamps in µs). Resolves with the number of rows printed.
  */
 export async function tail (opts: TailOptions): Promise<number> {
   const ws = new WebSocket(wsUrl(opts.api, `/v1/topics/${encodeURIComponent(opts.topic)}/tail`), wsProtocols(opts.api), { perMessageDeflate: false })
@@ -30,16 +32,19 @@ export async function tail (opts: TailOptions): Promise<number> {
       res.on('end', () => reject(new Error(`tail: ${res.statusCode} ${Buffer.concat(chunks).toString().slice(0, 300)}`)))
     })
     ws.once('error', reject)
+    let done = false
     ws.on('message', (data, isBinary) => {
-      if (!isBinary) return
-      const table = tableFromIPC(data as Buffer)
-      const fields = table.schema.fields
-      for (const row of table) {
-        const obj: Record<string, unknown> = {}
-        for (const f of fields) obj[f.name] = jsonValue(f, (row as unknown as Record<string, unknown>)[f.name])
-        opts.out(JSON.stringify(obj))
-        printed++
-        if (opts.limit && printed >= opts.limit) return finish()
+      // Frames already in flight when the limit was reached are not printed.
+      if (!isBinary || done) return
+      for (const batch of tableFromIPC(data as Buffer).batches) {
+        for (const line of ndjsonLines(batch)) {
+          opts.out(line.slice(0, -1))
+          printed++
+          if (opts.limit && printed >= opts.limit) {
+            done = true
+            return finish()
+          }
+        }
       }
     })
     ws.once('close', (code, reason) => {
@@ -47,19 +52,4 @@ export async function tail (opts: TailOptions): Promise<number> {
       else reject(new Error(`tail: connection closed ${code} ${reason.toString()}`.trim()))
     })
   })
-}
-
-/** JSON-friendly values: int64 as a number when exact (else a string), timestamps and dates as ISO strings. */
-export function jsonValue (field: Field, v: unknown): unknown {
-  if (v === null || v === undefined) return null
-  const type = field.type
-  if ((DataType.isTimestamp(type) || DataType.isDate(type)) && (typeof v === 'number' || typeof v === 'bigint')) {
-    return new Date(Number(v)).toISOString()
-  }
-  if (typeof v === 'bigint') return v >= Number.MIN_SAFE_INTEGER && v <= Number.MAX_SAFE_INTEGER ? Number(v) : v.toString()
-  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64')
-  if (typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
-    return JSON.parse(JSON.stringify(v, (_k, x) => typeof x === 'bigint' ? x.toString() : x))
-  }
-  return v
 }

@@ -2,11 +2,18 @@ import { Agent, request } from 'undici'
 import { authHeaders, type ApiClient } from './api.ts'
 import { DeliveryError, describeErrorBody, isRetryableStatus, RETRYABLE_CODES } from './errors.ts'
 
-export interface Ack { rows: number }
+export interface Ack {
+  rows: number
+  /** The gateway had stored this batch before (same idempotency key and bytes): nothing stored again. */
+  replayed?: boolean
+}
 
 export interface Transport {
-  /** Delivers one Arrow IPC stream; resolves once the gateway acknowledged it as durable. */
-  send (ipc: Uint8Array, rows: number): Promise<Ack>
+  /**
+   * Delivers one Arrow IPC stream, with its idempotency key when given; resolves once the gateway
+   * acknowledged it as durable.
+   */
+  send (ipc: Uint8Array, rows: number, key?: string): Promise<Ack>
   close (): Promise<void>
 }
 
@@ -18,12 +25,12 @@ export function createHttpTransport (api: ApiClient, topic: string, inflight: nu
   const agent = new Agent({ connections: inflight, headersTimeout: 300_000, bodyTimeout: 300_000, keepAliveTimeout: 30_000 })
   const url = new URL(`/v1/topics/${encodeURIComponent(topic)}/records?ack=durable`, api.url)
   return {
-    async send (ipc, rows) {
+    async send (ipc, rows, key) {
       let res
       try {
         res = await request(url, {
           method: 'POST',
-          headers: { ...authHeaders(api), 'content-type': 'application/vnd.apache.arrow.stream' },
+          headers: { ...authHeaders(api), 'content-type': 'application/vnd.apache.arrow.stream', ...(key === undefined ? {} : { 'idempotency-key': key }) },
           body: ipc,
           dispatcher: agent
         })
@@ -39,7 +46,7 @@ export function createHttpTransport (api: ApiClient, topic: string, inflight: nu
       }
       const body = JSON.parse(text) as { rows: number }
       if (body.rows !== rows) throw new DeliveryError(`the gateway acknowledged ${body.rows} rows of ${rows}`, false)
-      return { rows: body.rows }
+      return { rows: body.rows, replayed: res.headers['idempotent-replayed'] === 'true' }
     },
     async close () {
       await agent.close()

@@ -52,13 +52,13 @@ export function createWsTransport (api: ApiClient, topic: string): Transport {
       })
       ws.on('message', (data, isBinary) => {
         if (isBinary) return
-        const frame = JSON.parse(data.toString()) as { type: string, seq: number, rows?: number, code?: string, message?: string }
+        const frame = JSON.parse(data.toString()) as { type: string, seq: number, rows?: number, replayed?: boolean, code?: string, message?: string }
         const p = pending.get(frame.seq)
         if (!p) return
         pending.delete(frame.seq)
         if (frame.type === 'ack') {
           if (frame.rows !== p.rows) p.reject(new DeliveryError(`the gateway acknowledged ${frame.rows} rows of ${p.rows}`, false))
-          else p.resolve({ rows: p.rows })
+          else p.resolve({ rows: p.rows, replayed: frame.replayed === true })
         } else {
           const code = frame.code ?? 'QUIVER_UNKNOWN'
           p.reject(new DeliveryError(`${code}: ${frame.message}`, RETRYABLE_CODES.has(code), undefined, code))
@@ -77,12 +77,14 @@ export function createWsTransport (api: ApiClient, topic: string): Transport {
   }
 
   return {
-    async send (ipc, rows) {
+    async send (ipc, rows, key) {
       const conn = await connect()
       if (conn.ws.readyState !== WebSocket.OPEN) throw new DeliveryError('WebSocket closed before sending', true)
       const n = ++conn.seq
       return await new Promise<Ack>((resolve, reject) => {
         conn.pending.set(n, { resolve, reject, rows })
+        // The key rides in a text frame announcing the next message (README "Exactly-once over WebSocket").
+        if (key !== undefined) conn.ws.send(JSON.stringify({ type: 'key', key }))
         conn.ws.send(ipc, { binary: true }, (err) => {
           if (err && conn.pending.delete(n)) reject(new DeliveryError(`WebSocket send: ${err.message}`, true))
         })

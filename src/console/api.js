@@ -29,18 +29,6 @@ export class Api {
   whoami () { return this.request('GET', '/v1/whoami') }
   listTopics () { return this.request('GET', '/v1/topics').then((r) => r.topics) }
   createTopic (name, fields) { return this.request('POST', '/v1/topics', { name, schema: { fields } }) }
-  async consoleInfo () {
-    const res = await fetch('/console/info', { headers: { 'x-quiver-console': '1' } })
-    return res.json()
-  }
-
-  async localToken () {
-    // The custom header forces a CORS preflight, so other origins cannot read a token from here.
-    const res = await fetch('/console/local-token', { headers: { 'x-quiver-console': '1' } })
-    const json = await res.json()
-    if (!res.ok) throw new ApiError(res.status, json)
-    return json.token
-  }
 }
 
 /** ws:// or wss:// URL on this origin. */

@@ -1,3 +1,4 @@
+/* global location, history */
 import { Api } from './api.js'
 import { GENERATED_FIELDS } from './arrow-data.js'
 import { RateChart, compact } from './chart.js'
@@ -7,7 +8,7 @@ import { log, setPill } from './ui.js'
 import { setupUpload } from './upload.js'
 
 const $ = (id) => document.getElementById(id)
-const state = { token: sessionStorage.getItem('quiver.token') ?? '', topics: [], ackedRows: 0, ackedMsgs: 0, errors: 0, secRows: 0, secBytes: 0 }
+const state = { token: sessionStorage.getItem('quiver.token') ?? '', roles: null, topics: [], ackedRows: 0, ackedMsgs: 0, errors: 0, secRows: 0, secBytes: 0 }
 const api = new Api(() => state.token)
 const producer = new Producer()
 const tail = new TailView($('tail-table'))
@@ -18,7 +19,7 @@ const topicName = () => $('topic').value.trim()
 function requireTopic () {
   const name = topicName()
   if (!/^[a-z][a-z0-9_]{0,62}$/.test(name)) throw new Error('Choose a topic name: lowercase letters, digits and _, starting with a letter')
-  if (!state.token) throw new Error('Paste a token (or use the local token) first')
+  if (!state.token) throw new Error('Paste a token (or open the console link the gateway printed at startup) first')
   return name
 }
 
@@ -27,11 +28,13 @@ async function connect () {
   sessionStorage.setItem('quiver.token', state.token)
   try {
     const me = await api.whoami()
+    state.roles = me.roles
     setPill($('auth-status'), 'ok', 'connected')
     $('who').textContent = `${me.username || me.sub} · ${me.roles.join(', ') || 'no roles'}`
     log('ok', `Signed in as ${me.username || me.sub} (${me.roles.join(', ')})`)
     await loadTopics()
   } catch (err) {
+    state.roles = null
     setPill($('auth-status'), 'err', err.status === 401 ? 'invalid token' : 'error')
     $('who').textContent = ''
     log('err', `Sign-in failed: ${err.code ?? ''} ${err.message}`)
@@ -71,13 +74,22 @@ function showSchema () {
   }
 }
 
+// Creating a topic needs admin. Say so, with the roles whoami reported, instead of a bare 403.
+function adminNeeded (roles) {
+  const held = roles.length ? `has the role${roles.length > 1 ? 's' : ''} ${roles.join(', ')}` : 'has no role'
+  return `Create needs an admin token: this token ${held}. Connect with an admin token to create topics` +
+    ' (or just start streaming: a writer\'s first stream creates the topic when the gateway auto-creates topics).'
+}
+
 async function createTopic () {
   try {
     const name = requireTopic()
+    if (state.roles && !state.roles.includes('admin')) return log('err', adminNeeded(state.roles))
     await api.createTopic(name, GENERATED_FIELDS)
     log('ok', `Created topic ${name}`)
     await loadTopics()
   } catch (err) {
+    if (err.status === 403 && state.roles) return log('err', adminNeeded(state.roles))
     log('err', `Create failed: ${err.code ?? ''} ${err.message}`)
   }
 }
@@ -141,14 +153,6 @@ tail.addEventListener('status', ({ detail }) => {
 tail.addEventListener('rows', ({ detail }) => { $('tail-count').textContent = `${detail.seen.toLocaleString('en-US')} rows seen` })
 
 $('auth').addEventListener('submit', (ev) => { ev.preventDefault(); connect() })
-$('local-token').addEventListener('click', async () => {
-  try {
-    $('token').value = await api.localToken()
-    await connect()
-  } catch (err) {
-    log('err', `Local token unavailable: ${err.message}`)
-  }
-})
 // A name not in the list may be a topic created since (by another client): look again, once typing pauses.
 let relist = null
 $('topic').addEventListener('input', () => {
@@ -172,7 +176,13 @@ for (const tab of document.querySelectorAll('.tab')) {
   })
 }
 
-api.consoleInfo().then((info) => { $('local-token').hidden = !info.localToken }, () => {})
+// The startup banner's link carries a token in the fragment (#token=…), which never reaches a
+// server. Take it, then drop it from the address bar and the history entry.
+const linked = new URLSearchParams(location.hash.slice(1)).get('token')
+if (linked) {
+  history.replaceState(null, '', location.pathname + location.search)
+  state.token = linked
+}
 $('token').value = state.token
 if (state.token) connect()
 renderCounters()

@@ -1,7 +1,7 @@
 // Arrow columns and tables built straight from buffers. apache-arrow's builders compile their
 // null check with `new Function`, which the console's CSP (no 'unsafe-eval') rightly forbids.
 import { formatType } from './types.js'
-import { converterFor, describe } from './values.js'
+import { converterFor, describe } from './value-converters.js'
 
 const A = globalThis.Arrow
 

@@ -25,9 +25,14 @@ export class IngestConnection extends EventTarget {
   get inflight () { return this.pending.size }
   get open () { return this.ws.readyState === WebSocket.OPEN }
 
-  send (ipc, rows) {
+  /**
+   * Sends one message; with `key`, a text frame announces it first (README "Exactly-once over
+   * WebSocket"): a resend of a stored message is acked with `replayed: true`, not stored again.
+   */
+  send (ipc, rows, key) {
     const seq = ++this.seq
     this.pending.set(seq, { rows, bytes: ipc.byteLength })
+    if (key !== undefined) this.ws.send(JSON.stringify({ type: 'key', key }))
     this.ws.send(ipc)
     return seq
   }

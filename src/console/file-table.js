@@ -3,7 +3,7 @@ import { ConvertError, convertColumn, tableOf } from './columns.js'
 import { parseCsv } from './csv.js'
 import { inferColumn } from './infer.js'
 import { parseType } from './types.js'
-import { describe } from './values.js'
+import { describe } from './value-converters.js'
 
 const A = globalThis.Arrow
 

@@ -1,5 +1,5 @@
 // Column types for a file sent to a topic that does not exist yet (auto-created from its schema).
-import { DECIMAL, ISO, SPECIAL } from './values.js'
+import { FLOAT_TEXT, FLOAT_WORDS, ISO } from './value-converters.js'
 
 const A = globalThis.Arrow
 
@@ -18,7 +18,7 @@ export function inferColumn (raw, text) {
   const all = (test) => present.length > 0 && present.every(test)
   if (text) {
     if (all((v) => INT64.test(v))) return { type: new A.Int64(), raw }
-    if (all((v) => DECIMAL.test(v) || v in SPECIAL)) return { type: new A.Float64(), raw }
+    if (all((v) => FLOAT_TEXT.test(v) || Object.hasOwn(FLOAT_WORDS, v))) return { type: new A.Float64(), raw }
     if (all((v) => /^(true|false)$/i.test(v))) return { type: new A.Bool(), raw }
     if (all((v) => DAY.test(v))) return { type: new A.DateDay(), raw }
     if (all(isDateTime)) return { type: utcMicros(), raw }

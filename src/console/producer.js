@@ -51,19 +51,24 @@ export class Producer extends EventTarget {
 
   /**
    * Sends `table` in slices of `rowsPer` rows, at most MAX_INFLIGHT unacked, then drains and
-   * closes. Resolves with what the gateway answered: `{ messages, answered, acked, rejected }`
-   * (messages sent, acks plus errors received, rows acked, messages rejected).
+   * closes; `keyOf(i)`, when given, is the idempotency key of slice i. Resolves with what the
+   * gateway answered: `{ messages, answered, acked, replayed, rejected }` (messages sent, acks
+   * plus errors received, rows acked, messages stored before and replayed, messages rejected).
    */
-  async sendFile (topic, token, table, rowsPer, onProgress) {
+  async sendFile (topic, token, table, rowsPer, onProgress, keyOf) {
     const conn = await this.#connect(topic, token)
-    const result = { messages: 0, answered: 0, acked: 0, rejected: 0 }
-    conn.addEventListener('ack', ({ detail }) => { result.answered++; result.acked += detail.rows })
+    const result = { messages: 0, answered: 0, acked: 0, replayed: 0, rejected: 0 }
+    conn.addEventListener('ack', ({ detail }) => {
+      result.answered++
+      result.acked += detail.rows
+      if (detail.replayed === true) result.replayed++
+    })
     conn.addEventListener('error', () => { result.answered++; result.rejected++ })
     let sent = 0
     for (const { ipc, rows } of ipcSlices(table, rowsPer)) {
       await conn.below(MAX_INFLIGHT)
       if (!conn.open) break
-      conn.send(ipc, rows)
+      conn.send(ipc, rows, keyOf?.(result.messages))
       result.messages++
       sent += rows
       onProgress(sent / table.numRows)

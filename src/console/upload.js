@@ -13,6 +13,32 @@ function status (kind, text) {
 }
 
 /**
+ * 64 bits of FNV-1a style hashing, as hex: names a file in its keys (the gateway compares bodies
+ * itself). Not crypto.subtle: it exists only in secure contexts, and the console may be served over
+ * plain http behind a proxy.
+ */
+function digest (text) {
+  let a = 0x811c9dc5
+  let b = 0x9747b28c
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    a = Math.imul(a ^ c, 16777619)
+    b = Math.imul(b ^ c, 2246822507) ^ (b >>> 13)
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0')
+}
+
+/**
+ * Idempotency keys of a file's messages: the file (name, size, last modified) and the slicing
+ * name each message, so sending the same file again stores nothing twice: the gateway replays
+ * the acks of what it stored (README "Exactly-once over WebSocket").
+ */
+export function fileKeys (file, rowsPer) {
+  const base = `console-${digest(JSON.stringify([file.name, file.size, file.lastModified, rowsPer]))}`
+  return (index) => `${base}-${index}`
+}
+
+/**
  * The "Upload file" tab: converts the chosen (or dropped) file in the page to the topic's schema,
  * streams it over the producer's socket and says, in the panel, how it went: rows acked, or the
  * file, line and field that stopped the conversion (nothing is sent then).
@@ -45,10 +71,12 @@ export function setupUpload ({ api, producer, requireTopic, getToken }) {
       log('ok', `${file.name}: ${format}, ${plural(table.numRows, 'row')}, ${table.schema.fields.length} columns (${how})`)
       status('busy', `Sending ${plural(table.numRows, 'row')} of ${file.name}…`)
       converting = false
-      const r = await producer.sendFile(topic, getToken(), table, rowsPer, (p) => { $('upload-progress').value = p })
+      const keyOf = $('upload-keys').checked ? fileKeys(file, rowsPer) : undefined
+      const r = await producer.sendFile(topic, getToken(), table, rowsPer, (p) => { $('upload-progress').value = p }, keyOf)
       const secs = ((performance.now() - started) / 1000).toFixed(1)
       if (r.acked === table.numRows && r.rejected === 0) {
-        status('ok', `✓ ${file.name}: ${plural(r.acked, 'row')} acked in ${plural(r.messages, 'message')} (${secs} s)`)
+        const replays = r.replayed ? `, ${fmt(r.replayed)} replayed (already stored, not stored again)` : ''
+        status('ok', `✓ ${file.name}: ${plural(r.acked, 'row')} acked in ${plural(r.messages, 'message')}${replays} (${secs} s)`)
         log('ok', `${file.name}: all ${plural(r.acked, 'row')} stored in ${topic}`)
       } else {
         const why = r.rejected ? `${plural(r.rejected, 'message')} rejected (see Events)` : `${plural(r.messages - r.answered, 'message')} unanswered: the connection closed`

@@ -1,36 +1,25 @@
 import type { RecordBatch, Schema } from 'apache-arrow'
 import type { TopicRecord, TopicSchema } from '../schema/topic-schema.ts'
+import type { Catalog } from '../catalog.ts'
 import type { ArrowPayload } from '../arrow/decode.ts'
-import { matchSchema, normaliseBatch } from '../schema/compare.ts'
-import { checkTopicNulls, MAX_TOPIC_FIELDS } from '../arrow/validate.ts'
-import { fromArrowSchema, toArrowSchema, validateTopicSchema } from '../schema/types.ts'
+import { matchSchema, normaliseBatch } from '../arrow/compare.ts'
+import { checkTopicNulls } from '../arrow/validate.ts'
+import { fromArrowSchema } from '../schema/types.ts'
+import { primeTopicArrowSchema, topicArrowSchema } from '../arrow/topic-arrow-schema.ts'
+import { schemaLimits } from '../schema/limits.ts'
 import { InvalidSchemaError, SchemaMismatchError, TopicExistsError, TopicNotFoundError } from '../errors.ts'
 
 /** The part of the catalog an ingest needs. */
 export interface TopicLookup {
   get (name: string): Promise<TopicRecord | null>
   create (record: TopicRecord): Promise<TopicRecord>
+  /** Schema evolution (src/ingest/evolve-stream.ts); without it streams never evolve a topic. */
+  evolve?: Catalog['evolve']
 }
 
-const MAX_CACHED = 1024
 /** FieldSpecSchema's maxLength: what POST /v1/topics accepts, so what auto-creation may store. */
 const MAX_FIELD_NAME = 255
 const WINNER_WAIT_MS = 3000
-// One Arrow Schema object per topic incarnation: matchSchema's cache and the batches of one
-// buffer then share it, and the type strings are parsed once, not on every message.
-const schemas = new Map<string, { json: string, schema: Schema }>()
-
-/** The topic's schema as an Arrow Schema (stable object for an unchanged record). */
-export function topicArrowSchema (topic: TopicRecord): Schema {
-  const key = `${topic.name}@${topic.createdAt}`
-  const json = JSON.stringify(topic.schema)
-  const hit = schemas.get(key)
-  if (hit !== undefined && hit.json === json) return hit.schema
-  if (schemas.size >= MAX_CACHED) schemas.clear()
-  const schema = toArrowSchema(topic.schema)
-  schemas.set(key, { json, schema })
-  return schema
-}
 
 /**
  * The topic schema a stream would auto-create, held to the rules of POST /v1/topics. Checked
@@ -41,11 +30,11 @@ export function topicArrowSchema (topic: TopicRecord): Schema {
 export function autoCreatedSchema (topic: string, incoming: Schema): TopicSchema {
   const schema = fromArrowSchema(incoming)
   const refuse = (why: string): never => { throw new InvalidSchemaError(`topic "${topic}" cannot be created from this stream's schema: ${why}`) }
-  if (schema.fields.length > MAX_TOPIC_FIELDS) refuse(`${schema.fields.length} fields, at most ${MAX_TOPIC_FIELDS}`)
+  if (schema.fields.length > schemaLimits.maxFields) refuse(`${schema.fields.length} fields, at most ${schemaLimits.maxFields}`)
   const long = schema.fields.find((f) => f.name.length > MAX_FIELD_NAME)
   if (long !== undefined) refuse(`field name "${long.name.slice(0, 40)}…" is longer than ${MAX_FIELD_NAME} characters`)
   try {
-    validateTopicSchema(schema)
+    primeTopicArrowSchema(schema)
   } catch (err) {
     refuse((err as Error).message.replace(/^Invalid schema: /, ''))
   }

@@ -8,6 +8,7 @@ export interface EncodeTask {
   compression: ParquetCompression
   maxRowGroupSize: number
   dictionaryColumns?: readonly string[]
+  metadata?: Record<string, string>
 }
 
 /**
@@ -21,6 +22,6 @@ export function warm (): number {
 
 export default function encode (task: EncodeTask) {
   const table = Table.fromIPCStream(task.ipc)
-  const bytes = writeParquet(table, writerProperties(task.compression, task.maxRowGroupSize, task.dictionaryColumns))
+  const bytes = writeParquet(table, writerProperties(task.compression, task.maxRowGroupSize, task.dictionaryColumns, task.metadata))
   return Piscina.move(bytes)
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
 import type { ParquetCompression, ParquetEncoder } from './types.ts'
 import type { EncodeTask } from './encode-worker.ts'
+import { transferable } from '../transfer.ts'
 
 // Same extension as this file: encode-worker.ts under tsx, encode-worker.js from dist.
 const WORKER = new URL('./encode-worker' + extname(fileURLToPath(import.meta.url)), import.meta.url).href
@@ -14,11 +15,6 @@ export interface EncoderPoolOptions {
   compression: ParquetCompression
   /** Rows per row group: large groups compress and scan best; 1M keeps a group's memory bounded. */
   maxRowGroupSize?: number
-}
-
-/** Whether the view spans its whole ArrayBuffer, so transferring it moves exactly these bytes. */
-function ownsBuffer (u8: Uint8Array): boolean {
-  return u8.buffer instanceof ArrayBuffer && u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength
 }
 
 /**
@@ -56,8 +52,8 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
       if (closed) throw new Error('encoder pool is closed')
       // A shared buffer is read in place by the worker: the caller may reuse it once this resolves.
       const shared = ipc.buffer instanceof SharedArrayBuffer
-      const input = shared || ownsBuffer(ipc) ? ipc : ipc.slice()
-      const task: EncodeTask = { ipc: input, compression: opts.compression, maxRowGroupSize, dictionaryColumns: o?.dictionaryColumns }
+      const input = shared ? ipc : transferable(ipc)
+      const task: EncodeTask = { ipc: input, compression: opts.compression, maxRowGroupSize, dictionaryColumns: o?.dictionaryColumns, metadata: o?.metadata }
       const out = await pool.run(task, shared ? {} : { transferList: [input.buffer as ArrayBuffer] }) as Uint8Array
       return out
     },

@@ -1,6 +1,9 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { RecordBatch } from 'apache-arrow'
+import { writeIpcStream } from '../arrow/encode.ts'
+import { FreeList } from '../arrow/free-list.ts'
 import type { ParquetCompression, ParquetEncoder } from './types.ts'
 import type { FromStreamWorker, StreamWorkerData, ToStreamWorker } from './stream-worker.ts'
 
@@ -12,11 +15,23 @@ const BOOT = WORKER.pathname.endsWith('.ts')
   ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(WORKER.href)}) })`
   : `import(${JSON.stringify(WORKER.href)})`
 
+/**
+ * Shared buffers the batches' IPC bytes are written into, read in place by the worker and reused
+ * once it has copied them into parquet-wasm's memory ('taken'). A new transferred buffer per slice
+ * (2 MiB) was garbage on both threads until V8's next collection (ArrayBuffers trigger one only
+ * every ~64 MiB of external memory) and fragmented malloc's heaps. With reuse, the IPC bytes in
+ * memory are the input window plus one slice per staged request, whatever the body size.
+ * Shared by every encoder of the process; up to 32 MiB kept, all dropped after 10 s idle.
+ */
+const slabs = new FreeList((n) => new SharedArrayBuffer(n), 32 * 1024 * 1024, 1.125)
+
 export interface StreamEncoderOptions {
   compression: ParquetCompression
   maxRowGroupSize: number
   /** Columns to dictionary-encode (src/parquet/dictionary.ts). */
   dictionaryColumns?: readonly string[]
+  /** Footer key-value metadata (src/parquet/quiver-metadata.ts). */
+  metadata?: Record<string, string>
   /** IPC bytes handed to the worker and not yet taken by the writer before write() waits. */
   inWindowBytes?: number
   /** Parquet bytes produced and not yet taken by the uploader before the worker pauses. */
@@ -35,6 +50,8 @@ export class ParquetStreamEncoder {
   #port: MessagePort | Worker
   #worker: Worker | null = null
   #inflight = 0
+  /** Slabs posted to the worker, oldest first; the worker takes them in this order. */
+  #sent: Uint8Array[] = []
   #inWindow: number
   #chunks: Uint8Array[] = []
   #rows: number | null = null
@@ -47,10 +64,11 @@ export class ParquetStreamEncoder {
       compression: opts.compression,
       maxRowGroupSize: opts.maxRowGroupSize,
       dictionaryColumns: opts.dictionaryColumns,
+      metadata: opts.metadata,
       outWindowBytes: opts.outWindowBytes ?? 4 * 1024 * 1024
     }
     const onMessage = (m: FromStreamWorker): void => {
-      if (m.type === 'taken') this.#inflight -= m.bytes
+      if (m.type === 'taken') this.#taken()
       else if (m.type === 'data') this.#chunks.push(m.chunk)
       else if (m.type === 'done') this.#rows = m.rows
       else this.#fail(new Error(`parquet stream encoder: ${m.message}`))
@@ -79,11 +97,16 @@ export class ParquetStreamEncoder {
   /** Rows in the finished object (once output() has ended). */
   get rows (): number | null { return this.#rows }
 
-  /** Hands one IPC stream (owning its buffer; it is transferred) to the worker; waits while the worker is behind. */
-  async write (ipc: Uint8Array): Promise<void> {
+  /**
+   * Hands one record batch to the worker (its IPC bytes are copied into a reused shared slab:
+   * the batch's own buffers may be reused as soon as this resolves); waits while the worker is behind.
+   */
+  async write (batch: RecordBatch): Promise<void> {
     if (this.#error) throw this.#error
+    const ipc = writeIpcStream([batch], batch.schema, (n) => new Uint8Array(slabs.take(n), 0, n))
+    this.#sent.push(ipc)
     this.#inflight += ipc.byteLength
-    this.#post({ type: 'batch', ipc }, [ipc.buffer as ArrayBuffer])
+    this.#post({ type: 'batch', ipc })
     while (this.#inflight > this.#inWindow && this.#error === null) await this.#sleep()
     if (this.#error) throw this.#error
   }
@@ -113,6 +136,8 @@ export class ParquetStreamEncoder {
   destroy (err: Error): void {
     this.#fail(err)
     this.#chunks = []
+    // Slabs still posted stay with the worker until it stops: they are never reused, only collected.
+    this.#sent = []
     this.#wake()
     if (this.#worker) {
       this.#worker.terminate().catch(() => {})
@@ -120,6 +145,13 @@ export class ParquetStreamEncoder {
       this.#post({ type: 'abort' })
       ;(this.#port as MessagePort).close()
     }
+  }
+
+  #taken (): void {
+    const ipc = this.#sent.shift()
+    if (ipc === undefined) return
+    this.#inflight -= ipc.byteLength
+    slabs.give([ipc.buffer as SharedArrayBuffer])
   }
 
   #post (m: ToStreamWorker, transfer?: ArrayBuffer[]): void {

@@ -3,6 +3,7 @@ import { Table, transformParquetStream, type RecordBatch } from 'parquet-wasm'
 import type { ParquetCompression } from './types.ts'
 import { parquetTailRows } from './parquet-footer.ts'
 import { writerProperties } from './writer-props.ts'
+import { transferable } from '../transfer.ts'
 
 export interface StreamWorkerData {
   /** Set when this module is a dedicated Worker's entry rather than a task of the encoder pool. */
@@ -10,6 +11,7 @@ export interface StreamWorkerData {
   compression: ParquetCompression
   maxRowGroupSize: number
   dictionaryColumns?: readonly string[]
+  metadata?: Record<string, string>
   /** Output bytes posted but not yet taken by the uploader before this worker stops encoding. */
   outWindowBytes: number
 }
@@ -28,10 +30,6 @@ export type FromStreamWorker =
 
 /** Enough of the output's end to hold the footer of a multi-GiB object (~1 KiB per row group). */
 const TAIL_BYTES = 2 * 1024 * 1024
-
-function owns (u8: Uint8Array): boolean {
-  return u8.buffer instanceof ArrayBuffer && u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength
-}
 
 /** One streaming session over `port`: IPC messages in, Parquet bytes out (see stream-encoder.ts). */
 export async function encodeStream (task: StreamWorkerData & { port: MessagePort }): Promise<void> {
@@ -96,7 +94,7 @@ async function run (port: MessagePort, opts: StreamWorkerData): Promise<void> {
       post({ type: 'taken', bytes: ipc.byteLength })
     }
   }, { highWaterMark: 0 })
-  const out = await transformParquetStream(source, writerProperties(opts.compression, opts.maxRowGroupSize, opts.dictionaryColumns))
+  const out = await transformParquetStream(source, writerProperties(opts.compression, opts.maxRowGroupSize, opts.dictionaryColumns, opts.metadata))
   const reader = (out as ReadableStream<Uint8Array>).getReader()
   // The last TAIL_BYTES of the output (a copy: the chunks themselves are transferred away).
   let tail = new Uint8Array(0)
@@ -110,7 +108,7 @@ async function run (port: MessagePort, opts: StreamWorkerData): Promise<void> {
     next.set(tail.subarray(tail.byteLength - old))
     next.set(keep, old)
     tail = next
-    const copy = owns(chunk) ? chunk : chunk.slice()
+    const copy = transferable(chunk)
     unacked += copy.byteLength
     post({ type: 'data', chunk: copy }, [copy.buffer as ArrayBuffer])
     // eslint-disable-next-line no-unmodified-loop-condition -- set by the message handler

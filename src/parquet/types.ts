@@ -2,8 +2,11 @@ export type ParquetCompression = 'zstd' | 'snappy' | 'lz4' | 'none'
 
 /** Encodes Arrow IPC stream bytes (one schema, any number of batches) into one Parquet file, off the event loop. */
 export interface ParquetEncoder {
-  /** `dictionaryColumns`: the columns to dictionary-encode (see src/parquet/dictionary.ts); others are plain. */
-  encode (ipc: Uint8Array, opts?: { dictionaryColumns?: readonly string[] }): Promise<Uint8Array>
+  /**
+   * `dictionaryColumns`: the columns to dictionary-encode (see src/parquet/dictionary.ts); others are plain.
+   * `metadata`: footer key-value metadata (src/parquet/quiver-metadata.ts).
+   */
+  encode (ipc: Uint8Array, opts?: { dictionaryColumns?: readonly string[], metadata?: Record<string, string> }): Promise<Uint8Array>
   readonly threads: number
   /** Starts the threads ahead of the first encode (e.g. once the server listens). */
   warm?: () => Promise<void>

@@ -18,12 +18,14 @@ const CODECS: Record<ParquetCompression, Compression> = {
  * mostly distinct or already compress well, and trying a dictionary on them (the writer's default)
  * cost a third of the encode time for larger files in our measurements (test/bench/README.md).
  */
-export function writerProperties (compression: ParquetCompression, maxRowGroupSize: number, dictionaryColumns: readonly string[] = []): WriterProperties {
+export function writerProperties (compression: ParquetCompression, maxRowGroupSize: number, dictionaryColumns: readonly string[] = [], metadata: Record<string, string> = {}): WriterProperties {
   let b = new WriterPropertiesBuilder()
     .setCompression(CODECS[compression])
     .setDictionaryEnabled(false)
     .setMaxRowGroupSize(maxRowGroupSize)
     .setCreatedBy('quiver')
+    // Footer key-value metadata (src/parquet/quiver-metadata.ts): what lets readers tell our objects from others'.
+    .setKeyValueMetadata(new Map(Object.entries(metadata)))
   for (const name of dictionaryColumns) b = b.setColumnDictionaryEnabled(name, true)
   return b.build()
 }

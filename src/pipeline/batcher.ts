@@ -11,6 +11,7 @@
  * acknowledged to their producer) go back to the front of the buffer and are retried with
  * backoff; the others are rejected and dropped so a client retry cannot duplicate them.
  */
+import { systemClock, type Clock } from '../clock.ts'
 
 export interface BatchEntry<T> {
   payload: T
@@ -42,11 +43,18 @@ export interface BatcherOptions<T> {
    * spreads the flushes over the interval. No window is ever longer than FLUSH_INTERVAL_MS.
    */
   desync?: () => number
+  /** Windows and backoff are timed on it (default: the system's). */
+  clock?: Clock
+  /**
+   * Most distinct partitions one flush may write (MAX_PARTITIONS_PER_FLUSH): an entry of a new
+   * partition beyond it makes what is buffered due, and a flush takes entries only up to it.
+   */
+  maxPartitions?: number
 }
 
 interface Slot<T> {
   entry: BatchEntry<T>
-  /** performance.now() when it was added: its flush is due FLUSH_INTERVAL_MS later. */
+  /** clock.now() when it was added: its flush is due FLUSH_INTERVAL_MS later. */
   since: number
   attempts: number
   lastError: Error | null
@@ -65,31 +73,55 @@ export class Batcher<T> {
   #pendingRows = 0
   #flyingBytes = 0
   #flyingRows = 0
-  #timer: NodeJS.Timeout | null = null
+  #clock: Clock
+  #timer: unknown = null
   #due = false
   #inFlight = new Set<Promise<void>>()
   #failures = 0
   #closed = false
   #flushes = 0
   #shifted = false
+  /** Buffered entries per partition key (the flush-time partition bound counts its keys). */
+  #parts = new Map<string, number>()
 
   constructor (opts: BatcherOptions<T>) {
     this.#opts = opts
+    this.#clock = opts.clock ?? systemClock
   }
 
   get bufferedBytes (): number { return this.#pendingBytes + this.#flyingBytes }
   get bufferedRows (): number { return this.#pendingRows + this.#flyingRows }
   get idle (): boolean { return this.#pending.length === 0 && this.#flying.size === 0 }
 
+  /**
+   * Buffers the entries of one request together (e.g. its partitions). When they fit under the
+   * partition bound alone but not beside what is buffered, what is buffered is flushed first.
+   */
+  addAll (entries: Array<BatchEntry<T>>): Promise<void[]> {
+    const max = this.#opts.maxPartitions
+    if (max !== undefined && this.#pending.length > 0) {
+      const union = new Set(this.#parts.keys())
+      for (const e of entries) union.add(e.partition)
+      if (union.size > max) {
+        this.#due = true
+        this.#kick()
+      }
+    }
+    return Promise.all(entries.map((e) => this.add(e)))
+  }
+
   /** Buffers the entry; resolves once it is committed, rejects if its flush fails and it is not retained. */
   add (entry: BatchEntry<T>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (this.#pending.length > 0 && this.#pendingBytes + entry.bytes > this.#opts.maxBytes) {
+      const max = this.#opts.maxPartitions
+      if (this.#pending.length > 0 && (this.#pendingBytes + entry.bytes > this.#opts.maxBytes ||
+        (max !== undefined && !this.#parts.has(entry.partition) && this.#parts.size >= max))) {
         // No room for it: what is buffered is a full flush already.
         this.#due = true
         this.#kick()
       }
-      this.#pending.push({ entry, since: performance.now(), attempts: 0, lastError: null, state: 'buffered', resolve, reject })
+      this.#pending.push({ entry, since: this.#clock.now(), attempts: 0, lastError: null, state: 'buffered', resolve, reject })
+      this.#count(entry, 1)
       this.#pendingBytes += entry.bytes
       this.#pendingRows += entry.rows
       if (this.#pendingBytes >= this.#opts.maxBytes) {
@@ -130,6 +162,7 @@ export class Batcher<T> {
     this.#closed = true
     this.#clearTimer()
     for (const s of this.#pending.splice(0)) this.#drop(s, err)
+    this.#parts.clear()
     this.#pendingBytes = 0
     this.#pendingRows = 0
   }
@@ -144,7 +177,7 @@ export class Batcher<T> {
   #startTimer (ms: number): void {
     this.#clearTimer()
     if (this.#closed) return
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#clock.setTimeout(() => {
       this.#timer = null
       this.#due = true
       this.#kick()
@@ -152,7 +185,7 @@ export class Batcher<T> {
   }
 
   #clearTimer (): void {
-    if (this.#timer) clearTimeout(this.#timer)
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer)
     this.#timer = null
   }
 
@@ -165,13 +198,18 @@ export class Batcher<T> {
     this.#flushes++
     let take = 0
     let bytes = 0
-    while (take < this.#pending.length && (take === 0 || bytes + this.#pending[take].entry.bytes <= this.#opts.maxBytes)) {
+    const parts = new Set<string>()
+    const maxParts = this.#opts.maxPartitions ?? Infinity
+    while (take < this.#pending.length && (take === 0 || (bytes + this.#pending[take].entry.bytes <= this.#opts.maxBytes &&
+      (parts.has(this.#pending[take].entry.partition) || parts.size < maxParts)))) {
+      parts.add(this.#pending[take].entry.partition)
       bytes += this.#pending[take].entry.bytes
       take++
     }
     const batch = this.#pending.splice(0, take)
     this.#pendingBytes -= bytes
     for (const s of batch) {
+      this.#count(s.entry, -1)
       this.#pendingRows -= s.entry.rows
       s.state = 'flying'
       this.#flying.add(s)
@@ -185,11 +223,11 @@ export class Batcher<T> {
     this.#inFlight.add(run)
     if (this.#pending.length > 0) {
       // What did not fit is due as a full buffer, or when its own oldest entry's interval ends.
-      if (this.#pendingBytes >= this.#opts.maxBytes) {
+      if (this.#pendingBytes >= this.#opts.maxBytes || this.#parts.size > maxParts) {
         this.#due = true
         this.#kick()
       } else {
-        this.#startTimer(Math.max(0, this.#pending[0].since + this.#opts.intervalMs - performance.now()))
+        this.#startTimer(Math.max(0, this.#pending[0].since + this.#opts.intervalMs - this.#clock.now()))
       }
     }
   }
@@ -238,6 +276,7 @@ export class Batcher<T> {
           s.resolve()
         } else if (s.entry.retain && !this.#closed && (slotErr as { retryable?: boolean }).retryable !== false) {
           s.state = 'buffered'
+          this.#count(s.entry, 1)
           this.#pendingBytes += s.entry.bytes
           this.#pendingRows += s.entry.rows
           retained.push(s)
@@ -249,6 +288,12 @@ export class Batcher<T> {
       this.#pending.unshift(...retained)
     }))
     this.#failures = failed ? this.#failures + 1 : 0
+  }
+
+  #count (entry: BatchEntry<T>, delta: number): void {
+    const n = (this.#parts.get(entry.partition) ?? 0) + delta
+    if (n > 0) this.#parts.set(entry.partition, n)
+    else this.#parts.delete(entry.partition)
   }
 
   #drop (s: Slot<T>, err: Error): void {

@@ -1,29 +1,48 @@
 import type { RecordBatch } from 'apache-arrow'
-import type { Storage } from '../storage/types.ts'
 import type { ParquetEncoder } from '../parquet/types.ts'
-import { InternalError, StorageUnavailableError } from '../errors.ts'
-import { newObjectId, objectKey } from '../keys.ts'
-import { dictionaryColumnsOf } from '../parquet/dictionary.ts'
+import { InternalError } from '../errors.ts'
 import type { BatchEntry } from './batcher.ts'
-import type { CommittedIndex } from './committed.ts'
+import type { IngestKey } from './types.ts'
+import { IDEMPOTENCY_KEYS } from '../parquet/quiver-metadata.ts'
+import { encodeSettings, type Commit } from './commit.ts'
 import { castTimestampsToMicros, withIngestedAt, writeIpcStream } from '../arrow/encode.ts'
 import { SharedSlabs } from './shared-slabs.ts'
+import { EncodeAhead, type Piece } from './encode-ahead.ts'
+import { assembleParquet, concatChunks } from '../parquet/assemble.ts'
+
+/**
+ * Arrow IPC bytes per row group, encoded as one task on one thread. Measured on this machine
+ * (test/bench/lib/row-group-size.ts, 2026-12-01): the encode costs the same per byte from 0.5 to
+ * 16 MiB parts (41–45 MiB per CPU-second; 0.25 MiB parts ~10 % less), so the size is set by
+ * readers and latency: 4 MiB is ~124k rows of the five-column matrix data (DuckDB writes 122,880
+ * per group) and ~0.1 s of one thread, the most a durable request waits for a group it shares.
+ */
+export const ROW_GROUP_BYTES = 4 * 1024 * 1024
 
 export interface FlushPayload {
   /** Batches already normalised to the topic schema. */
   batches: RecordBatch[]
-  /** Ingestion time, ms since epoch: the value of `__ingested_at` and the partition. */
+  /** Ingestion time, ms since epoch: the value of `__ingested_at`. */
   at: number
+  /** The topic's name, written into every object's footer (parquet/quiver-metadata.ts). */
+  topic: string
+  /** The partition's directories (`tenant=acme/year=…/hour=HH`), from src/lake/partitioner.ts. */
+  dir: string
+  /** The other partitions of the same request (all-or-nothing, see Pipeline.ingest). */
+  siblings?: Array<BatchEntry<FlushPayload>>
   /** Gives back the memory behind `batches` once the entry is settled (Pipeline.ingest). */
   release?: () => void
+  /** The request's Idempotency-Key, if it has one: named before its object is written. */
+  key?: IngestKey
 }
 
 export interface PipelineHooks {
   ingested?: (topic: string, rows: number, bytes: number) => void
   flushed?: (topic: string, seconds: number, rows: number) => void
   uploaded?: (seconds: number) => void
-  uploadFailed?: () => void
   buffered?: (bytes: number) => void
+  /** An unreadable object was found under a topic (listed as corrupt, never read). */
+  corrupt?: (topic: string) => void
 }
 
 export interface PipelineLogger {
@@ -33,46 +52,64 @@ export interface PipelineLogger {
 }
 
 /**
- * Writes one partition's entries as one Parquet object: `__ingested_at` per entry, one IPC stream,
- * encoded in the worker pool, then one storage write (which retries with backoff itself).
- * Storage failures become StorageUnavailableError for the waiters.
+ * Writes one partition's entries as one Parquet object. Rows are encoded as they arrive, in row
+ * groups spread over the encoder threads (encode-ahead.ts: `arrived` must be called before the
+ * entry joins its batcher); the flush takes the encoded groups of its entries, encodes what is
+ * left in parallel, assembles one object (parquet/assemble.ts) and makes one storage write
+ * (which retries with backoff itself). Storage failures become StorageUnavailableError for the
+ * waiters. Memory in flight: the IPC of each encode is written into a reused shared slab of
+ * ~ROW_GROUP_BYTES (one per encode queued or running), and encoded groups wait for their flush.
  */
-export function createFlushWriter (o: { storage: Storage, encoder: ParquetEncoder, index: CommittedIndex, hooks: PipelineHooks, log: PipelineLogger, flushMaxBytes?: number }) {
-  const { storage, encoder, index, hooks, log } = o
-  // Room for the flushes in flight plus the next one's IPC (many topics flush at once).
+export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit, log: PipelineLogger, flushMaxBytes?: number }) {
+  const { encoder, log } = o
+  // Room for the encodes in flight plus queued ones (many topics flush at once).
   const slabs = new SharedSlabs(Math.ceil((o.flushMaxBytes ?? 64 * 1024 * 1024) * 1.25) * (encoder.threads + 2))
   // The `__ingested_at` columns live only until writeIpcStream has copied them (synchronously,
-  // before any await), so one scratch array serves every flush.
+  // before any await), so one scratch array serves every encode.
   let scratch = new BigInt64Array(0)
-  const encodeEntries = async (list: Array<BatchEntry<FlushPayload>>, dictionaryColumns: string[]): Promise<Uint8Array> => {
-    const rows = list.reduce((n, e) => n + e.rows, 0)
+  const encodeBatches = async (topic: string, batches: Array<{ batch: RecordBatch, at: number }>): Promise<Uint8Array> => {
+    const rows = batches.reduce((n, b) => n + b.batch.numRows, 0)
     if (scratch.length < rows) scratch = new BigInt64Array(Math.ceil(rows * 1.25))
     let at = 0
-    const batches = list.flatMap((e) => e.payload.batches.map((b) => {
-      const values = scratch.subarray(at, at + b.numRows)
-      at += b.numRows
-      return withIngestedAt(castTimestampsToMicros(b), e.payload.at, values)
-    }))
-    const ipc = writeIpcStream(batches, batches[0].schema, (n) => slabs.acquire(n))
+    const ready = batches.map((b) => {
+      const values = scratch.subarray(at, at + b.batch.numRows)
+      at += b.batch.numRows
+      return withIngestedAt(b.batch, b.at, values)
+    })
+    const ipc = writeIpcStream(ready, ready[0].schema, (n) => slabs.acquire(n))
     try {
-      return await encoder.encode(ipc, { dictionaryColumns })
+      return await encoder.encode(ipc, encodeSettings(topic, ready[0].schema))
     } finally {
       slabs.release(ipc)
     }
   }
-  return async function write (topic: string, entries: Array<BatchEntry<FlushPayload>>): Promise<void> {
+  // Single pass over whole entries: only to find the entries that cannot be encoded (below).
+  const encodeEntries = async (list: Array<BatchEntry<FlushPayload>>): Promise<Uint8Array> =>
+    await encodeBatches(list[0].payload.topic, list.flatMap((e) => e.payload.batches.map((b) => ({ batch: castTimestampsToMicros(b), at: e.payload.at }))))
+  const ahead = new EncodeAhead({
+    rowGroupBytes: ROW_GROUP_BYTES,
+    threads: encoder.threads,
+    encode: async (pieces: Piece[]) => await encodeBatches(pieces[0].entry.payload.topic, pieces.map((p) => ({ batch: p.batch, at: p.entry.payload.at })))
+  })
+  const encodeObject = async (partition: string, entries: Array<BatchEntry<FlushPayload>>, footer?: Record<string, string>): Promise<Uint8Array> => {
+    const parts = await ahead.take(partition, entries)
+    return parts.length === 1 && footer === undefined ? parts[0] : concatChunks(assembleParquet(parts, footer))
+  }
+  async function write (topic: string, entries: Array<BatchEntry<FlushPayload>>): Promise<void> {
     const started = performance.now()
     const rows = entries.reduce((n, e) => n + e.rows, 0)
-    const dictionaryColumns = dictionaryColumnsOf(entries[0].payload.batches[0].schema)
+    const keyed = entries.filter((e) => e.payload.key !== undefined)
+    // The keys an object commits travel in its footer: the object itself says which requests it holds.
+    const footer = keyed.length === 0 ? undefined : { [IDEMPOTENCY_KEYS]: keyed.map((e) => e.payload.key!.footer).join(',') }
     let parquet: Uint8Array
     try {
-      parquet = await encodeEntries(entries, dictionaryColumns)
+      parquet = await encodeObject(entries[0].partition, entries, footer)
     } catch (err) {
       // Input validation should make this unreachable. If it happens, find the entries that cannot
       // be encoded so they alone are lost, never the other requests that shared the flush.
       const bad = new Set<BatchEntry<FlushPayload>>()
       if (entries.length > 1) {
-        for (const e of entries) await encodeEntries([e], dictionaryColumns).catch(() => bad.add(e))
+        for (const e of entries) await encodeEntries([e]).catch(() => bad.add(e))
       } else bad.add(entries[0])
       const good = entries.filter((e) => !bad.has(e))
       const lost = [...bad].reduce((n, e) => n + e.rows, 0)
@@ -82,19 +119,17 @@ export function createFlushWriter (o: { storage: Storage, encoder: ParquetEncode
       await write(topic, good)
       throw failure
     }
-    const key = objectKey(topic, new Date(entries[0].payload.at), newObjectId())
-    const uploadStart = performance.now()
-    try {
-      await storage.put(key, parquet)
-    } catch (err) {
-      hooks.uploadFailed?.()
-      log.error({ err, topic, key, rows }, 'writing a Parquet object failed')
-      throw new StorageUnavailableError()
-    }
-    const end = performance.now()
-    hooks.uploaded?.((end - uploadStart) / 1000)
-    hooks.flushed?.(topic, (end - started) / 1000, rows)
-    index.add(topic, { key, bytes: parquet.byteLength, rows, createdAt: new Date().toISOString() })
-    log.info({ topic, key, rows, bytes: parquet.byteLength, ms: Math.round(end - started) }, 'flushed')
+    const dir = entries[0].payload.dir
+    // Each key's claim names the object before it exists: after a crash, the object's presence
+    // alone tells a retry whether these rows were committed (README "Exactly-once retries").
+    const before = keyed.length === 0 ? undefined : async (key: string) => { await Promise.all(keyed.map((e) => e.payload.key!.naming(key, dir))) }
+    await o.commit(topic, dir, parquet, { rows, started, before })
+  }
+  return {
+    write,
+    /** Before the entry joins its batcher: its rows start encoding as row groups fill. */
+    arrived: (entry: BatchEntry<FlushPayload>) => ahead.add(entry),
+    /** The entry was committed or dropped: no encoded group may carry its rows again. */
+    settled: (entry: BatchEntry<FlushPayload>) => ahead.forget(entry)
   }
 }

@@ -1,9 +1,16 @@
 import { StorageUnavailableError } from '../errors.ts'
 import type { Catalog } from '../catalog.ts'
 
-function isQuiverError (err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code
+/** True for the errors of src/errors.ts (they carry a stable `QUIVER_*` code and a status). */
+export function isQuiverError (err: unknown): err is Error & { code: string, statusCode: number } {
+  const code = (err as { code?: unknown } | null)?.code
   return typeof code === 'string' && code.startsWith('QUIVER_')
+}
+
+/** An error met while storage was read or written (its SDK or fs error inside) as the 503 it means. */
+export function storageFault (err: unknown): Error {
+  if (isQuiverError(err)) return err
+  return Object.assign(new StorageUnavailableError(), { cause: err })
 }
 
 /** Storage that is still failing after its retries answers 503 (with Retry-After), not 500. */
@@ -11,8 +18,7 @@ export async function guarded<T> (p: Promise<T>): Promise<T> {
   try {
     return await p
   } catch (err) {
-    if (isQuiverError(err)) throw err
-    throw Object.assign(new StorageUnavailableError(), { cause: err })
+    throw storageFault(err)
   }
 }
 
@@ -22,6 +28,9 @@ export function guardedCatalog (c: Catalog): Catalog {
     create: (r) => guarded(c.create(r)),
     get: (n) => guarded(c.get(n)),
     list: () => guarded(c.list()),
-    delete: (n) => guarded(c.delete(n))
+    delete: (n) => guarded(c.delete(n)),
+    evolve: (n, change) => guarded(c.evolve(n, change)),
+    versions: (n) => guarded(c.versions(n)),
+    cachedNames: () => c.cachedNames()
   }
 }

@@ -3,23 +3,28 @@ import type { Config } from '../../config/schema.ts'
 import type { Storage } from '../storage/types.ts'
 import type { ParquetEncoder } from '../parquet/types.ts'
 import type { TopicRecord } from '../schema/topic-schema.ts'
-import type { AckMode, IngestResult, Pipeline, PipelineStats, TopicBufferStats } from './types.ts'
-import { OverloadedError, ShuttingDownError } from '../errors.ts'
-import { partitionPrefix } from '../keys.ts'
+import type { AckMode, IngestKey, IngestResult, Pipeline, PipelineStats, TopicBufferStats } from './types.ts'
+import { OverloadedError, ShuttingDownError, TooManyPartitionsError } from '../errors.ts'
+import { partitionBatches } from '../lake/partitioner.ts'
+import { specOf } from '../lake/partition-spec.ts'
+import { systemClock, type Clock } from '../clock.ts'
 import { Batcher, type BatchEntry } from './batcher.ts'
-import { CommittedIndex, type CommittedFile, type CommittedSummary } from './committed.ts'
+import { CommittedIndex, type CommittedFile, type CommittedSummary } from '../read/committed.ts'
 import { createFlushWriter, type FlushPayload, type PipelineHooks, type PipelineLogger } from './flush.ts'
+import { createCommit, type CommitOptions } from './commit.ts'
 
 export type { PipelineHooks, PipelineLogger } from './flush.ts'
 
 export interface PipelineOptions {
-  config: Pick<Config, 'FLUSH_INTERVAL_MS' | 'FLUSH_MAX_BYTES' | 'MAX_BUFFERED_BYTES'>
+  config: Pick<Config, 'FLUSH_INTERVAL_MS' | 'FLUSH_MAX_BYTES' | 'MAX_BUFFERED_BYTES'> & Partial<Pick<Config, 'MAX_PARTITIONS_PER_FLUSH'>>
   storage: Storage
   encoder: ParquetEncoder
   hooks?: PipelineHooks
   logger?: PipelineLogger
   /** Clock (ms since epoch) for `__ingested_at` and partitions; tests move it across an hour. */
   now?: () => number
+  /** Schedules flush windows, backoff and close retries (default: the system's); tests advance it. */
+  clock?: Clock
   retryDelayMs?: (failures: number) => number
 }
 
@@ -29,12 +34,20 @@ export interface QuiverPipeline extends Pipeline {
   files (topic: string): Promise<CommittedFile[]>
   /** Buffered counters plus committed stats from a fresh listing. */
   topicStats (topic: string): Promise<TopicBufferStats>
-  /** Counts an object a request too large to buffer wrote itself (src/pipeline/large-request.ts). */
-  recordCommitted (topic: string, file: CommittedFile, o: { requestBytes: number, seconds: number }): void
+  /** Flags an object whose rows could not be decoded (its footer was fine): skipped from now on. */
+  markCorrupt (topic: string, key: string, reason: string): void
+  /**
+   * Commits the object of a request too large to buffer (src/ingest/large-request.ts) through
+   * the flushes' own commit (commit.ts), and counts its rows as ingested.
+   */
+  commitStaged (topic: string, dir: string, body: AsyncIterable<Uint8Array>, o: CommitOptions & { requestBytes: () => number }): Promise<CommittedFile>
   readonly storage: Storage
+  /** Bytes buffered now (what `stats().bufferedBytes` reports, without walking the topics). */
+  readonly bufferedBytes: number
 }
 
-type Listener = (batch: RecordBatch, schema: Schema) => void
+/** `at`: the batch's ingestion time (ms since epoch), the `__ingested_at` its rows will be stored with. */
+type Listener = (batch: RecordBatch, schema: Schema, at: number) => void
 
 const noopLog: PipelineLogger = { info () {}, warn () {}, error () {} }
 
@@ -56,12 +69,14 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
   const hooks = opts.hooks ?? {}
   const log = opts.logger ?? noopLog
   const now = opts.now ?? Date.now
-  const index = new CommittedIndex(storage)
+  const clock = opts.clock ?? systemClock
+  const index = new CommittedIndex(storage, { log, onCorrupt: (topic) => hooks.corrupt?.(topic) })
   const batchers = new Map<string, Batcher<FlushPayload>>()
   const listeners = new Map<string, Set<Listener>>()
   const capacityWaiters: Array<() => void> = []
   let buffered = 0
   let closing = false
+  const maxPartitions = config.MAX_PARTITIONS_PER_FLUSH ?? 1000
 
   const release = (bytes: number): void => {
     buffered -= bytes
@@ -69,7 +84,8 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
     while (buffered < config.MAX_BUFFERED_BYTES && capacityWaiters.length > 0) capacityWaiters.shift()!()
   }
 
-  const write = createFlushWriter({ storage, encoder: opts.encoder, index, hooks, log, flushMaxBytes: config.FLUSH_MAX_BYTES })
+  const commit = createCommit({ storage, index, hooks, log })
+  const flusher = createFlushWriter({ encoder: opts.encoder, commit, log, flushMaxBytes: config.FLUSH_MAX_BYTES })
 
   function batcherOf (topic: string): Batcher<FlushPayload> {
     let b = batchers.get(topic)
@@ -78,11 +94,15 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
         intervalMs: config.FLUSH_INTERVAL_MS,
         maxBytes: config.FLUSH_MAX_BYTES,
         retryDelayMs: opts.retryDelayMs,
+        clock,
         maxInFlight: Math.max(1, opts.encoder.threads),
         // Topics fed from the same moment would otherwise all flush at once, forever.
         desync: () => Math.random() * 0.5,
-        write: (_partition, entries) => write(topic, entries),
-        onSettled: (entry) => {
+        maxPartitions,
+        write: (_partition, entries) => flusher.write(topic, entries),
+        onSettled: (entry, err) => {
+          if (err === null) for (const s of entry.payload.siblings ?? []) s.retain = true
+          flusher.settled(entry)
           release(entry.bytes)
           entry.payload.release?.()
         }
@@ -94,7 +114,7 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
     return b
   }
 
-  async function ingest (topic: TopicRecord, batches: RecordBatch[], o: { ack: AckMode, bytes: number, release?: () => void }): Promise<IngestResult> {
+  async function ingest (topic: TopicRecord, batches: RecordBatch[], o: { ack: AckMode, bytes: number, release?: () => void, key?: IngestKey }): Promise<IngestResult> {
     const rows = batches.reduce((n, b) => n + b.numRows, 0)
     const result: IngestResult = { rows, batches: batches.length }
     const size = Math.max(1, batches.reduce((n, b) => n + batchBytes(b), 0))
@@ -108,26 +128,57 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
     }
     if (rows === 0) {
       o.release?.()
+      o.key?.plan(now(), [], { ...result, bytes: o.bytes })
+      o.key?.committed()
       return result
     }
-    const at = now()
-    const entry: BatchEntry<FlushPayload> = {
-      payload: { batches, at, release: o.release },
-      rows,
-      bytes: size,
-      // createdAt keeps a deleted-and-recreated topic's batches out of the old schema's object.
-      partition: `${partitionPrefix(topic.name, new Date(at))}@${topic.createdAt}`,
-      retain: o.ack === 'accepted'
+    const at = o.key?.resume?.at ?? now()
+    let groups
+    try {
+      groups = partitionBatches(batches, specOf(topic), at)
+      if (groups.size > maxPartitions) throw new TooManyPartitionsError(groups.size, maxPartitions)
+      // A keyed retry of a request a dead gateway had partly committed stores only the rest.
+      for (const [k, g] of groups) if (o.key?.resume?.committedDirs.has(g.dir) === true) groups.delete(k)
+      o.key?.plan(at, [...groups.values()].map((g) => g.dir), { ...result, bytes: o.bytes })
+    } catch (err) {
+      o.release?.()
+      throw err
     }
-    buffered += size
+    if (groups.size === 0) {
+      o.release?.()
+      o.key?.committed()
+      return result
+    }
+    // One entry per partition, buffered together; the memory behind `batches` is given back once
+    // the last of them settles.
+    let open = groups.size
+    const releaseAll = o.release === undefined ? undefined : () => { if (--open === 0) o.release!() }
+    const entries = [...groups.values()].map((g): BatchEntry<FlushPayload> => ({
+      payload: { batches: g.batches, at, topic: topic.name, dir: g.dir, release: releaseAll, key: o.key },
+      rows: g.rows,
+      bytes: Math.max(1, Math.round(size * g.rows / rows)),
+      // createdAt keeps a deleted-and-recreated topic's batches out of the old schema's object,
+      // schemaVersion an evolved topic's batches out of the previous version's (schema evolution).
+      partition: `${g.dir}@${topic.createdAt}#${topic.schemaVersion ?? 1}`,
+      retain: o.ack === 'accepted'
+    }))
+    const held = entries.reduce((n, e) => n + e.bytes, 0)
+    buffered += held
     hooks.buffered?.(buffered)
     hooks.ingested?.(topic.name, rows, o.bytes)
-    const committed = batcherOf(topic.name).add(entry)
+    // A request spanning partitions is all-or-nothing for its producer: once one of its objects
+    // committed, its other parts are retried like acknowledged data rather than failed (a 503
+    // would make the producer resend rows that are already stored).
+    if (entries.length > 1) for (const e of entries) e.payload.siblings = entries
+    const batcher = batcherOf(topic.name)
+    for (const e of entries) flusher.arrived(e) // first: the batcher may flush them at once
+    const committed = batcher.addAll(entries)
+    if (o.key !== undefined) committed.then(() => o.key!.committed(), () => {})
     const subs = listeners.get(topic.name)
     if (subs) {
       for (const b of batches) {
         for (const l of subs) {
-          try { l(b, b.schema) } catch (err) { log.warn({ err, topic: topic.name }, 'tail listener failed') }
+          try { l(b, b.schema, at) } catch (err) { log.warn({ err, topic: topic.name }, 'tail listener failed') }
         }
       }
     }
@@ -159,6 +210,7 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
 
   return {
     storage,
+    get bufferedBytes () { return buffered },
     ingest,
     hasCapacity: () => buffered < config.MAX_BUFFERED_BYTES,
     waitForCapacity: () => buffered < config.MAX_BUFFERED_BYTES ? Promise.resolve() : new Promise<void>((resolve) => capacityWaiters.push(resolve)),
@@ -167,23 +219,28 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
       let subs = listeners.get(topic)
       if (!subs) { subs = new Set(); listeners.set(topic, subs) }
       subs.add(listener)
-      return () => { subs.delete(listener) }
+      return () => {
+        subs.delete(listener)
+        // A tail on a name nobody writes to must not leave the name behind.
+        if (subs.size === 0 && listeners.get(topic) === subs) listeners.delete(topic)
+      }
     },
     stats (): PipelineStats {
       const topics: Record<string, TopicBufferStats> = {}
       for (const name of batchers.keys()) topics[name] = topicStats(name, index.summary(name))
-      return { bufferedBytes: buffered, topics }
+      return { bufferedBytes: buffered, topics, trackedNames: batchers.size + listeners.size + index.trackedNames() }
     },
     async topicStats (name) {
       await index.refresh(name)
       return topicStats(name, index.summary(name))
     },
     files: (name) => index.refresh(name),
-    recordCommitted (topic, file, o) {
+    markCorrupt: (topic, key, reason) => index.markCorrupt(topic, key, reason),
+    async commitStaged (topic, dir, body, o) {
+      const file = await commit(topic, dir, body, o)
       batcherOf(topic) // listed in stats() like any topic written to
-      index.add(topic, file)
-      hooks.ingested?.(topic, file.rows, o.requestBytes)
-      hooks.flushed?.(topic, o.seconds, file.rows)
+      hooks.ingested?.(topic, file.rows, o.requestBytes())
+      return file
     },
     async close () {
       closing = true
@@ -197,7 +254,7 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
             log.error({ err }, 'closing with rows that could not be written')
             break
           }
-          await new Promise((resolve) => setTimeout(resolve, 500 * attempt))
+          await new Promise<void>((resolve) => clock.setTimeout(resolve, 500 * attempt))
         }
       }
       for (const b of batchers.values()) b.close(new ShuttingDownError())

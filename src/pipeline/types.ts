@@ -3,6 +3,21 @@ import type { TopicRecord } from '../schema/topic-schema.ts'
 
 export type AckMode = 'durable' | 'accepted'
 
+/**
+ * An Idempotency-Key the request holds (src/pipeline/idempotency.ts): the pipeline tells it the rows'
+ * time and partitions before buffering them, the flush names each object before writing it and
+ * lists the key in the object's footer, and it hears when every row is committed.
+ */
+export interface IngestKey {
+  readonly footer: string
+  /** A dead gateway committed part of this same request: reuse its ingestion time, skip those partitions. */
+  readonly resume: { at: number, committedDirs: ReadonlySet<string> } | null
+  /** May throw (the request is refused before anything is buffered). */
+  plan (at: number, dirs: string[], result: { rows: number, batches: number, bytes: number }): void
+  naming (objectKey: string, dir: string): Promise<void>
+  committed (): void
+}
+
 export interface IngestResult {
   rows: number
   batches: number
@@ -21,14 +36,14 @@ export interface Pipeline {
    * `release` is called exactly once, when nothing reads `batches` any more (their rows are
    * committed or dropped, or they were never buffered): the memory behind them may be reused.
    */
-  ingest (topic: TopicRecord, batches: RecordBatch[], opts: { ack: AckMode, bytes: number, release?: () => void }): Promise<IngestResult>
+  ingest (topic: TopicRecord, batches: RecordBatch[], opts: { ack: AckMode, bytes: number, release?: () => void, key?: IngestKey }): Promise<IngestResult>
   /** True while buffered bytes are below MAX_BUFFERED_BYTES; producers that can wait do so via waitForCapacity. */
   hasCapacity (): boolean
   waitForCapacity (): Promise<void>
   /** Flushes every buffer; resolves when all of it is durable. */
   flushAll (): Promise<void>
-  /** Live tail: called with every batch accepted for the topic from now on. Returns the unsubscribe function. */
-  subscribe (topic: string, listener: (batch: RecordBatch, schema: Schema) => void): () => void
+  /** Live tail: called with every batch accepted for the topic from now on, and its ingestion time (ms). Returns the unsubscribe function. */
+  subscribe (topic: string, listener: (batch: RecordBatch, schema: Schema, at: number) => void): () => void
   stats (): PipelineStats
   close (): Promise<void>
 }
@@ -45,4 +60,6 @@ export interface TopicBufferStats {
 export interface PipelineStats {
   bufferedBytes: number
   topics: Record<string, TopicBufferStats>
+  /** Entries of the per-topic maps (buffers, tail listeners, committed index): grows only with real topics. */
+  trackedNames: number
 }

@@ -1,5 +1,10 @@
-import { type DataType, type Date_ as DateType, type Dictionary, Field, type Float, type Int, Schema, type Timestamp, Type } from 'apache-arrow'
-import { parseType, UNIT_NAMES } from './type-parser.ts'
+import {
+  type DataType, type Date_ as DateType, DateUnit, type Decimal, type Dictionary, type Duration, Field, type FixedSizeBinary,
+  type FixedSizeList, type Float, type Int, Schema, type Time, type Timestamp, Type
+} from 'apache-arrow'
+import { fieldBudget, parseType, UNIT_NAMES } from './type-parser.ts'
+import { schemaLimits, tooManyFields } from './limits.ts'
+import { storageSchema } from './storage-type.ts'
 import type { FieldSpec, TopicSchema } from './topic-schema.ts'
 import { InvalidSchemaError } from '../errors.ts'
 
@@ -12,6 +17,11 @@ function formatChild (f: Field): string {
   return `${f.name}: ${formatType(f.type)}${f.nullable ? '' : ' not null'}`
 }
 
+/** A list's child: its name never matters (pyarrow `item`, parquet `element`, flechette empty), so it prints as `item`. */
+function formatItem (f: Field): string {
+  return `item: ${formatType(f.type)}${f.nullable ? '' : ' not null'}`
+}
+
 /** Canonical pyarrow spelling of a DataType; `parseType(formatType(t))` gives an equal type. */
 export function formatType (t: DataType): string {
   switch (t.typeId) {
@@ -20,14 +30,29 @@ export function formatType (t: DataType): string {
     case Type.Float: return ['halffloat', 'float', 'double'][(t as Float).precision]
     case Type.Utf8: return 'string'
     case Type.LargeUtf8: return 'large_string'
+    case Type.Utf8View: return 'string_view'
     case Type.Binary: return 'binary'
     case Type.LargeBinary: return 'large_binary'
-    case Type.Date: return (t as DateType).unit === 0 ? 'date32[day]' : 'date64[ms]'
+    case Type.BinaryView: return 'binary_view'
+    case Type.FixedSizeBinary: return `fixed_size_binary[${(t as FixedSizeBinary).byteWidth}]`
+    case Type.Decimal: {
+      const d = t as Decimal
+      return `decimal${d.bitWidth}(${d.precision}, ${d.scale})`
+    }
+    case Type.Date: return (t as DateType).unit === DateUnit.DAY ? 'date32[day]' : 'date64[ms]'
+    case Type.Time: return `time${(t as Time).bitWidth}[${UNIT_NAMES[(t as Time).unit]}]`
+    case Type.Duration: return `duration[${UNIT_NAMES[(t as Duration).unit]}]`
     case Type.Timestamp: {
       const { unit, timezone } = t as Timestamp
       return `timestamp[${UNIT_NAMES[unit]}${timezone ? `, tz=${timezone}` : ''}]`
     }
-    case Type.List: return `list<${formatChild(t.children[0])}>`
+    case Type.List: return `list<${formatItem(t.children[0])}>`
+    case Type.LargeList: return `large_list<${formatItem(t.children[0])}>`
+    case Type.FixedSizeList: return `fixed_size_list<${formatItem(t.children[0])}>[${(t as FixedSizeList).listSize}]`
+    case Type.Map: {
+      const [k, v] = (t.children[0] as Field).type.children as Field[]
+      return `map<${formatType(k.type)}, ${formatType(v.type)}${v.nullable ? '' : ' not null'}>`
+    }
     case Type.Struct: return `struct<${t.children.map(formatChild).join(', ')}>`
     case Type.Dictionary: {
       const d = t as Dictionary
@@ -38,29 +63,41 @@ export function formatType (t: DataType): string {
 }
 
 /**
- * Checks a topic schema: names non-empty, unique, not `__ingested_at`, types parseable.
+ * Checks a topic schema and builds its Arrow Schema in one pass: names non-empty, unique, not
+ * `__ingested_at`, types parseable, at most MAX_SCHEMA_FIELDS fields counted at every depth.
  * @throws InvalidSchemaError naming the field, e.g. `field "price": unknown type "dubble" at position 0 in "dubble"`.
  */
-export function validateTopicSchema (schema: TopicSchema): void {
+export function parseTopicSchema (schema: TopicSchema): Schema {
   if (!Array.isArray(schema?.fields) || schema.fields.length === 0) throw new InvalidSchemaError('at least one field is required')
+  if (schema.fields.length > schemaLimits.maxFields) throw new InvalidSchemaError(tooManyFields(schema.fields.length))
   const seen = new Set<string>()
-  schema.fields.forEach((f, i) => {
+  const budget = fieldBudget()
+  budget.left -= schema.fields.length
+  const fields = schema.fields.map((f, i) => {
     if (typeof f.name !== 'string' || f.name.trim() === '') throw new InvalidSchemaError(`field ${i} has an empty name`)
     if (f.name === INGESTED_AT) throw new InvalidSchemaError(`field "${INGESTED_AT}" is reserved (added by the gateway)`)
     if (seen.has(f.name)) throw new InvalidSchemaError(`duplicate field "${f.name}"`)
     seen.add(f.name)
     try {
-      parseType(String(f.type))
+      return new Field(f.name, parseType(String(f.type), budget), f.nullable ?? true)
     } catch (err) {
       throw new InvalidSchemaError(`field "${f.name}": ${(err as Error).message}`)
     }
   })
+  return new Schema(fields)
 }
 
-/** Topic schema → Arrow Schema (validated first; `nullable` defaults to true). */
+/** parseTopicSchema for callers that only need the check. */
+export function validateTopicSchema (schema: TopicSchema): void {
+  parseTopicSchema(schema)
+}
+
+/**
+ * Topic schema → the Arrow Schema its batches are stored with (validated; `nullable` defaults to
+ * true; date64, time32[s], views and dictionaries as src/schema/storage-type.ts maps them).
+ */
 export function toArrowSchema (schema: TopicSchema): Schema {
-  validateTopicSchema(schema)
-  return new Schema(schema.fields.map(f => new Field(f.name, parseType(f.type), f.nullable ?? true)))
+  return storageSchema(parseTopicSchema(schema))
 }
 
 /** Arrow Schema → topic schema with canonical type names (e.g. for auto-created topics); dictionaries become their value type. */

@@ -154,6 +154,27 @@ export async function createFsStorage (opts: FsStorageOptions): Promise<Storage>
         throw err
       }
     },
+    async getRange (key, start, end) {
+      let fh
+      try {
+        fh = await open(pathOf(key), 'r')
+      } catch (err) {
+        if (isCode(err, 'ENOENT') || isCode(err, 'EISDIR')) return null
+        throw err
+      }
+      try {
+        const out = new Uint8Array(Math.max(0, end - start))
+        let at = 0
+        while (at < out.byteLength) {
+          const { bytesRead } = await fh.read(out, at, out.byteLength - at, start + at)
+          if (bytesRead === 0) break
+          at += bytesRead
+        }
+        return out.subarray(0, at)
+      } finally {
+        await fh.close()
+      }
+    },
     list (prefix) {
       // Start at the deepest directory the prefix names, then filter on the full key.
       const cut = prefix.lastIndexOf('/')

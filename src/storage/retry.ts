@@ -101,6 +101,7 @@ export function withRetry (inner: Storage, opts: RetryOptions = {}): RetryingSto
     putStream: (key, body) => run('putStream', () => inner.putStream(key, body), 1),
     createExclusive: (key, body) => run('createExclusive', () => inner.createExclusive(key, body)),
     get: (key) => run('get', () => inner.get(key)),
+    getRange: (key, start, end) => run('get', () => inner.getRange(key, start, end)),
     delete: (key) => run('delete', () => inner.delete(key)),
     list (prefix) {
       return (async function * (): AsyncGenerator<ObjectInfo> {

@@ -26,10 +26,9 @@ export interface S3StorageOptions {
   requestTimeoutMs?: number
 }
 
-/** 'quiver' and 'quiver/' both mean the folder quiver/; '' means the bucket root. */
+/** S3_PREFIX ends with '/' (config/load.ts refuses it otherwise) or is '' (the bucket root); a leading '/' is dropped (S3 keys do not start with one). */
 export function normalizePrefix (prefix = ''): string {
-  const p = prefix.replace(/^\/+/, '')
-  return p === '' || p.endsWith('/') ? p : p + '/'
+  return prefix.replace(/^\/+/, '')
 }
 
 export function createS3Client (o: S3StorageOptions): S3Client {
@@ -130,6 +129,16 @@ export function createS3Storage (o: S3StorageOptions, client = createS3Client(o)
     async get (key) {
       try {
         const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: full(key) }))
+        return await res.Body!.transformToByteArray()
+      } catch (err) {
+        if (isNotFound(err)) return null
+        throw err
+      }
+    },
+    async getRange (key, start, end) {
+      if (end <= start) return new Uint8Array(0)
+      try {
+        const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: full(key), Range: `bytes=${start}-${end - 1}` }))
         return await res.Body!.transformToByteArray()
       } catch (err) {
         if (isNotFound(err)) return null

@@ -19,6 +19,8 @@ export interface Storage {
   /** Creates the object only if no object has that key; false when it already exists (also across instances). */
   createExclusive (key: string, body: Uint8Array): Promise<boolean>
   get (key: string): Promise<Uint8Array | null>
+  /** Bytes [start, end) of an object (a ranged GET on S3), null when it does not exist. */
+  getRange (key: string, start: number, end: number): Promise<Uint8Array | null>
   list (prefix: string): AsyncIterable<ObjectInfo>
   delete (key: string): Promise<void>
   /** Throws when storage is not usable (used by /readyz). */

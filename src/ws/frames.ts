@@ -1,6 +1,7 @@
-/** Text frames the server sends on a `quiver.v1` ingest connection (CONTRACT §7). */
+/** Text frames the server sends on a `quiver.v1` ingest connection (acks and errors, README "WebSocket"). */
 export type Frame =
-  | { type: 'ack', seq: number, rows: number }
+  /** `replayed`: a keyed message stored before (README "Exactly-once over WebSocket"); absent otherwise. */
+  | { type: 'ack', seq: number, rows: number, replayed?: true }
   | { type: 'error', seq: number, code: string, message: string }
 
 export function errorFrame (seq: number, code: string, message: string): Frame {
@@ -11,6 +12,5 @@ export function errorFrame (seq: number, code: string, message: string): Frame {
 export const CLOSE = {
   goingAway: 1001,
   policyViolation: 1008,
-  tooBig: 1009,
   tryAgainLater: 1013
 } as const

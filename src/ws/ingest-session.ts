@@ -1,25 +1,10 @@
-import type { RecordBatch, Schema } from 'apache-arrow'
 import type { WebSocket } from 'ws'
-import type { Pipeline } from '../pipeline/types.ts'
-import type { TopicRecord } from '../schema/topic-schema.ts'
+import type { IngestKey, Pipeline } from '../pipeline/types.ts'
+import type { KeyedMessage } from '../ingest/keyed.ts'
 import { TextFrameError } from '../errors.ts'
 import { errorFrame, type Frame } from './frames.ts'
-
-/** What one binary message became once decoded and checked against the topic. */
-export interface PreparedMessage {
-  topic: TopicRecord
-  batches: RecordBatch[]
-  rows: number
-  bytes: number
-}
-
-/** A decoded message before it met its topic. */
-export interface DecodedMessage {
-  schema: Schema
-  batches: RecordBatch[]
-  rows: number
-  bytes: number
-}
+import { keyAnnouncement, type Announced } from './key-frame.ts'
+import type { DecodedMessage, PreparedMessage } from '../ingest/messages.ts'
 
 export interface IngestSessionOptions {
   /** Decodes one message (runs concurrently for pipelined messages); throws Quiver errors. */
@@ -38,6 +23,20 @@ export interface IngestSessionOptions {
   onPause?: () => void
   /** How long a message may keep being refused for not fitting into the buffers' room (default 60 s). */
   overloadPatienceMs?: number
+  /**
+   * Counts a received message's bytes against the gateway's memory budget until it joined the
+   * pipeline or failed (src/ingest/admission.ts); returns the release.
+   */
+  admit?: (bytes: number) => () => void
+  /** Room in that budget: the socket is read only while there is some (default: the pipeline's capacity). */
+  room?: { hasRoom: () => boolean, waitForRoom: () => Promise<void> }
+  /** Maps a failure to the error the client sees (src/ingest/failure.ts), shared with the HTTP route. */
+  failure?: (err: unknown) => { code: string, message: string }
+  /**
+   * Starts the keyed path of a message whose key the client announced (src/ingest/keyed.ts, the
+   * HTTP path's); without it, key announcements are refused like any text frame.
+   */
+  keyed?: (key: string, bytes: Uint8Array) => KeyedMessage
 }
 
 interface Pending {
@@ -49,7 +48,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 const OVERLOAD_PATIENCE_MS = 60_000
 
 /**
- * One `quiver.v1` ingest connection (CONTRACT §7). Messages are decoded concurrently but join the
+ * One `quiver.v1` ingest connection. Messages are decoded concurrently but join the
  * pipeline in sequence order; acks leave strictly in order. The socket stops being read while
  * WS_MAX_INFLIGHT messages wait or the pipeline is full, so TCP pushes back on the producer
  * instead of the gateway buffering without bound.
@@ -68,6 +67,8 @@ export class IngestSession {
   #timer: NodeJS.Timeout | null = null
   #drained: (() => void) | null = null
   #corked = false
+  /** The key announced for the next binary message (src/ws/key-frame.ts). */
+  #announced: Announced | null = null
 
   constructor (socket: WebSocket, opts: IngestSessionOptions) {
     this.#socket = socket
@@ -103,6 +104,16 @@ export class IngestSession {
   }
 
   #onMessage (data: Buffer, isBinary: boolean): void {
+    if (!isBinary && this.#opts.keyed !== undefined) {
+      // Not a message: it names the next one's key (the latest announcement wins), no seq, no answer.
+      const announced = keyAnnouncement(data)
+      if (announced !== undefined) {
+        this.#announced = announced
+        return
+      }
+    }
+    const announced = isBinary ? this.#announced : null
+    if (isBinary) this.#announced = null
     const seq = ++this.#seq
     const entry: Pending = { seq, frame: null }
     this.#pending.push(entry)
@@ -116,15 +127,26 @@ export class IngestSession {
       this.#settle(entry, this.#errorFor(seq, new TextFrameError()))
       return
     }
+    if (announced !== null && 'error' in announced) {
+      this.#settle(entry, this.#errorFor(seq, announced.error))
+      return
+    }
+    const release = this.#opts.admit?.(data.byteLength) ?? (() => {})
     this.#updateFlow()
-    const decoded = this.#opts.decode(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    const decoded = this.#opts.decode(bytes)
     decoded.catch(() => {})
+    if (announced !== null) {
+      this.#keyedMessage(entry, this.#opts.keyed!(announced.key, bytes), decoded, release)
+      return
+    }
     // Topic resolution and the pipeline see messages in sequence order; durability is awaited
     // outside the chain so later messages can be staged meanwhile.
     const staged = this.#chain.then(async () => {
       const msg = await this.#opts.accept(await decoded)
-      return { msg, durable: this.#ingest(msg) }
+      return { msg, durable: this.#ingest(msg, release) }
     })
+    staged.catch(release)
     this.#chain = staged.catch(() => {})
     staged
       .then(async ({ msg, durable }) => {
@@ -135,11 +157,34 @@ export class IngestSession {
   }
 
   /**
+   * A message with its key: claimed already (in sequence order), then run in the session's order
+   * like any message; a replay is answered without being decoded into the topic again. The next
+   * message may go on once this one joined the pipeline or was answered.
+   */
+  #keyedMessage (entry: Pending, run: KeyedMessage, decoded: Promise<DecodedMessage>, release: () => void): void {
+    const previous = this.#chain
+    let joined!: () => void
+    this.#chain = new Promise<void>((resolve) => { joined = resolve })
+    const outcome = previous.then(async () => await run(async (plan) => {
+      const msg = await this.#opts.accept(await decoded)
+      const durable = this.#ingest(msg, release, plan)
+      joined()
+      await durable
+      return { topic: msg.topic.name, rows: msg.rows, batches: msg.batches.length, bytes: msg.bytes, ack: 'durable' as const }
+    }))
+    outcome.then(joined, joined)
+    outcome.then(release, release)
+    outcome
+      .then((out) => this.#settle(entry, out.replayed ? { type: 'ack', seq: entry.seq, rows: out.body.rows, replayed: true } : { type: 'ack', seq: entry.seq, rows: out.body.rows }))
+      .catch((err: unknown) => this.#settle(entry, this.#errorFor(entry.seq, err)))
+  }
+
+  /**
    * Waits for room in the pipeline rather than failing the message: backpressure, not loss.
    * "Has capacity" can still be too little for this message, so an overloaded ingest is retried
    * with backoff; only a message that never fits (e.g. larger than MAX_BUFFERED_BYTES) fails.
    */
-  async #ingest (msg: PreparedMessage): Promise<unknown> {
+  async #ingest (msg: PreparedMessage, release: () => void, key?: IngestKey): Promise<unknown> {
     const patience = this.#opts.overloadPatienceMs ?? OVERLOAD_PATIENCE_MS
     let giveUpAt = Date.now() + patience
     try {
@@ -151,7 +196,11 @@ export class IngestSession {
           giveUpAt = Date.now() + patience
         }
         try {
-          return await this.#opts.pipeline.ingest(msg.topic, msg.batches, { ack: 'durable', bytes: msg.bytes })
+          // The pipeline counts the rows as buffered before ingest() first awaits: the
+          // message's reservation hands over to that count.
+          const done = this.#opts.pipeline.ingest(msg.topic, msg.batches, { ack: 'durable', bytes: msg.bytes, key })
+          release()
+          return await done
         } catch (err) {
           if ((err as { code?: string }).code !== 'QUIVER_OVERLOADED' || Date.now() > giveUpAt) throw err
           this.#starved = true
@@ -160,6 +209,7 @@ export class IngestSession {
         }
       }
     } finally {
+      release()
       if (this.#starved) {
         this.#starved = false
         this.#updateFlow()
@@ -167,12 +217,13 @@ export class IngestSession {
     }
   }
 
-  #errorFor (seq: number, err: unknown): Frame {
+  #errorFor (seq: number, failure: unknown): Frame {
+    const err = this.#opts.failure?.(failure) ?? failure
     const e = err as { code?: string, message?: string, statusCode?: number }
     if (typeof e.code === 'string' && e.code.startsWith('QUIVER_') && e.code !== 'QUIVER_INTERNAL') {
       return errorFrame(seq, e.code, e.message ?? e.code)
     }
-    this.#opts.log.warn({ err, seq }, 'websocket message failed')
+    this.#opts.log.warn({ err: failure, seq }, 'websocket message failed')
     return errorFrame(seq, 'QUIVER_INTERNAL', 'Internal server error')
   }
 
@@ -189,7 +240,8 @@ export class IngestSession {
   /**
    * Frames sent in one turn of the event loop leave in one TCP write: a flush acks many messages
    * of a connection at once, and each write is a system call that also runs the loopback peer's
-   * receive path (15 % of the event loop with 1,000 producers, one write per ack).
+   * receive path (15 % of the event loop with 1,000 producers, one write per ack). ws's `_socket`
+   * is internal (ws pinned; test/internals.test.ts).
    */
   #send (text: string): void {
     const raw = (this.#socket as unknown as { _socket?: { cork: () => void, uncork: () => void, destroyed: boolean } })._socket
@@ -205,7 +257,7 @@ export class IngestSession {
   }
 
   #updateFlow (): void {
-    const capacity = this.#opts.pipeline.hasCapacity()
+    const capacity = this.#opts.room?.hasRoom() ?? this.#opts.pipeline.hasCapacity()
     const pause = this.#closing !== null || this.#starved || this.#pending.length >= this.#opts.maxInflight || !capacity
     if (pause && !this.#paused) {
       this.#paused = true
@@ -219,7 +271,7 @@ export class IngestSession {
     }
     if (!capacity && !this.#waitingCapacity && this.#closing === null) {
       this.#waitingCapacity = true
-      this.#opts.pipeline.waitForCapacity().then(() => {
+      ;(this.#opts.room?.waitForRoom() ?? this.#opts.pipeline.waitForCapacity()).then(() => {
         this.#waitingCapacity = false
         this.#updateFlow()
       }, () => { this.#waitingCapacity = false })

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { BufferPool } from '../../src/arrow/buffer-pool.ts'
 import { listeningApp, parquetTable } from '../e2e/ingest-helpers.ts'
 import { makeIpcStream, testRow } from '../helpers/arrow.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const MiB = 1024 * 1024
 
@@ -40,8 +41,53 @@ t.test('the pool keeps at most maxFreeBytes and forgets everything after the idl
   l.release()
   t.ok(pool.freeBytes <= 3 * MiB, `kept ${pool.freeBytes}`)
   t.ok(pool.freeBytes > 0)
-  await new Promise((resolve) => setTimeout(resolve, 100))
-  t.equal(pool.freeBytes, 0)
+  await waitFor(() => pool.freeBytes === 0, 'the idle buffers to be forgotten (40 ms idle time)')
+})
+
+t.test('with a budget, buffers kept and buffers in use together stay within it', async (t) => {
+  // The ingest service's budget: MAX_BUFFERED_BYTES minus the bytes held (buffers in use count).
+  const cap = 40 * MiB
+  let inUse = 0
+  const pool = new BufferPool(() => cap - inUse)
+  const lent: ArrayBuffer[] = []
+  const l = pool.lease()
+  for (let i = 0; i < 3; i++) {
+    const b = l.alloc(8 * MiB)
+    lent.push(b.buffer as ArrayBuffer)
+    inUse += b.buffer.byteLength
+  }
+  inUse = 0
+  l.release()
+  const kept = pool.freeBytes
+  t.ok(kept > 24 * MiB && kept <= cap, `all three kept (${kept / MiB} MiB)`)
+  // A request of another size class arrives while the budget is nearly used: the kept 9 MiB
+  // buffers cannot serve it (more than twice its size), and they make room for it.
+  inUse = 30 * MiB
+  const m = pool.lease()
+  const small = m.alloc(MiB)
+  t.notOk(lent.includes(small.buffer as ArrayBuffer), 'a new buffer of its size')
+  t.ok(pool.freeBytes + small.buffer.byteLength <= cap - inUse, `kept ${pool.freeBytes / MiB} MiB + new ${small.buffer.byteLength / MiB} MiB within the ${(cap - inUse) / MiB} MiB left`)
+  m.release()
+  t.ok(pool.freeBytes <= cap - inUse, 'a give keeps within the budget too')
+  t.ok(pool.freeBytes > 0, 'the returned buffer is kept: it fits')
+})
+
+t.test('a kept buffer nobody takes within the idle time goes, even while others come and go', async (t) => {
+  const pool = new BufferPool(64 * MiB, 256 * 1024, 50)
+  const big = pool.lease()
+  const stale = big.alloc(16 * MiB).buffer
+  big.release()
+  t.equal(pool.freeBytes, stale.byteLength)
+  // Traffic of another size keeps giving buffers back (each give used to restart the idle clock).
+  await waitFor(() => {
+    const l = pool.lease()
+    l.alloc(MiB)
+    l.release()
+    return pool.freeBytes < stale.byteLength
+  }, 'the 16 MiB buffer to be dropped', { everyMs: 10, timeoutMs: 10_000 })
+  const l = pool.lease()
+  t.not(l.alloc(16 * MiB).buffer, stale, 'a new one serves the next 16 MiB request')
+  l.release()
 })
 
 function walk (dir: string): string[] {

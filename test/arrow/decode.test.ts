@@ -3,7 +3,7 @@ import { Dictionary, Field, Int32, List, makeData, RecordBatch, Schema, Struct, 
 import { readArrowFile, readArrowMessage, readArrowStream } from '../../src/arrow/decode.ts'
 import { toIpcStream } from '../../src/arrow/encode.ts'
 import { checkBatch } from '../../src/arrow/validate.ts'
-import { matchSchema, normaliseBatch } from '../../src/schema/compare.ts'
+import { matchSchema, normaliseBatch } from '../../src/arrow/compare.ts'
 import { toArrowSchema } from '../../src/schema/types.ts'
 import { chunked, ipcMessages, makeBatch, makeIpcFile, makeIpcStream, streamOf, TEST_ARROW_SCHEMA } from '../helpers/arrow.ts'
 

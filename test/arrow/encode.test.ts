@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Field, makeData, RecordBatch, Schema, Struct, TimeUnit, Timestamp, tableFromIPC } from 'apache-arrow'
-import { castTimestampsToMicros, INGESTED_AT_TYPE, prepareIpcForParquet, rescale, toIpcStream, withIngestedAt } from '../../src/arrow/encode.ts'
+import { castTimestampsToMicros, INGESTED_AT_TYPE, rescale, toIpcStream, withIngestedAt } from '../../src/arrow/encode.ts'
 import { rowsToBatches } from '../../src/arrow/json.ts'
 import { formatType, toArrowSchema } from '../../src/schema/types.ts'
 import { makeBatch, makeTable, TEST_ARROW_SCHEMA } from '../helpers/arrow.ts'
@@ -80,18 +80,6 @@ t.test('rescale is exact at the edges and falls back to BigInt beyond 2^53', asy
   t.same([...rescale(ms, 1000, 1)], [...ms].map(x => BigInt.asIntN(64, x * 1000n)), 'ms → us exact, beyond 2^53 via BigInt')
   const s = BigInt64Array.from([1714564801n, -1n, 2n ** 40n])
   t.same([...rescale(s, 1_000_000, 1)], [...s].map(x => x * 1_000_000n))
-})
-
-t.test('prepareIpcForParquet: IPC in, micros + __ingested_at out (for the encoder worker)', async (t) => {
-  const fields = [new Field('at', new Timestamp(TimeUnit.NANOSECOND, 'UTC'), false)]
-  const data = makeData({ type: fields[0].type, length: 2, nullCount: 0, data: BigInt64Array.from([1_000_000_999n, 5_000n]) })
-  const batch = new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: 2, nullCount: 0, children: [data] }))
-  const out = tableFromIPC(prepareIpcForParquet(toIpcStream([batch]), 1714564800000))
-  t.same(out.schema.fields.map(f => [f.name, formatType(f.type)]), [['at', 'timestamp[us, tz=UTC]'], ['__ingested_at', 'timestamp[us, tz=UTC]']])
-  t.same([...out.getChild('at')!.data[0].values], [1_000_000n, 5n])
-  t.same([...out.getChild('__ingested_at')!.data[0].values], [1714564800000000n, 1714564800000000n])
-  const plain = tableFromIPC(prepareIpcForParquet(toIpcStream([], new Schema(fields))))
-  t.same(plain.schema.fields.map(f => formatType(f.type)), ['timestamp[us, tz=UTC]'])
 })
 
 t.test('speed: 200k rows', async (t) => {

@@ -41,7 +41,8 @@ t.test('POST /v1/admin/tokens mints working tokens; the key survives a restart',
   const res = await first.app.inject({ method: 'POST', url: '/v1/admin/tokens', headers: { authorization: `Bearer ${admin.token}` }, payload: { subject: 'etl', roles: ['read'], ttlSeconds: 120 } })
   t.equal(res.statusCode, 200)
   const body = res.json()
-  t.same(Object.keys(body).sort(), ['expiresAt', 'token'])
+  t.same(Object.keys(body).sort(), ['expiresAt', 'jti', 'subject', 'token'])
+  t.equal(body.subject, 'svc:etl', 'minted subjects are marked as services')
   const ttl = (Date.parse(body.expiresAt) - Date.now()) / 1000
   t.ok(ttl > 110 && ttl <= 120, `expiresAt about 120 s ahead (${ttl})`)
 
@@ -53,7 +54,7 @@ t.test('POST /v1/admin/tokens mints working tokens; the key survives a restart',
   const second = await buildApp(t, { DATA_DIR: first.dataDir })
   const who = await second.app.inject({ method: 'GET', url: '/v1/whoami', headers: { authorization: `Bearer ${body.token}` } })
   t.equal(who.statusCode, 200)
-  t.same(who.json(), { sub: 'etl', username: 'etl', tokenUse: 'local', groups: [], scopes: ['boilstream:read'], roles: ['read'] })
+  t.same(who.json(), { sub: 'svc:etl', username: 'svc:etl', tokenUse: 'local', groups: [], scopes: ['boilstream:read'], roles: ['read'] })
 })
 
 t.test('prepareLocalKeys generates the key off the event loop once; loadOrCreateLocalKeys then reuses it', async (t) => {

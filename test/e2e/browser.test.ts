@@ -1,40 +1,42 @@
 import { test } from 'tap'
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import type { AddressInfo } from 'node:net'
-import { chromium } from 'playwright-core'
-import { buildApp } from '../helpers/app.ts'
+import { startGateway, type Gateway } from '../helpers/gateway.ts'
 import { localToken } from '../helpers/local-auth.ts'
 import { localRows } from '../helpers/ws-client.ts'
+import { OUTPUT, openPage, pageNumber } from './browser-helpers.ts'
+import { waitFor } from '../helpers/wait.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const OUTPUT = fileURLToPath(new URL('../output/', import.meta.url))
+/** The console link the startup banner printed: `{url}/console#token=<jwt>`. */
+async function bannerLink (gw: Gateway): Promise<string> {
+  const link = () => /^\s*(http:\/\/\S+\/console#token=\S+)$/m.exec(gw.stdout())?.[1]
+  await waitFor(() => link() !== undefined, 'a console link in the banner', { timeoutMs: 30_000, everyMs: 50 })
+    .catch((err: Error) => { throw new Error(`${err.message}; the gateway printed:\n${gw.stdout()}`) })
+  return link()!
+}
 
-test('the console streams rows through its own UI and shows the acks', async (t) => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`)
-  const { app, dataDir } = await buildApp(t, { FLUSH_INTERVAL_MS: '200', ENCODER_THREADS: '1' })
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+test('the banner\'s console link signs the page in; the page streams rows and shows the acks', async (t) => {
+  // A real gateway process: the banner is what `npm start` prints on its terminal.
+  const gw = await startGateway(t, { FLUSH_INTERVAL_MS: '200', ENCODER_THREADS: '1', LOG_LEVEL: 'warn' })
+  const origin = gw.url
+  const link = await bannerLink(gw)
+  const token = link.slice(link.indexOf('#token=') + 7)
+  t.equal(link, `${origin}/console#token=${token}`)
+  const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())
+  t.equal(claims.exp - claims.iat, 3600, 'CONSOLE_LINK_TTL_S (default 3600) bounds the link token')
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
-  t.teardown(() => browser.close())
-  const page = await browser.newPage({ viewport: { width: 1360, height: 1100 } })
-  const problems: string[] = []
-  page.on('console', (msg) => { if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`${msg.type()}: ${msg.text()}`) })
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
-  page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()}`))
-  page.on('request', (req) => { if (!req.url().startsWith(origin) && !req.url().startsWith('ws://127.0.0.1') && !req.url().startsWith('data:')) problems.push(`off-origin request: ${req.url()}`) })
-
-  await page.goto(`${origin}/console`)
+  const { page, problems } = await openPage(t, origin)
+  const sent: string[] = []
+  page.on('request', (req) => sent.push(req.url() + JSON.stringify(req.headers())))
+  await page.goto(link)
   t.equal(await page.title(), 'Quiver console')
-  t.equal(await page.evaluate(() => typeof (globalThis as unknown as { Arrow?: { tableFromIPC?: unknown } }).Arrow?.tableFromIPC), 'function', 'apache-arrow loaded from the gateway')
-
-  // An admin token pasted by hand: connect, then create the topic through the page.
-  await page.fill('#token', localToken(dataDir, ['admin'], { subject: 'browser-admin' }))
-  await page.click('#connect')
   await page.waitForSelector('#auth-status.ok')
-  t.match(await page.textContent('#who'), /^browser-admin · .*admin/)
+  t.match(await page.textContent('#who'), /^local-console · .*admin/, 'signed in with the link\'s admin token')
+  t.equal(page.url(), `${origin}/console`, 'the token is cleared from the address bar')
+  t.ok(sent.some((s) => s.includes(`"authorization":"Bearer ${token}"`)), 'the page uses the token as a bearer')
+  t.notOk(sent.some((s) => s.startsWith(`${origin}/console#`) || s.includes('token=')), 'the fragment never went to the server')
+  t.equal(await page.isVisible('#local-token'), false, 'no "Use local token" button any more')
+
   await page.fill('#topic', 'browser_rows')
   await page.click('#create-topic')
   await page.waitForSelector('#schema .field')
@@ -54,44 +56,39 @@ test('the console streams rows through its own UI and shows the acks', async (t)
   await page.click('#stop')
   await page.waitForSelector('#stream-status.idle', { timeout: 30_000 })
 
-  const acked = Number((await page.textContent('#acked-rows'))!.replace(/,/g, ''))
+  const acked = await pageNumber(page, '#acked-rows')
   t.ok(acked >= 6000, `the page saw ${acked} acked rows`)
   t.equal(await page.textContent('#errors'), '0')
-  const rows = localRows(dataDir, 'browser_rows')
+  const rows = localRows(gw.dataDir, 'browser_rows')
   t.equal(rows.length, acked, 'exactly the acked rows are in Parquet')
   t.same(rows.map((r) => Number(r.id)).sort((a, b) => a - b), Array.from({ length: acked }, (_, i) => i + 1), 'ids 1…n, none lost or doubled')
-
-  t.same(await page.$$eval('#tail-table th', (els) => els.map((e) => e.textContent)), ['id', 'ts', 'sensor', 'value', 'ok'], 'live tail shows the topic')
-
-  // The local provider hands this loopback page a short-lived writer token.
-  t.equal(await page.isVisible('#local-token'), true, 'local token offered on loopback')
-  await page.click('#local-token')
-  await page.waitForFunction(() => /^console · .*write/.test(document.getElementById('who')!.textContent!))
-
+  t.same(await page.$$eval('#tail-table th', (els) => els.map((e) => e.textContent)), ['id', 'ts', 'sensor', 'value', 'ok', '__ingested_at'], 'live tail shows the topic, with the ingestion time the tail now carries')
   await page.click('#tail-toggle')
+
+  // A writer's token: "Create" says which roles it has and that creating needs admin.
+  await page.fill('#token', localToken(gw.dataDir, ['write'], { subject: 'browser-writer' }))
+  await page.click('#connect')
+  await page.waitForFunction(() => /^browser-writer · /.test(document.getElementById('who')!.textContent!))
+  await page.fill('#topic', 'writer_made')
+  await page.click('#create-topic')
+  await page.waitForFunction(() => document.querySelector('#log li span.err')?.textContent?.startsWith('Create needs'))
+  t.equal(await page.textContent('#log li span.err'), 'Create needs an admin token: this token has the roles read, write. Connect with an admin token to create topics' +
+    ' (or just start streaming: a writer\'s first stream creates the topic when the gateway auto-creates topics).')
+  const topics = await (await fetch(`${origin}/v1/topics`, { headers: { authorization: `Bearer ${token}` } })).json()
+  t.same(topics.topics.map((x: { name: string }) => x.name), ['browser_rows'], 'nothing was created')
   t.same(problems, [], 'no console errors, nothing loaded from elsewhere')
 })
 
-test('the local token is refused off loopback names and without the console header', async (t) => {
-  const { app } = await buildApp(t)
-  const ok = await app.inject({ url: '/console/local-token', headers: { 'x-quiver-console': '1', host: '127.0.0.1:3000' }, remoteAddress: '127.0.0.1' })
-  t.equal(ok.statusCode, 200)
-  t.match(ok.json(), { token: /^ey/, expiresAt: /^\d{4}-/ })
-  t.equal(ok.headers['cache-control'], 'no-store')
-
-  const cases: Array<[string, Record<string, string>, string, string]> = [
-    ['rebinding', { 'x-quiver-console': '1', host: 'evil.example:3000' }, '127.0.0.1', 'Host is not a loopback name'],
-    ['no header', { host: 'localhost:3000' }, '127.0.0.1', 'missing X-Quiver-Console header'],
-    ['proxied', { 'x-quiver-console': '1', host: 'localhost', 'x-forwarded-for': '203.0.113.9' }, '127.0.0.1', 'forwarded by a proxy'],
-    ['remote', { 'x-quiver-console': '1', host: 'localhost' }, '203.0.113.9', 'not a loopback connection'],
-    ['cross-site', { 'x-quiver-console': '1', host: 'localhost', 'sec-fetch-site': 'cross-site' }, '127.0.0.1', 'cross-site request']
-  ]
-  for (const [name, headers, remoteAddress, why] of cases) {
-    const res = await app.inject({ url: '/console/local-token', headers, remoteAddress })
-    t.same(res.json(), { statusCode: 403, code: 'QUIVER_LOCAL_ONLY', error: 'Forbidden', message: `Console tokens are only handed out to loopback requests: ${why}` }, name)
+test('no endpoint hands out tokens: /console/local-token and /console/info are gone', async (t) => {
+  const gw = await startGateway(t, { LOG_LEVEL: 'warn' })
+  for (const path of ['/console/local-token', '/console/info']) {
+    // What a same-host reverse proxy would forward: loopback peer, loopback Host, the old console header.
+    const res = await fetch(`${gw.url}${path}`, { headers: { 'x-quiver-console': '1' } })
+    t.equal(res.status, 404, path)
+    t.same(await res.json(), { statusCode: 404, code: 'QUIVER_NOT_FOUND', error: 'Not Found', message: `Route GET ${path} not found` }, path)
   }
-  const info = await app.inject({ url: '/console/info', headers: { host: 'evil.example' }, remoteAddress: '127.0.0.1' })
-  t.same(info.json(), { localToken: false })
-  const page = await app.inject({ url: '/console/../../package.json' })
-  t.equal(page.statusCode, 404, 'only the allowlisted files are served')
+  const page = await fetch(`${gw.url}/console/../../package.json`)
+  t.equal(page.status, 404, 'only the allowlisted files are served')
+  const doc = await (await fetch(`${gw.url}/openapi.json`)).json()
+  t.same(Object.keys(doc.paths).filter((p) => p.startsWith('/console')), [], 'nothing under /console in the API document')
 })

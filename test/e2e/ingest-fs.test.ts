@@ -70,7 +70,7 @@ test('40 concurrent writers in one flush window → at most 2 objects, exact row
   t.same(ids, Array.from({ length: 10_000 }, (_, i) => i), 'every row exactly once')
 })
 
-test('every bad input of CONTRACT §6 gets its status and body and commits nothing', async (t) => {
+test('every bad input gets its status and body and commits nothing', async (t) => {
   const { base, writer, dataDir } = await listeningApp(t, { MAX_REQUEST_BYTES: '65536' })
   const dir = t.testdir()
   const good = makeIpcStream(300)
@@ -83,7 +83,7 @@ test('every bad input of CONTRACT §6 gets its status and body and commits nothi
     ['garbage', 'this is not arrow at all, just text', 'application/vnd.apache.arrow.stream', 400, 'QUIVER_INVALID_ARROW', /^Invalid Arrow IPC data: /],
     ['truncated stream', good.subarray(0, Math.floor(good.byteLength * 0.7)), 'application/vnd.apache.arrow.stream', 400, 'QUIVER_INVALID_ARROW', /^Invalid Arrow IPC data: /],
     ['absurd length prefix', absurd, 'application/vnd.apache.arrow.stream', 400, 'QUIVER_INVALID_ARROW', /^Invalid Arrow IPC data: /],
-    ['schema mismatch', other, 'application/vnd.apache.arrow.stream', 422, 'QUIVER_SCHEMA_MISMATCH', /^Schema does not match the topic: .*name.*extra|^Schema does not match the topic: .*extra.*name/],
+    ['schema mismatch', other, 'application/vnd.apache.arrow.stream', 422, 'QUIVER_SCHEMA_MISMATCH', 'Schema does not match the topic: missing fields: ts (not null in the topic); unexpected fields: extra'],
     ['wrong content type', 'id,name\n1,a\n', 'text/csv', 415, 'QUIVER_UNSUPPORTED_MEDIA_TYPE', 'Unsupported content type "text/csv"; use application/vnd.apache.arrow.stream, application/vnd.apache.arrow.file, application/x-ndjson or application/json'],
     ['bad NDJSON', makeNdjson(2) + '{"id": 3, oops\n', 'application/x-ndjson', 400, 'QUIVER_INVALID_JSON', /^Invalid JSON data: line 3: /],
     ['over-size body', big, 'application/x-ndjson', 413, 'QUIVER_PAYLOAD_TOO_LARGE', 'Request body exceeds 65536 bytes']
@@ -102,7 +102,9 @@ test('every bad input of CONTRACT §6 gets its status and body and commits nothi
   }
   const unknown = await curl([`${base}/v1/topics/nosuch/records`, '--data-binary', '{"id":1}', '-H', 'Content-Type: application/x-ndjson', '-H', `Authorization: Bearer ${writer}`])
   t.same([unknown.status, JSON.parse(unknown.body)], [404, { statusCode: 404, code: 'QUIVER_TOPIC_NOT_FOUND', error: 'Not Found', message: 'Topic "nosuch" does not exist' }])
-  await new Promise((resolve) => setTimeout(resolve, 300)) // past a flush interval
+  // Whatever a failed request might have left buffered is written now, not after a guessed wait.
+  const flushed = await fetch(`${base}/v1/admin/flush`, { method: 'POST', headers: { authorization: `Bearer ${localToken(dataDir, ['admin'])}` } })
+  t.equal(flushed.status, 200)
   t.equal(storedRows(dataDir), 0, 'no row of any failed request was stored')
   t.same(objectKeys(dataDir), [])
 })

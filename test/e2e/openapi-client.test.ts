@@ -95,6 +95,6 @@ t.test('a client generated from /openapi.json type-checks and drives the gateway
   const topic = await q.topic('generated')
   t.same(topic, {
     status: 200,
-    body: { name: 'generated', schema: { fields }, createdAt: created.body.createdAt, stats: { rows: 3, bytes: file.bytes, files: 1, lastFlushAt: topic.body.stats.lastFlushAt } }
+    body: { name: 'generated', schema: { fields }, createdAt: created.body.createdAt, schemaVersion: 1, evolution: 'additive', partitionBy: [], timePartition: { field: '__ingested_at', granularity: 'hour' }, stats: { rows: 3, bytes: file.bytes, files: 1, lastFlushAt: topic.body.stats.lastFlushAt } }
   })
 })

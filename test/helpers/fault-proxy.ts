@@ -7,7 +7,8 @@ export type FaultMode =
   | 'reset' // read the request, then reset the connection (ECONNRESET)
   | 'stall' // accept the request and never answer (until the mode changes or teardown)
   | 'slowdown' // answer 503 with S3's SlowDown error
-  | { status: number, body?: string, contentType?: string } // answer this status
+  | { status: number, body?: string, contentType?: string, methods?: string[] } // answer this status (only to these methods, when given; pass the others)
+  | { stallMethods: string[], status?: never } // stall requests with these methods (e.g. writes: PUT, POST), pass the others
 
 export interface FaultProxy {
   url: string
@@ -36,7 +37,7 @@ export async function startFaultProxy (t: { teardown: (fn: () => unknown) => voi
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', at: Date.now() })
     const m = mode
-    if (m === 'stall') {
+    if (m === 'stall' || (typeof m === 'object' && 'stallMethods' in m && m.stallMethods.includes(req.method ?? ''))) {
       stalled.add(res)
       req.resume()
       return
@@ -46,12 +47,13 @@ export async function startFaultProxy (t: { teardown: (fn: () => unknown) => voi
       req.socket.resetAndDestroy()
       return
     }
-    if (m === 'slowdown' || typeof m === 'object') {
-      const status = m === 'slowdown' ? 503 : m.status
-      const body = m === 'slowdown' ? SLOWDOWN : (m.body ?? '')
+    const statusFor = typeof m === 'object' && !('stallMethods' in m) && (m.methods === undefined || m.methods.includes(req.method ?? ''))
+    if (m === 'slowdown' || statusFor) {
+      const status = m === 'slowdown' ? 503 : (m as { status: number }).status
+      const body = m === 'slowdown' ? SLOWDOWN : ((m as { body?: string }).body ?? '')
       req.resume()
       req.on('end', () => {
-        res.writeHead(status, { 'content-type': m === 'slowdown' ? 'application/xml' : (m.contentType ?? 'application/xml'), 'content-length': Buffer.byteLength(body) })
+        res.writeHead(status, { 'content-type': m === 'slowdown' ? 'application/xml' : ((m as { contentType?: string }).contentType ?? 'application/xml'), 'content-length': Buffer.byteLength(body) })
         res.end(body)
       })
       return
@@ -99,7 +101,7 @@ export async function startFaultProxy (t: { teardown: (fn: () => unknown) => voi
     port,
     requests,
     mode (m) {
-      if (mode === 'stall' && m !== 'stall') releaseStalled()
+      if (stalled.size > 0 && m !== 'stall') releaseStalled()
       mode = m
     },
     current: () => mode,

@@ -29,7 +29,8 @@ export async function freePort (): Promise<number> {
 }
 
 /**
- * Spawns the real server as `npm start` does (`node --import tsx src/server.ts`) on a random port
+ * Spawns the real server from its TypeScript sources (`node --import tsx src/server.ts`, as
+ * `npm run dev` does; `npm start` runs tsc's output of the same files) on a random port
  * with a temporary DATA_DIR (unless env.DATA_DIR is given), and waits until /healthz answers.
  * The environment is exactly `env` plus PATH/HOME: nothing leaks in from the test process.
  * `opts.argv` runs another entry instead (the built server: `[dist/src/server.js]`).

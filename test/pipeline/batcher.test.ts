@@ -1,54 +1,61 @@
 import t from 'tap'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { manualClock } from '../helpers/clock.ts'
 import { Batcher, defaultRetryDelay, type BatchEntry } from '../../src/pipeline/batcher.ts'
 
 // The batcher is pure: `write` here is an in-test recorder standing in for encode + upload.
 interface Written { partition: string, payloads: string[] }
 
-function setup (opts: { intervalMs?: number, maxBytes?: number, fail?: () => Error | null, writeMs?: number } = {}) {
+function setup (opts: { intervalMs?: number, maxBytes?: number, maxInFlight?: number, fail?: () => Error | null, writeMs?: number } = {}) {
   const written: Written[] = []
+  /** clock.now() when each write of `written` ended. */
+  const writtenAt: number[] = []
   const settled: Array<{ payload: string, err: string | null }> = []
   let inFlight = 0
   let maxInFlight = 0
+  const clock = manualClock()
   const b = new Batcher<string>({
     intervalMs: opts.intervalMs ?? 50,
     maxBytes: opts.maxBytes ?? 1000,
+    maxInFlight: opts.maxInFlight,
     retryDelayMs: () => 20,
+    clock,
     async write (partition, entries) {
       inFlight++
       maxInFlight = Math.max(maxInFlight, inFlight)
       try {
-        await sleep(opts.writeMs ?? 5)
+        await clock.sleep(opts.writeMs ?? 5)
         const err = opts.fail?.()
         if (err) throw err
         written.push({ partition, payloads: entries.map((e) => e.payload) })
+        writtenAt.push(clock.now())
       } finally { inFlight-- }
     },
     onSettled (entry, err) { settled.push({ payload: entry.payload, err: err?.message ?? null }) }
   })
   const entry = (payload: string, bytes = 10, partition = 'h1', retain = false): BatchEntry<string> =>
     ({ payload, rows: 1, bytes, partition, retain })
-  return { b, written, settled, entry, maxInFlight: () => maxInFlight }
+  return { b, clock, written, writtenAt, settled, entry, maxInFlight: () => maxInFlight }
 }
 
 t.test('entries of many writers within the interval become one write', async (t) => {
-  const { b, written, entry } = setup({ intervalMs: 60 })
-  const start = Date.now()
-  const all = Array.from({ length: 40 }, (_, i) => b.add(entry(`r${i}`)))
+  const { b, clock, written, entry } = setup({ intervalMs: 60 })
+  const all = Promise.all(Array.from({ length: 40 }, (_, i) => b.add(entry(`r${i}`))))
   t.equal(b.bufferedBytes, 400)
   t.equal(b.bufferedRows, 40)
-  await Promise.all(all)
-  t.ok(Date.now() - start >= 55, 'waited for the interval')
+  await clock.advance(59)
+  t.same(written, [], 'nothing written before the interval')
+  await clock.advance(1 + 5)
+  await all
   t.same(written, [{ partition: 'h1', payloads: Array.from({ length: 40 }, (_, i) => `r${i}`) }])
   t.equal(b.bufferedBytes, 0)
   t.ok(b.idle)
 })
 
 t.test('maxBytes flushes at once; one write per partition', async (t) => {
-  const { b, written, entry } = setup({ intervalMs: 10_000, maxBytes: 30 })
-  const start = Date.now()
-  await Promise.all([b.add(entry('a', 10, 'h1')), b.add(entry('b', 10, 'h2')), b.add(entry('c', 10, 'h1'))])
-  t.ok(Date.now() - start < 1000, 'did not wait for the interval')
+  const { b, clock, written, entry } = setup({ intervalMs: 10_000, maxBytes: 30 })
+  const all = Promise.all([b.add(entry('a', 10, 'h1')), b.add(entry('b', 10, 'h2')), b.add(entry('c', 10, 'h1'))])
+  await clock.advance(5) // the write's own time, not the interval
+  await all
   t.same(written.sort((x, y) => x.partition.localeCompare(y.partition)), [
     { partition: 'h1', payloads: ['a', 'c'] },
     { partition: 'h2', payloads: ['b'] }
@@ -58,9 +65,10 @@ t.test('maxBytes flushes at once; one write per partition', async (t) => {
 t.test('one flush in flight; entries arriving meanwhile wait for the next one', async (t) => {
   const s = setup({ intervalMs: 10, writeMs: 60 })
   const first = s.b.add(s.entry('a'))
-  await sleep(30) // first flush now in flight
+  await s.clock.advance(30) // first flush (10 → 70) now in flight
   const second = [s.b.add(s.entry('b')), s.b.add(s.entry('c'))]
   t.equal(s.b.bufferedRows, 3, 'in-flight rows still count as buffered')
+  await s.clock.advance(200)
   await Promise.all([first, ...second])
   t.same(s.written.map((w) => w.payloads), [['a'], ['b', 'c']])
   t.equal(s.maxInFlight(), 1)
@@ -69,14 +77,17 @@ t.test('one flush in flight; entries arriving meanwhile wait for the next one', 
 t.test('a failed write rejects exactly its own non-retained waiters; retained entries are retried', async (t) => {
   let failures = 1
   const s = setup({ intervalMs: 10, fail: () => failures-- > 0 ? new Error('storage down') : null })
-  const durable = s.b.add(s.entry('durable', 10, 'h1', false))
+  const durable = t.rejects(s.b.add(s.entry('durable', 10, 'h1', false)), { message: 'storage down' })
   const accepted = s.b.add(s.entry('accepted', 10, 'h1', true))
-  await t.rejects(durable, { message: 'storage down' })
+  await s.clock.advance(100) // window 10, write 5, retry after 20, write 5
+  await durable
   await accepted
   t.same(s.written, [{ partition: 'h1', payloads: ['accepted'] }], 'dropped entry never written, retained one written once')
   t.same(s.settled, [{ payload: 'durable', err: 'storage down' }, { payload: 'accepted', err: null }])
   // a later entry is not affected by the earlier failure
-  await s.b.add(s.entry('later'))
+  const later = s.b.add(s.entry('later'))
+  await s.clock.advance(15)
+  await later
   t.same(s.written.at(-1), { partition: 'h1', payloads: ['later'] })
 })
 
@@ -99,12 +110,16 @@ t.test('errors in one partition do not reach the waiters of another', async (t) 
 
 t.test('flush() resolves when durable, rejects on failure, keeps retained data for the next one', async (t) => {
   let down = true
-  const s = setup({ intervalMs: 10_000, fail: () => down ? new Error('down') : null })
+  const s = setup({ intervalMs: 10_000, fail: () => down ? new Error('down') : null, writeMs: 0 })
   const accepted = s.b.add(s.entry('keep', 10, 'h1', true))
-  await t.rejects(s.b.flush(), { message: 'down' })
+  const failed = t.rejects(s.b.flush(), { message: 'down' })
+  await s.clock.advance(0)
+  await failed
   t.equal(s.b.bufferedRows, 1, 'still buffered after the failure')
   down = false
-  await s.b.flush()
+  const flushed = s.b.flush()
+  await s.clock.advance(0)
+  await flushed
   await accepted
   t.same(s.written, [{ partition: 'h1', payloads: ['keep'] }])
   await s.b.flush() // nothing buffered: returns at once
@@ -128,90 +143,68 @@ t.test('retry delay grows and is capped', async (t) => {
 
 t.test('after a failed flush that kept nothing, the next entry is still written once storage is back', async (t) => {
   let failing = true
-  const { b, written, entry } = setup({ intervalMs: 30, fail: () => (failing ? new Error('storage down') : null) })
-  await t.rejects(b.add(entry('lost')), { message: 'storage down' }, 'durable entry rejected, not retained')
+  const { b, clock, written, entry } = setup({ intervalMs: 30, fail: () => (failing ? new Error('storage down') : null) })
+  const lost = t.rejects(b.add(entry('lost')), { message: 'storage down' }, 'durable entry rejected, not retained')
+  await clock.advance(35)
+  await lost
   failing = false
-  const settled = await Promise.race([b.add(entry('next')).then(() => 'written'), sleep(2000).then(() => 'stuck')])
+  let settled = 'stuck'
+  const next = b.add(entry('next')).then(() => { settled = 'written' })
+  await clock.advance(20 + 5) // the backoff after one failure, then the write
+  await next
   t.equal(settled, 'written')
   t.same(written, [{ partition: 'h1', payloads: ['next'] }])
 })
 
 t.test('maxInFlight lets a size-triggered flush start while the previous one is still writing', async (t) => {
-  const written: string[][] = []
-  let inFlight = 0
-  let peak = 0
-  const b = new Batcher<string>({
-    intervalMs: 10_000,
-    maxBytes: 10,
-    maxInFlight: 2,
-    async write (_p, entries) {
-      inFlight++
-      peak = Math.max(peak, inFlight)
-      await sleep(100)
-      written.push(entries.map((e) => e.payload))
-      inFlight--
-    }
-  })
-  const e = (payload: string) => ({ payload, rows: 1, bytes: 10, partition: 'h1', retain: false })
-  await Promise.all([b.add(e('a')), b.add(e('b')), b.add(e('c'))])
-  t.equal(peak, 2, 'two writes overlapped, never more')
-  t.same(written.flat().sort(), ['a', 'b', 'c'])
+  const { b, clock, written, entry, maxInFlight } = setup({ intervalMs: 10_000, maxBytes: 10, maxInFlight: 2, writeMs: 100 })
+  const all = Promise.all([b.add(entry('a')), b.add(entry('b')), b.add(entry('c'))])
+  await clock.advance(300)
+  await all
+  t.equal(maxInFlight(), 2, 'two writes overlapped, never more')
+  t.same(written.flatMap((w) => w.payloads).sort(), ['a', 'b', 'c'])
 })
 
 t.test('a flush never takes more than maxBytes: an entry without room flushes what is buffered first', async (t) => {
-  const written: Array<{ payloads: string[], at: number }> = []
-  const start = Date.now()
-  const b = new Batcher<string>({
-    intervalMs: 150,
-    maxBytes: 64,
-    maxInFlight: 2,
-    async write (_p, entries) {
-      await sleep(40)
-      written.push({ payloads: entries.map((e) => e.payload), at: Date.now() - start })
-    }
-  })
-  const e = (payload: string, bytes: number) => ({ payload, rows: 1, bytes, partition: 'h1', retain: false })
-  const a = b.add(e('a', 38))
-  const bb = b.add(e('b', 38)) // 76 > 64: 'a' is a full flush, 'b' starts the next buffer
-  const c = b.add(e('c', 38)) // again: 'b' flushes, 'c' waits
+  const { b, clock, written, writtenAt, entry } = setup({ intervalMs: 150, maxBytes: 64, maxInFlight: 2, writeMs: 40 })
+  const a = b.add(entry('a', 38))
+  const bb = b.add(entry('b', 38)) // 76 > 64: 'a' is a full flush, 'b' starts the next buffer
+  const c = b.add(entry('c', 38)) // again: 'b' flushes, 'c' waits
+  await clock.advance(40)
   await Promise.all([a, bb])
-  t.same(written.map((w) => w.payloads), [['a'], ['b']], 'one object each, both started at once')
-  t.ok(written[1].at < 140, `'b' did not wait for the interval (${written[1].at} ms)`)
+  t.same(written.map((w) => w.payloads), [['a'], ['b']], 'one object each')
+  t.same(writtenAt, [40, 40], 'both started at once, without waiting for the interval')
   t.equal(b.bufferedBytes, 38, "'c' is still buffered")
+  await clock.advance(150)
   await c
-  t.same(written[2].payloads, ['c'])
-  t.ok(written[2].at >= 140, `'c' waited for its interval (${written[2].at} ms)`)
+  t.same([written[2].payloads, writtenAt[2]], [['c'], 190], "'c' waited for its interval (150) and its write (40)")
 
   // Entries that piled up while both flushes were busy leave in maxBytes-sized flushes.
-  const d = new Batcher<string>({
-    intervalMs: 200,
-    maxBytes: 30,
-    maxInFlight: 1,
-    async write (_p, entries) { await sleep(30); written.push({ payloads: entries.map((x) => x.payload), at: 0 }) }
-  })
-  written.length = 0
-  await Promise.all(['p', 'q', 'r', 's', 'u', 'v', 'w', 'x'].map((x) => d.add(e(x, 10))))
-  t.same(written.map((w) => w.payloads), [['p', 'q', 'r'], ['s', 'u', 'v'], ['w', 'x']])
+  const d = setup({ intervalMs: 200, maxBytes: 30, maxInFlight: 1, writeMs: 30 })
+  const piled = Promise.all(['p', 'q', 'r', 's', 'u', 'v', 'w', 'x'].map((x) => d.b.add(d.entry(x, 10))))
+  await d.clock.advance(400)
+  await piled
+  t.same(d.written.map((w) => w.payloads), [['p', 'q', 'r'], ['s', 'u', 'v'], ['w', 'x']])
 })
 
 t.test('desync shortens the second window once, by its fraction; the first and later ones are whole', async (t) => {
   const times: number[] = []
-  const t0 = performance.now()
+  const clock = manualClock()
   let calls = 0
   const b = new Batcher<string>({
     intervalMs: 200,
     maxBytes: 1000,
     desync: () => { calls++; return 0.5 },
-    async write () { times.push(performance.now() - t0) }
+    clock,
+    async write () { times.push(clock.now()) }
   })
   const e = (payload: string): BatchEntry<string> => ({ payload, rows: 1, bytes: 10, partition: 'h', retain: false })
-  await b.add(e('a')) // window 1 starts at 0: whole
-  await b.add(e('b')) // window 2 starts at ~200: shortened to 100
-  await b.add(e('c')) // window 3 starts at ~300: whole again
+  for (const payload of ['a', 'b', 'c']) {
+    const added = b.add(e(payload))
+    await clock.advance(200)
+    await added
+  }
   t.equal(calls, 1, 'asked once')
-  t.ok(times[0] >= 195 && times[0] < 290, `first flush after a whole interval (${times[0].toFixed(0)} ms)`)
-  const second = times[1] - times[0]
-  t.ok(second >= 95 && second < 190, `second window half as long (${second.toFixed(0)} ms)`)
-  const third = times[2] - times[1]
-  t.ok(third >= 195, `third window whole (${third.toFixed(0)} ms)`)
+  // a: window 0–200 (whole); b added at 200: 200–300 (half); c added at 400: 400–600 (whole).
+  t.same(times, [200, 300, 600])
 })

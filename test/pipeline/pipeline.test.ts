@@ -2,7 +2,6 @@ import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { RecordBatch, type Schema, type Table as ArrowTable, tableFromIPC, vectorFromArray, makeData, Struct, type RecordBatch as RB } from 'apache-arrow'
 import { Table, writeParquet, readParquet } from 'parquet-wasm'
 import { createFsStorage } from '../../src/storage/fs.ts'
@@ -11,10 +10,17 @@ import type { ParquetEncoder } from '../../src/parquet/types.ts'
 import { toArrowSchema } from '../../src/schema/types.ts'
 import type { TopicRecord } from '../../src/schema/topic-schema.ts'
 import { createPipeline, type PipelineOptions } from '../../src/pipeline/pipeline.ts'
+import { writerProperties } from '../../src/parquet/writer-props.ts'
+import { waitFor } from '../helpers/wait.ts'
 
-// The encoder here runs parquet-wasm in-process (same bytes as the worker pool, no threads);
-// storage is the real local-directory sink, optionally wrapped to fail on demand.
-const encoder: ParquetEncoder = { threads: 0, async encode (ipc) { return writeParquet(Table.fromIPCStream(ipc)) }, async close () {} }
+// The encoder here runs parquet-wasm in-process (same bytes and writer settings as the worker
+// pool, footer metadata included, no threads); storage is the real local-directory sink,
+// optionally wrapped to fail on demand.
+const encoder: ParquetEncoder = {
+  threads: 0,
+  async encode (ipc, o) { return writeParquet(Table.fromIPCStream(ipc), writerProperties('zstd', 1 << 20, o?.dictionaryColumns, o?.metadata)) },
+  async close () {}
+}
 
 const topic: TopicRecord = {
   name: 'clicks',
@@ -103,7 +109,7 @@ t.test('over MAX_BUFFERED_BYTES: OverloadedError, capacity comes back after the 
   await t.rejects(p.ingest(topic, [batch(50, 50)], { ack: 'accepted', bytes: 1 }), { code: 'QUIVER_OVERLOADED', statusCode: 503 })
   let waited = false
   const w = p.waitForCapacity().then(() => { waited = true })
-  await sleep(20)
+  await new Promise(setImmediate) // one event-loop turn: a wait not held by the buffer would have resolved
   t.notOk(waited)
   await p.flushAll()
   await w
@@ -121,7 +127,8 @@ t.test('storage failure: durable waiters get 503 and their rows are dropped; acc
   t.equal(p.stats().topics.clicks.bufferedRows, 7, 'the acknowledged rows are still buffered')
   t.same(await objects(), [])
   failing.on = false
-  await sleep(300) // retried by the backoff timer, no flush call needed
+  // Retried by the backoff timer, no flush call needed.
+  await waitFor(async () => (await objects()).length > 0, 'the retried flush to commit')
   const objs = await objects()
   t.equal(objs.length, 1)
   t.same([...objs[0].table.getChild('id')!].map(Number), [0, 1, 2, 3, 4, 5, 6], 'accepted rows once, durable rows never')

@@ -3,6 +3,7 @@ import { SharedSlabs } from '../../src/pipeline/shared-slabs.ts'
 import { RecordBatchStreamWriter, Table } from 'apache-arrow'
 import { writeIpcStream } from '../../src/arrow/encode.ts'
 import { makeBatch } from '../helpers/arrow.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 t.test('a released slab serves the next request that fits; at most maxFreeBytes are kept, the largest', async (t) => {
   const MiB = 1024 * 1024
@@ -32,8 +33,7 @@ t.test('free slabs are dropped after the idle time', async (t) => {
   const slabs = new SharedSlabs(1024 * 1024, 30)
   slabs.release(slabs.acquire(100))
   t.ok(slabs.retainedBytes > 0)
-  await new Promise((resolve) => setTimeout(resolve, 80))
-  t.equal(slabs.retainedBytes, 0)
+  await waitFor(() => slabs.retainedBytes === 0, 'the idle slabs to be dropped (30 ms idle time)')
 })
 
 t.test('writeIpcStream writes the same bytes as apache-arrow\'s stream writer, into the given buffer', async (t) => {

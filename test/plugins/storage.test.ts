@@ -36,7 +36,7 @@ t.test('decorates storage, catalog and encoder on DATA_DIR', async (t) => {
   t.equal(app.encoder.threads, 1)
   const rec = { name: 'plug', schema: { fields: [{ name: 'a', type: 'int64', nullable: true }] }, createdAt: '2026-01-01T00:00:00.000Z' }
   await app.catalog.create(rec)
-  t.same(await app.catalog.get('plug'), rec)
+  t.same(await app.catalog.get('plug'), { ...rec, schemaVersion: 1, evolution: 'additive' }, 'read back at version 1, AUTO_EVOLVE_TOPICS deciding its evolution')
   t.same(readdirSync(join(dataDir, '_catalog')), ['plug.json'])
 })
 

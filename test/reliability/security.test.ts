@@ -6,7 +6,9 @@ import { buildApp } from '../helpers/app.ts'
 import { connect } from '../helpers/ws-client.ts'
 import { makeIpcStream, makeNdjson, TEST_TOPIC_SCHEMA } from '../helpers/arrow.ts'
 import errorsPlugin from '../../plugins/app/errors.ts'
+import metricsPlugin from '../../plugins/external/metrics.ts'
 import { createLocalIssuer } from '../../src/auth/local-keys.ts'
+import { loadConfig } from '../../config/load.ts'
 import { preparedDataDir } from './lib/tokens.ts'
 
 const BAD_TOKEN_BODY = { statusCode: 401, code: 'QUIVER_UNAUTHORIZED', error: 'Unauthorized', message: 'Missing or invalid bearer token' }
@@ -146,6 +148,8 @@ t.test('5xx bodies hide internals', async (t) => {
   // A route that throws an internal error cannot be produced through the real app on purpose:
   // this mounts the real error plugin on a bare instance with one throwing route.
   const app = Fastify({ logger: false })
+  app.decorate('config', loadConfig({})) // the metrics plugin reads its variables (defaults here)
+  await app.register(metricsPlugin)
   await app.register(fp(errorsPlugin))
   app.get('/boom', async () => { throw new Error('ECONNREFUSED 10.1.2.3:5432 password=hunter2 at /srv/quiver/src/secret.ts:42') })
   const res = await app.inject({ url: '/boom' })

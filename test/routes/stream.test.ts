@@ -6,6 +6,7 @@ import { localToken } from '../helpers/local-auth.ts'
 import { makeIpcStream } from '../helpers/arrow.ts'
 import { startS3rver } from '../helpers/s3rver.ts'
 import { closed, connect, frames, localRows, metric, parquetTable, type Refusal } from '../helpers/ws-client.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 async function listening (t: Parameters<typeof buildApp>[0], env: Record<string, string> = {}) {
   const built = await buildApp(t, { ENCODER_THREADS: '1', FLUSH_INTERVAL_MS: '50', ...env })
@@ -125,7 +126,7 @@ test('server shutdown acks in-flight messages, then closes with 1001', async (t)
   const done = closed(ws)
   t.equal(await gauge(), 1, 'connection gauge')
   ws.send(makeIpcStream(8))
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  await waitFor(() => app.pipeline.stats().topics.shutdown?.bufferedRows === 8, 'the 8 rows to be buffered')
   t.same(f.got, [], 'not durable yet: the flush interval is a minute')
   await app.close()
   t.same(f.got, [{ type: 'ack', seq: 1, rows: 8 }], 'acked before the close')

@@ -5,6 +5,7 @@ import { buildApp } from '../helpers/app.ts'
 import { localToken } from '../helpers/local-auth.ts'
 import { makeIpcStream } from '../helpers/arrow.ts'
 import { closed, connect, frames, metric, type Refusal } from '../helpers/ws-client.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 async function listening (t: Parameters<typeof buildApp>[0], env: Record<string, string> = {}) {
   const built = await buildApp(t, { ENCODER_THREADS: '1', FLUSH_INTERVAL_MS: '50', ...env })
@@ -29,9 +30,10 @@ test('tail sends every accepted batch as an Arrow IPC stream', async (t) => {
   ws.send(makeIpcStream(3))
   ws.send(makeIpcStream(2, { start: 3 }))
   await f.next(2)
-  while (messages.length < 2) await new Promise((resolve) => setTimeout(resolve, 20))
+  await waitFor(() => messages.length >= 2, 'both batches on the tail')
   const tables = messages.map((m) => tableFromIPC(m))
-  t.same(tables[0].schema.fields.map((fl) => fl.name), ['id', 'name', 'price', 'ts', 'ok'], 'the topic\'s columns')
+  t.same(tables[0].schema.fields.map((fl) => `${fl.name}: ${String(fl.type)}`).slice(-1), ['__ingested_at: Timestamp<MICROSECOND, UTC>'], 'with their ingestion time')
+  t.same(tables[0].schema.fields.map((fl) => fl.name), ['id', 'name', 'price', 'ts', 'ok', '__ingested_at'], 'the topic\'s columns')
   const rows = tables.flatMap((tb) => tb.toArray().map((r) => r.toJSON()))
   t.same(rows.map((r) => [Number(r.id), r.name, r.price, r.ok]), [
     [0, 'name-0', 0, true], [1, 'name-1', 1.5, false], [2, 'name-2', 3, true], [3, 'name-3', 4.5, false], [4, 'name-4', 6, true]
@@ -40,8 +42,7 @@ test('tail sends every accepted batch as an Arrow IPC stream', async (t) => {
   t.equal(await gauge(), 1)
   tail.close()
   await closed(tail)
-  await new Promise((resolve) => setTimeout(resolve, 50))
-  t.equal(await gauge(), 0, 'unsubscribed on close')
+  await waitFor(async () => await gauge() === 0, 'the server to count the tail closed')
   ws.close()
 })
 

@@ -54,7 +54,7 @@ test('topic catalog: create, conflict, bad name/schema, list, get, delete, roles
   t.same(list.json().topics.map((x: { name: string }) => x.name), ['alpha', 'orders'])
 
   const got = await call('GET', '/v1/topics/orders', tok.reader)
-  t.same(got.json(), { ...record, stats: { rows: 0, bytes: 0, files: 0, lastFlushAt: null } })
+  t.same(got.json(), { ...record, schemaVersion: 1, evolution: 'additive', partitionBy: [], timePartition: { field: '__ingested_at', granularity: 'hour' }, stats: { rows: 0, bytes: 0, files: 0, lastFlushAt: null } })
 
   t.equal((await call('DELETE', '/v1/topics/orders', tok.reader)).statusCode, 403)
   const del = await call('DELETE', '/v1/topics/orders', tok.admin)

@@ -9,7 +9,14 @@ t.test('every canonical name round-trips through parseType/formatType', async (t
     'string', 'large_string', 'binary', 'large_binary', 'date32[day]', 'timestamp[s]', 'timestamp[ms]', 'timestamp[us]',
     'timestamp[ns]', 'timestamp[us, tz=UTC]', 'timestamp[ns, tz=Europe/Paris]', 'timestamp[ms, tz=+01:00]',
     'list<item: int64>', 'list<item: string not null>', 'struct<a: int32, b: string not null>',
-    'struct<a: list<item: struct<c: timestamp[us, tz=UTC], d: double>>, e: bool>', 'struct<>'
+    'struct<a: list<item: struct<c: timestamp[us, tz=UTC], d: double>>, e: bool>', 'struct<>',
+    // the declared types and their lossless conversions
+    'decimal128(10, 2)', 'decimal128(38, 0)', 'decimal256(76, 10)', 'time32[s]', 'time32[ms]', 'time64[us]', 'time64[ns]',
+    'date64[ms]', 'duration[s]', 'duration[ms]', 'duration[us]', 'duration[ns]', 'timestamp[us, tz=Europe/Helsinki]',
+    'fixed_size_binary[16]', 'large_list<item: double>', 'fixed_size_list<item: float>[3]', 'map<string, int32>',
+    'map<int64, list<item: string> not null>', 'dictionary<values=string, indices=int32, ordered=0>',
+    'dictionary<values=large_string, indices=uint32, ordered=1>', 'string_view', 'binary_view',
+    'struct<m: map<string, decimal128(12, 2)>, f: fixed_size_list<item: int8 not null>[2]>'
   ]
   for (const n of names) t.equal(formatType(parseType(n)), n, n)
 })
@@ -25,7 +32,12 @@ t.test('aliases and loose spellings map to canonical names', async (t) => {
     date32: 'date32[day]',
     'timestamp[us,tz=UTC]': 'timestamp[us, tz=UTC]',
     '  list<int32>  ': 'list<item: int32>',
-    'list<element: utf8>': 'list<element: string>',
+    'list<element: utf8>': 'list<item: string>',
+    'list<: int32>': 'list<item: int32>',
+    'large_list<element: large_string>': 'large_list<item: large_string>',
+    'decimal(5, 1)': 'decimal128(5, 1)',
+    date64: 'date64[ms]',
+    utf8_view: 'string_view',
     'struct<a:int8,b:boolean>': 'struct<a: int8, b: bool>'
   }
   for (const [input, canonical] of Object.entries(cases)) t.equal(formatType(parseType(input)), canonical, input)
@@ -49,12 +61,16 @@ t.test('bad types throw TypeParseError naming the problem', async (t) => {
     '': 'expected a type name at position 0 in ""',
     'list<': 'expected a type name at position 5 in "list<"',
     'list<int32': 'expected ">" at position 10 in "list<int32"',
-    'timestamp[xs]': 'unknown time unit "xs" at position 12 in "timestamp[xs]"',
+    'timestamp[xs]': 'unknown time unit "xs" at position 10 in "timestamp[xs]"',
+    'time32[us]': 'unknown time unit "us" (expected s, ms) at position 7 in "time32[us]"',
+    'decimal128(39, 2)': 'a precision must be between 1 and 38, got 39 at position 11 in "decimal128(39, 2)"',
+    'decimal128(5, 6)': 'scale 6 is larger than precision 5 at position 0 in "decimal128(5, 6)"',
+    'fixed_size_binary[0]': 'a byte width must be between 1 and 1048576, got 0 at position 18 in "fixed_size_binary[0]"',
+    'dictionary<values=string, indices=double>': 'dictionary indices must be an integer type at position 34 in "dictionary<values=string, indices=double>"',
     'timestamp[us, zone=UTC]': 'expected "tz=" at position 14 in "timestamp[us, zone=UTC]"',
     'struct<a: int8, a: int8>': 'duplicate struct field "a" at position 0 in "struct<a: int8, a: int8>"',
     'struct<int8>': 'expected "name: type" at position 7 in "struct<int8>"',
-    'int64 x': 'unexpected trailing text at position 6 in "int64 x"',
-    'decimal128(10, 2)': 'unknown type "decimal128(10" at position 0 in "decimal128(10, 2)"'
+    'int64 x': 'unexpected trailing text at position 6 in "int64 x"'
   }
   for (const [input, message] of Object.entries(cases)) {
     t.throws(() => parseType(input), { name: 'TypeParseError', message }, input)
@@ -96,4 +112,32 @@ t.test('toArrowSchema / fromArrowSchema round trip', async (t) => {
   t.same(fromArrowSchema(withDict), { fields: [{ name: 'tag', type: 'string', nullable: true }, { name: 'xs', type: 'list<item: int32>', nullable: false }] })
   t.equal(formatType(new Dictionary(new Utf8(), new Int32())), 'dictionary<values=string, indices=int32, ordered=0>')
   t.equal(formatType(new Timestamp(TimeUnit.MILLISECOND, null)), 'timestamp[ms]')
+})
+
+t.test('schema size bounds: fields counted at every depth, type length, all linear', async (t) => {
+  const wide = (n: number) => `struct<${Array.from({ length: n }, (_, i) => `c${i}: bool`).join(', ')}>`
+  // 9,999 children + the field itself = 10,000: the most MAX_SCHEMA_FIELDS allows
+  // CPU time, not wall-clock: this VM is shared and a busy neighbour must not fail a linearity check
+  const cpuMs = (since: NodeJS.CpuUsage) => { const u = process.cpuUsage(since); return (u.user + u.system) / 1000 }
+  let start = process.cpuUsage()
+  t.equal(toArrowSchema({ fields: [{ name: 's', type: wide(9_999), nullable: true }] }).fields[0].type.children.length, 9_999)
+  t.throws(() => validateTopicSchema({ fields: [{ name: 's', type: wide(10_000), nullable: true }] }), {
+    code: 'QUIVER_INVALID_SCHEMA',
+    message: /^Invalid schema: field "s": the schema has more than 10000 fields counted at every nesting level \(MAX_SCHEMA_FIELDS\) at position \d+ in "struct<c0: bool, /
+  })
+  // the budget is shared by every field of one schema
+  t.throws(() => validateTopicSchema({ fields: [{ name: 'a', type: wide(5_000), nullable: true }, { name: 'b', type: wide(5_000), nullable: true }] }), {
+    message: /^Invalid schema: field "b": the schema has more than 10000 fields/
+  })
+  // 30,000 children (the 1.4 MB schema of the audit): refused after reading about a third of it
+  t.throws(() => parseType(wide(30_000)), { name: 'TypeParseError', message: /more than 10000 fields/ })
+  t.ok(cpuMs(start) < 1000, `linear: ${Math.round(cpuMs(start))} ms`)
+  start = process.cpuUsage()
+  const long = `struct<${'x'.repeat(1024 * 1024)}: bool>`
+  t.throws(() => parseType(long), { message: `type is ${long.length} characters long, at most 1048576 (MAX_TYPE_LENGTH) at position 0 in "${long.slice(0, 200)}…"` })
+  t.ok(cpuMs(start) < 100)
+  const dupes = `struct<${Array.from({ length: 9_000 }, (_, i) => `c${i}: bool`).join(', ')}, c0: int8>`
+  start = process.cpuUsage()
+  t.throws(() => parseType(dupes), { message: /^duplicate struct field "c0" at position 0/ })
+  t.ok(cpuMs(start) < 200, `duplicate check linear: ${Math.round(cpuMs(start))} ms`)
 })

@@ -34,6 +34,7 @@ function fake (failures: unknown[]) {
     async putStream () { calls.push('stream'); throw netError('ECONNRESET') },
     async createExclusive () { return true },
     async get () { const f = failures.shift(); if (f) throw f; return new Uint8Array([1]) },
+    async getRange () { return new Uint8Array([1]) },
     async * list () { const f = failures.shift(); if (f) throw f; yield { key: 'a', bytes: 1, lastModified: new Date(0) }; yield { key: 'b', bytes: 1, lastModified: new Date(0) } },
     async delete () {},
     async check () { const f = failures.shift(); if (f) throw f },

@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events'
 import { test } from 'tap'
 import type { WebSocket } from 'ws'
-import { IngestSession, type DecodedMessage, type PreparedMessage } from '../../src/ws/ingest-session.ts'
+import { IngestSession } from '../../src/ws/ingest-session.ts'
+import type { DecodedMessage, PreparedMessage } from '../../src/ingest/messages.ts'
 import { InvalidArrowError, OverloadedError } from '../../src/errors.ts'
+import { waitFor } from '../helpers/wait.ts'
 import type { TopicRecord } from '../../src/schema/topic-schema.ts'
 
 const topic: TopicRecord = { name: 't', schema: { fields: [{ name: 'a', type: 'int64', nullable: true }] }, createdAt: '2024-01-01T00:00:00.000Z' }
@@ -136,8 +138,7 @@ test('an overloaded ingest is retried after capacity returns, never dropped', as
   const session = new IngestSession(socket as unknown as WebSocket, { ...prepare, pipeline, maxInflight: 4, log })
   socket.emit('message', Buffer.from([3]), true)
   t.equal(session.inflight, 1)
-  await new Promise((resolve) => setTimeout(resolve, 50))
-  t.equal(pipeline.waiting.length, 1)
+  await waitFor(() => pipeline.waiting.length === 1, 'the refused ingest retried')
   pipeline.waiting[0].resolve()
   await tick()
   t.same(socket.sent, [{ type: 'ack', seq: 1, rows: 3 }])
@@ -149,8 +150,7 @@ test('token expiry: in-flight messages are acked, later ones refused, then close
   const session = new IngestSession(socket as unknown as WebSocket, { ...prepare, pipeline, maxInflight: 8, log, expiresAt: Date.now() + 50 })
   t.equal(session.inflight, 0)
   socket.emit('message', Buffer.from([4]), true)
-  await new Promise((resolve) => setTimeout(resolve, 80))
-  t.equal(socket.paused, true, 'stopped reading at expiry')
+  await waitFor(() => socket.paused, 'the session to stop reading at expiry')
   socket.emit('message', Buffer.from([9]), true)
   t.equal(socket.closed, null, 'waits for the in-flight ack')
   pipeline.waiting[0].resolve()
@@ -192,12 +192,13 @@ test('waiting out full buffers (slow storage) longer than the overload patience 
   pipeline.setCapacity(false)
   const session = new IngestSession(socket as unknown as WebSocket, { ...prepare, pipeline, maxInflight: 4, log, overloadPatienceMs: 30 })
   socket.emit('message', Buffer.from([3]), true)
+  // Not a synchronisation: the test is that waiting longer than the patience (30 ms) for room
+  // fails nothing, so that time must pass (there is no event for "nothing happened").
   await sleep(80)
   t.equal(session.inflight, 1)
   t.equal(socket.paused, true, 'not read further while the buffers are full')
   pipeline.setCapacity(true) // room again, but the first try does not fit
-  await sleep(50)
-  t.equal(pipeline.waiting.length, 1, 'retried and staged')
+  await waitFor(() => pipeline.waiting.length === 1, 'the message retried and staged')
   pipeline.waiting[0].resolve()
   await tick()
   t.same(socket.sent, [{ type: 'ack', seq: 1, rows: 3 }])
@@ -210,7 +211,7 @@ test('a message refused as overloaded for the whole patience fails with QUIVER_O
   socket.emit('message', Buffer.from([3]), true)
   await tick()
   t.equal(socket.paused, true, 'not read further while the message is refused')
-  await sleep(150)
+  await waitFor(() => socket.sent.length > 0, 'the message to fail once its patience ran out')
   t.same(socket.sent, [{ type: 'error', seq: 1, code: 'QUIVER_OVERLOADED', message: 'The gateway is buffering as much as it may; retry shortly' }])
   t.equal(socket.paused, false, 'reading again once it gave up')
   refusals.left = 0

@@ -1,19 +1,17 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { ErrorSchema } from '../../../src/pipeline/http-schemas.ts'
+import { errorResponses } from '../../../src/http/error-schema.ts'
 
-export default async function (fastify: FastifyInstance): Promise<void> {
+const flushRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/flush', {
-    onRequest: fastify.requireRole('admin'),
+    config: { role: 'admin' },
     schema: {
       tags: ['admin'],
       summary: 'Flush every topic buffer; answers once all of it is durable',
       security: [{ bearerAuth: [] }],
       response: {
         200: Type.Object({ flushed: Type.Integer({ description: 'rows that were buffered and are now committed' }) }),
-        401: ErrorSchema,
-        403: ErrorSchema,
-        503: ErrorSchema
+        ...errorResponses(401, 403, 503)
       }
     }
   }, async () => {
@@ -22,3 +20,5 @@ export default async function (fastify: FastifyInstance): Promise<void> {
     return { flushed: before }
   })
 }
+
+export default flushRoute

@@ -1,5 +1,5 @@
 import { DataType, makeBuilder, makeData, RecordBatch, Struct, type Data, type Field, type Schema } from 'apache-arrow'
-import { describe } from '../../arrow/json-values.ts'
+import { describe, toDecimal, toDuration, toFixedBytes, toTime } from '../../arrow/json-values.ts'
 import { formatType } from '../../schema/types.ts'
 
 /**
@@ -61,6 +61,34 @@ export function columnData (field: Field, values: unknown[], label: RowLabel): D
     return makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls ? validity : null, data: bits })
   }
   if (DataType.isUtf8(type)) return utf8Data(field, values, label)
+  // Decimals, times, durations and fixed-size binary follow the server's JSON rules (src/arrow/json-values.ts).
+  if (DataType.isTime(type)) {
+    const { unit, bitWidth } = type
+    return fixed(bitWidth === 64 ? new BigInt64Array(n) : new Int32Array(n), v => { const x = toTime(v, unit); return x === undefined || bitWidth === 64 ? x : Number(x) })
+  }
+  if (DataType.isDuration(type)) return fixed(new BigInt64Array(n), toDuration)
+  if (DataType.isDecimal(type)) {
+    const { precision, scale, bitWidth } = type
+    const stride = bitWidth / 32
+    const words = new Uint32Array(n * stride)
+    for (let i = 0; i < n; i++) {
+      if (isNull(values[i], i)) continue
+      let x = toDecimal(values[i], precision, scale)
+      if (x === undefined) throw bad(field, label(i), values[i])
+      for (let w = 0; w < stride; w++, x >>= 32n) words[i * stride + w] = Number(BigInt.asUintN(32, x))
+    }
+    return makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls ? validity : null, data: words })
+  }
+  if (DataType.isFixedSizeBinary(type)) {
+    const bytes = new Uint8Array(n * type.byteWidth)
+    for (let i = 0; i < n; i++) {
+      if (isNull(values[i], i)) continue
+      const b = toFixedBytes(values[i], type.byteWidth)
+      if (b === undefined) throw bad(field, label(i), values[i])
+      bytes.set(b, i * type.byteWidth)
+    }
+    return makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls ? validity : null, data: bytes })
+  }
   // Large strings, dates and nested types: the generic builder (JSON objects for structs, arrays for lists).
   const builder = makeBuilder({ type, nullValues: [null, undefined] })
   for (let i = 0; i < n; i++) {

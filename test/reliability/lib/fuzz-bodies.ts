@@ -2,6 +2,7 @@ import { Dictionary, Field, Int32, Schema, Utf8, makeData, RecordBatch, Struct, 
 import { makeIpcFile, makeIpcStream, makeNdjson, makeRows, TEST_ARROW_SCHEMA, TEST_FIELDS } from '../../helpers/arrow.ts'
 import { toIpcStream } from '../../../src/arrow/encode.ts'
 import type { Rng } from './prng.ts'
+import { mixedDeepStream, structsStream } from './wide-schemas.ts'
 
 export const ARROW_STREAM = 'application/vnd.apache.arrow.stream'
 export const ARROW_FILE = 'application/vnd.apache.arrow.file'
@@ -14,13 +15,21 @@ export interface BodyCase {
   body: Uint8Array | string
 }
 
-/** A few valid bodies built once, mutated many times. */
+/**
+ * A few valid bodies built once, mutated many times. Besides the topic's own shape: wide structs
+ * (2 × 400 booleans) and deep schemas (alternating struct/list, 12 and 40 levels, the second past
+ * MAX_SCHEMA_DEPTH), so that damaged field counts, child vectors and nesting reach the schema
+ * checks (schema work must stay linear whatever the bytes say).
+ */
 export function seedCorpus (): Record<string, Uint8Array> {
   return {
     stream1: makeIpcStream(1),
     stream20: makeIpcStream(20, { batchRows: 7 }),
     streamDict: dictionaryStream(12),
-    file10: makeIpcFile(10)
+    file10: makeIpcFile(10),
+    wideStructs: structsStream(2, 400),
+    deep12: mixedDeepStream(12),
+    deep40: mixedDeepStream(40, false)
   }
 }
 

@@ -1,20 +1,34 @@
-import type { FastifyInstance } from 'fastify'
-import { guarded } from '../../../../src/pipeline/guard.ts'
-import { ErrorSchema, FileListSchema, TopicParamsSchema } from '../../../../src/pipeline/http-schemas.ts'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { TopicNotFoundError } from '../../../../src/errors.ts'
+import { guarded, guardedCatalog } from '../../../../src/pipeline/guard.ts'
+import { errorResponses } from '../../../../src/http/error-schema.ts'
+import { TopicParamsSchema } from '../../../../src/http/params.ts'
+import { FileListSchema } from '../../../../src/http/topic-schemas.ts'
+import { Type } from '@sinclair/typebox'
+import { partitionFilter } from '../../../../src/lake/partition-filter.ts'
 
-export default async function (fastify: FastifyInstance): Promise<void> {
+const filesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
+  const catalog = guardedCatalog(fastify.catalog)
   fastify.get('/files', {
-    onRequest: fastify.requireRole('read'),
+    config: { role: 'read' },
     schema: {
       tags: ['read'],
       summary: 'Committed Parquet objects of a topic, oldest first',
       description: 'Listed from storage, so objects written by other gateway instances show too. `rows` comes from the Parquet footer (read once per object, then cached).',
       security: [{ bearerAuth: [] }],
       params: TopicParamsSchema,
-      response: { 200: FileListSchema, 401: ErrorSchema, 403: ErrorSchema, 503: ErrorSchema }
+      querystring: Type.Object({}, { additionalProperties: Type.String({ description: 'partition filter: `?tenant=acme&day=02` lists only those partitions, from the keys' }) }),
+      response: { 200: FileListSchema, ...errorResponses(400, 401, 403, 404, 503) }
     }
   }, async (request) => {
-    const { topic } = request.params as { topic: string }
-    return { files: await guarded(fastify.pipeline.files(topic)) }
+    const { topic } = request.params
+    // Unknown names end here, before the committed index keeps anything for them.
+    const record = await catalog.get(topic)
+    if (!record) throw new TopicNotFoundError(topic)
+    const only = partitionFilter(record, request.query as Record<string, string>)
+    const files = await guarded(fastify.pipeline.files(topic))
+    return { files: only ? files.filter((f) => only(f.key)) : files }
   })
 }
+
+export default filesRoute

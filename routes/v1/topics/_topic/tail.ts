@@ -1,38 +1,43 @@
-import type { FastifyInstance } from 'fastify'
-import { ErrorSchema } from '../../../../src/auth/schemas.ts'
-import { toIpcStream } from '../../../../src/arrow/encode.ts'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { checkTopicBeforeUpgrade, topicUpgradeSchema } from '../../../../src/http/topic-check.ts'
+import { toIpcStream, withIngestedAt } from '../../../../src/arrow/encode.ts'
 import { startTail } from '../../../../src/ws/tail-session.ts'
-import { TopicParamsSchema, checkTopicBeforeUpgrade } from './stream.ts'
 
 /** Queued bytes after which a tail reader counts as too slow and is closed with 1013. */
 export const TAIL_MAX_BUFFERED_BYTES = 8 * 1024 * 1024
 
-export default async function (fastify: FastifyInstance): Promise<void> {
-  const { metrics } = fastify
-
+const tailRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/tail', {
     websocket: true,
-    onRequest: fastify.requireRole('read'),
+    config: { role: 'read' },
     // With auto-create a tail may wait for a topic's first writer; otherwise unknown topics are 404.
-    preHandler: async (request) => checkTopicBeforeUpgrade(fastify, request, fastify.config.AUTO_CREATE_TOPICS),
+    preHandler: async (request) => {
+      await fastify.wsAdmit(request)
+      await checkTopicBeforeUpgrade(fastify.catalog, request.params.topic, fastify.config.AUTO_CREATE_TOPICS)
+    },
     schema: {
       tags: ['read'],
       summary: 'WebSocket live tail: every batch accepted from now on, one Arrow IPC stream per binary message',
       description: 'Offer the subprotocol `quiver.v1` (token as for /stream). Each binary message from the server is one ' +
-        'complete Arrow IPC stream (schema + one record batch) in the topic\'s field order. A reader more than 8 MiB behind ' +
-        'is closed with 1013 (try again later). Unknown topics are 404 before the upgrade unless AUTO_CREATE_TOPICS is on.',
-      security: [{ bearerAuth: [] }],
-      params: TopicParamsSchema,
-      response: { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema }
+        'complete Arrow IPC stream (schema + one record batch) in the topic\'s field order, plus `__ingested_at`. A reader more than 8 MiB behind ' +
+        'is closed with 1013 (try again later). Client frames over 4 KiB close with 1009; the socket closes with 1008 when the ' +
+        'token expires; beyond WS_MAX_CONNECTIONS_PER_SUB open sockets the upgrade is refused with 429. Unknown topics are 404 before the upgrade unless AUTO_CREATE_TOPICS is on.',
+      ...topicUpgradeSchema
     }
   }, (socket, request) => {
-    const { topic } = request.params as { topic: string }
-    metrics.wsConnections.inc({ kind: 'tail' })
-    socket.once('close', () => metrics.wsConnections.dec({ kind: 'tail' }))
+    if (!fastify.wsHold(socket, request, 'tail')) return
+    const { topic } = request.params
     startTail(socket, {
       subscribe: (listener) => fastify.pipeline.subscribe(topic, listener),
-      encode: (batch, schema) => toIpcStream([batch], schema),
-      maxBufferedBytes: TAIL_MAX_BUFFERED_BYTES
+      // Rows as they will be stored: with the `__ingested_at` column.
+      encode: (batch, _schema, at) => {
+        const stored = withIngestedAt(batch, at)
+        return toIpcStream([stored], stored.schema)
+      },
+      maxBufferedBytes: TAIL_MAX_BUFFERED_BYTES,
+      expiresAt: request.principal?.exp === undefined ? undefined : request.principal.exp * 1000
     })
   })
 }
+
+export default tailRoute

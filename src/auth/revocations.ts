@@ -1,0 +1,93 @@
+import type { Storage } from '../storage/types.ts'
+
+export const MINTED_PREFIX = '_auth/tokens/'
+export const REVOKED_PREFIX = '_auth/revoked/'
+/** jti as minted (a UUID), checked before it becomes part of a storage key. */
+export const JTI_PATTERN = '^[A-Za-z0-9-]{8,64}$'
+const JTI = new RegExp(JTI_PATTERN)
+
+export interface MintRecord { jti: string, sub: string, roles: string[], exp: number, mintedAt: string }
+
+/**
+ * Revoked minted tokens, kept in the same storage as the catalog so every instance sharing it
+ * refuses them. Each revocation is one object `_auth/revoked/{exp}.{jti}` (the expiry in the key:
+ * one listing gives everything, no object is read). Every instance re-lists every `pollMs`, so a
+ * revocation made elsewhere takes effect here within one poll; the instance that revoked knows at
+ * once. Fails closed: when the list could not be read for `3 × pollMs`, minted tokens get 503.
+ */
+export interface RevocationList {
+  has (jti: string): boolean
+  /** False while the list is too old to be trusted (storage unreadable). */
+  fresh (): boolean
+  /** The mint record of a token this gateway (or another sharing the storage) minted, or null. */
+  minted (jti: string): Promise<MintRecord | null>
+  recordMint (record: MintRecord): Promise<void>
+  revoke (jti: string, exp: number): Promise<void>
+  /** Reads the list now; resolves false when storage failed. */
+  poll (): Promise<boolean>
+  close (): void
+}
+
+export interface RevocationOptions { pollMs: number, now?: () => number, onError?: (err: Error) => void }
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export function createRevocationList (storage: Storage, opts: RevocationOptions): RevocationList {
+  const now = opts.now ?? Date.now
+  const revoked = new Map<string, number>()
+  // Never read yet: not fresh. A list that could not be read at startup must not pass for an
+  // empty one (a revoked token would be trusted until the reads fail three times), so minted
+  // tokens get 503 until the first read succeeds.
+  let lastOk = -Infinity
+  let polling: Promise<boolean> | undefined
+
+  async function read (): Promise<boolean> {
+    try {
+      const nowS = now() / 1000
+      for await (const o of storage.list(REVOKED_PREFIX)) {
+        const m = /^_auth\/revoked\/(\d+)\.([A-Za-z0-9-]+)$/.exec(o.key)
+        if (m && Number(m[1]) > nowS) revoked.set(m[2], Number(m[1]))
+      }
+      // Forget what has expired anyway: the token itself is refused by its exp.
+      for (const [jti, exp] of revoked) if (exp <= nowS) revoked.delete(jti)
+      lastOk = now()
+      return true
+    } catch (err) {
+      opts.onError?.(err as Error)
+      return false
+    }
+  }
+
+  // Freshness is decided on each tick, so the per-request check is a boolean read.
+  let isFresh = false
+  const poll = (): Promise<boolean> => (polling ??= read().finally(() => {
+    polling = undefined
+    isFresh = now() - lastOk < 3 * opts.pollMs
+  }))
+  const timer = setInterval(() => {
+    isFresh = now() - lastOk < 3 * opts.pollMs
+    poll().catch(() => {})
+  }, opts.pollMs)
+  timer.unref()
+
+  return {
+    has: (jti) => revoked.has(jti),
+    fresh: () => isFresh,
+    async minted (jti) {
+      if (!JTI.test(jti)) return null
+      const bytes = await storage.get(`${MINTED_PREFIX}${jti}.json`)
+      return bytes ? JSON.parse(decoder.decode(bytes)) as MintRecord : null
+    },
+    async recordMint (record) {
+      await storage.put(`${MINTED_PREFIX}${record.jti}.json`, encoder.encode(JSON.stringify(record)))
+    },
+    async revoke (jti, exp) {
+      if (!JTI.test(jti)) throw new TypeError('bad jti')
+      await storage.put(`${REVOKED_PREFIX}${exp}.${jti}`, encoder.encode('{}'))
+      revoked.set(jti, exp)
+    },
+    poll,
+    close () { clearInterval(timer) }
+  }
+}

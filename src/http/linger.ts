@@ -1,0 +1,36 @@
+import type { Socket } from 'node:net'
+
+export interface LingerOptions {
+  /** Longest time the rest of a refused body is read and thrown away. */
+  ms: number
+  /** Most bytes of it read before giving up on the client. */
+  bytes: number
+}
+
+const DEFAULT: LingerOptions = { ms: 2000, bytes: 16 * 1024 * 1024 }
+
+/**
+ * A request refused before its body was read (a 413 on its announced length, a 400 on its
+ * schema) is answered with `connection: close`. Closing at once, with the client still sending,
+ * makes the kernel answer its next bytes with a reset, and most clients then report EPIPE or
+ * ECONNRESET instead of the answer they were sent. So, like nginx's lingering close: after the
+ * answer, half-close (FIN) and keep reading and discarding for a bounded time and amount, then close.
+ */
+export function lingerBeforeClose (socket: Socket | null | undefined, o: LingerOptions = DEFAULT): void {
+  if (!socket || socket.destroyed) return
+  const destroy = (): void => { if (!socket.destroyed) socket.destroy() }
+  let read = 0
+  // Node's HTTP server calls destroySoon() once a `connection: close` answer is written
+  // (undocumented; test/internals.test.ts).
+  socket.destroySoon = function (this: Socket) {
+    if (this.writable) this.end()
+    const timer = setTimeout(destroy, o.ms)
+    timer.unref()
+    this.once('close', () => clearTimeout(timer))
+    this.once('end', destroy) // the client is done sending
+  }
+  socket.on('data', (chunk: Buffer) => {
+    read += chunk.byteLength
+    if (read > o.bytes) destroy()
+  })
+}

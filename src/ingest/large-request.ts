@@ -1,0 +1,184 @@
+import type { RecordBatch, Schema } from 'apache-arrow'
+import type { Config } from '../../config/schema.ts'
+import type { TopicRecord } from '../schema/topic-schema.ts'
+import { openArrowStream, type ArrowBatchStream } from '../arrow/decode.ts'
+import { castTimestampsToMicros, withIngestedAt } from '../arrow/encode.ts'
+import { matchSchema, normaliseBatch } from '../arrow/compare.ts'
+import { toArrowSchema } from '../schema/types.ts'
+import { prospectiveTopic, evolveForStream } from './evolve-stream.ts'
+import { autoCreatedSchema, resolveTopic, validateStream, type TopicLookup } from './validate-stream.ts'
+import { topicArrowSchema } from '../arrow/topic-arrow-schema.ts'
+import { PayloadTooLargeError, SchemaMismatchError, StorageUnavailableError, TopicNotFoundError } from '../errors.ts'
+import { isArrivalHourly, specOf } from '../lake/partition-spec.ts'
+import { ParquetStreamEncoder } from '../parquet/stream-encoder.ts'
+import type { ParquetCompression, ParquetEncoder } from '../parquet/types.ts'
+import type { CommittedFile } from '../read/committed.ts'
+import type { IngestBody, Body } from './ingest-body.ts'
+import { batchBytes, type QuiverPipeline } from '../pipeline/pipeline.ts'
+import { encodeSettings } from '../pipeline/commit.ts'
+import { timeDirs } from '../lake/hive-path.ts'
+import { FrameRecycler } from '../pipeline/frame-recycler.ts'
+
+/** Largest IPC message handed to the encoder: bigger client batches are sliced (bounds the copies). */
+const SLICE_BYTES = 2 * 1024 * 1024
+/** Raw bytes per row group: the writer holds one row group's encoded pages at a time (RSS measured). */
+const ROW_GROUP_BYTES = 8 * 1024 * 1024
+/** Bodies above this are staged as their own object rather than buffered: memory stays bounded whatever the body size. */
+export function largeRequestThreshold (config: Pick<Config, 'FLUSH_MAX_BYTES' | 'MAX_BUFFERED_BYTES'>): number {
+  return Math.min(config.FLUSH_MAX_BYTES, Math.floor(config.MAX_BUFFERED_BYTES / 4))
+}
+
+export interface StageOptions {
+  body: Body
+  topic: string
+  catalog: TopicLookup
+  autoCreate: boolean
+  maxBytes: number
+  /** Body bytes above which the request leaves memory for its own object. */
+  thresholdBytes: number
+  /** The request announced a length above the threshold: stage from the first batch. */
+  large: boolean
+  /** The announced length (content-length), if any: over maxBytes is refused before reading. */
+  length?: number
+  compression: ParquetCompression
+  /**
+   * The encoder pool: with two threads or more, staged requests run on all but one of them
+   * (their parquet-wasm is loaded already, ~50 MiB less than a thread of our own) so flushes keep one.
+   */
+  pool?: ParquetEncoder
+  /**
+   * Takes one of the ingest service's staging slots (each staged request holds an encoder thread
+   * and its windows) and returns its release; throws OverloadedError when none is free.
+   */
+  stageSlot: () => () => void
+  /**
+   * Reads the body as batches some other way than as an Arrow IPC stream (NDJSON, JSON arrays:
+   * src/ingest/json-batches.ts), given the topic found in the catalog; default openArrowStream.
+   */
+  open?: (existing: TopicRecord | null) => Promise<ArrowBatchStream>
+  /** The pipeline's commit (commit.ts via QuiverPipeline.commitStaged): key, upload, index, metrics. */
+  commit: QuiverPipeline['commitStaged']
+  now?: () => number
+}
+
+export type StageOutcome =
+  | { staged: true, rows: number, batches: number, bytes: number }
+  | { staged: false, read: IngestBody }
+
+interface Target { schema: Schema, reorder: null | number[] }
+
+function targetOf (existing: TopicRecord | null, name: string, incoming: Schema): Target {
+  // A topic about to be auto-created gets exactly the schema resolveTopic would give it.
+  // Checked like any auto-created topic (names, width) before a byte is staged.
+  const schema = existing ? topicArrowSchema(existing) : toArrowSchema(autoCreatedSchema(name, incoming))
+  const match = matchSchema(schema, incoming)
+  if (!match.ok) throw new SchemaMismatchError(match.message)
+  return { schema, reorder: match.reorder }
+}
+
+/**
+ * An Arrow IPC stream request (or a JSON one, through `open`). Small bodies (announced at or under the threshold, or unannounced
+ * and ending before it) come back as an IngestBody for the pipeline, read exactly as
+ * readIngestBody would. Larger ones are written as one Parquet object of their own, encoded as
+ * they are read and uploaded part by part; it is committed only when the whole body was read and
+ * validated, aborted otherwise (all-or-nothing with memory independent of the body size).
+ * Staged rows are not shown to live-tail subscribers.
+ */
+export async function readOrStage (o: StageOptions): Promise<StageOutcome> {
+  const found = await o.catalog.get(o.topic)
+  if (!found && !o.autoCreate) throw new TopicNotFoundError(o.topic)
+  if (o.length !== undefined && o.length > o.maxBytes) throw new PayloadTooLargeError(o.maxBytes)
+  // Arrow bodies are framed into reused buffers (frame-recycler.ts); a JSON body's batches are
+  // built by its reader (`open`), so the recycler lends nothing for them.
+  const frames = new FrameRecycler()
+  const stream = o.open !== undefined ? await o.open(found) : await openArrowStream(o.body, { maxBytes: o.maxBytes, alloc: frames.alloc })
+  // A stream adding nullable fields is read against the schema it evolves the topic to; the
+  // topic evolves only once the whole body was valid (src/ingest/evolve-stream.ts).
+  const existing = found && prospectiveTopic(found, stream.schema, o.catalog.evolve !== undefined)
+  const resolve = async () => found ? await evolveForStream(o.catalog, found, { schema: stream.schema }) : await resolveTopic(o.catalog, o.topic, stream.schema, o.autoCreate)
+  const target = targetOf(existing, o.topic, stream.schema)
+  const held: RecordBatch[] = []
+  // A partitioned topic's request is split by partition in the pipeline: one streamed object per
+  // request cannot hold several partitions (lake; staging per partition is not built yet).
+  const partitioned = existing !== null && !isArrivalHourly(specOf(existing))
+  if (!o.large || partitioned) {
+    for (;;) {
+      const r = await stream.batches.next()
+      if (r.done === true) {
+        const topic = await resolve()
+        const batches = validateStream(topic, { schema: stream.schema, batches: held })
+        return { staged: false, read: { topic, batches, rows: stream.rows, bytes: stream.bytes } }
+      }
+      held.push(r.value)
+      if (stream.bytes > o.thresholdBytes && !partitioned) break
+    }
+  }
+  const pooled = o.pool?.runTask !== undefined && o.pool.threads >= 2
+  const free = o.stageSlot()
+  try {
+    return await stage({ ...o, pool: pooled ? o.pool : undefined }, existing, stream, target, held, frames, resolve)
+  } finally {
+    free()
+  }
+}
+
+async function stage (o: StageOptions, existing: TopicRecord | null, stream: ArrowBatchStream, target: Target, held: RecordBatch[], frames: FrameRecycler, resolve: () => Promise<TopicRecord>): Promise<StageOutcome> {
+  const started = performance.now()
+  const at = (o.now ?? Date.now)()
+  let encoder: ParquetStreamEncoder | null = null
+  let upload: Promise<CommittedFile> | null = null
+  let storageErr: unknown = null
+  let failed: unknown = null
+  let batches = 0
+
+  const feed = async (raw: RecordBatch): Promise<void> => {
+    const b = withIngestedAt(castTimestampsToMicros(normaliseBatch(raw, target.schema, target.reorder)), at)
+    batches++
+    const perRow = Math.max(1, batchBytes(b) / b.numRows)
+    if (encoder === null) {
+      const rowGroup = Math.min(1024 * 1024, Math.max(1024, Math.floor(ROW_GROUP_BYTES / perRow)))
+      const enc = new ParquetStreamEncoder({ compression: o.compression, maxRowGroupSize: rowGroup, ...encodeSettings(o.topic, b.schema), pool: o.pool })
+      encoder = enc
+      // Arrival-time hour directories: staging is for topics without partition columns (readOrStage).
+      upload = o.commit(o.topic, timeDirs(at, 'hour'), enc.output(), { rows: () => enc.rows ?? stream.rows, started, requestBytes: () => stream.bytes }).catch((err: unknown) => {
+        // Unless the request failed first (its error then aborted the upload), storage failed.
+        if (failed === null) {
+          storageErr ??= err
+          enc.destroy(new StorageUnavailableError())
+        }
+        throw err
+      })
+      upload.catch(() => {}) // awaited below; the producer may fail first
+    }
+    const step = Math.max(1, Math.floor(SLICE_BYTES / perRow))
+    for (let i = 0; i < b.numRows; i += step) {
+      const part = step >= b.numRows ? b : b.slice(i, Math.min(b.numRows, i + step))
+      await encoder.write(part)
+    }
+  }
+
+  try {
+    for (const b of held.splice(0)) await feed(b)
+    // Memory: one message body at a time from here (reused buffers), its rows copied in slices of
+    // SLICE_BYTES into the encoder's reused input window; see ParquetStreamEncoder for the rest.
+    frames.start(stream.schema)
+    for await (const b of stream.batches) {
+      await feed(b)
+      frames.recycle()
+    }
+    // Auto-created topics appear only once the whole body was valid.
+    const topic = await resolve()
+    if (!existing) targetOf(topic, o.topic, stream.schema) // another writer may have created it first
+  } catch (err) {
+    failed = err
+    ;(encoder as ParquetStreamEncoder | null)?.destroy(err as Error)
+    await (upload as Promise<unknown> | null)?.catch(() => {})
+    if (storageErr !== null) throw storageErr
+    throw err
+  }
+  if (encoder === null || upload === null) return { staged: true, rows: 0, batches: 0, bytes: stream.bytes }
+  ;(encoder as ParquetStreamEncoder).end()
+  // Rejects with StorageUnavailableError (commit.ts) when storage failed.
+  const file = await (upload as Promise<CommittedFile>)
+  return { staged: true, rows: file.rows, batches, bytes: stream.bytes }
+}

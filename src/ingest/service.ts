@@ -1,0 +1,185 @@
+import type { Config } from '../../config/schema.ts'
+import type { Catalog } from '../catalog.ts'
+import type { ParquetEncoder } from '../parquet/types.ts'
+import type { QuiverPipeline } from '../pipeline/pipeline.ts'
+import type { AckMode, IngestKey } from '../pipeline/types.ts'
+import type { DecodedMessage, PreparedMessage } from './messages.ts'
+import { OverloadedError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.ts'
+import { readArrowMessage } from '../arrow/decode.ts'
+import { BufferPool } from '../arrow/buffer-pool.ts'
+import { sniffArrowFile } from '../arrow/file-sniff.ts'
+import { ARROW_FILE, ARROW_STREAM, INGEST_MEDIA_TYPES, JSON_ARRAY, NDJSON } from '../http/media-types.ts'
+import { readIngestBody, type Body } from './ingest-body.ts'
+import { largeRequestThreshold, readOrStage } from './large-request.ts'
+import { Admission, type Reservation } from './admission.ts'
+import { ingestFailure } from './failure.ts'
+import { createKeyedIngest } from './keyed.ts'
+import type { KeyOwner } from '../lake/idempotency-key.ts'
+import type { IdempotencyKeys } from '../pipeline/idempotency.ts'
+import { lookupWithin } from './catalog-lookup.ts'
+import { openJsonBody } from './json-batches.ts'
+import { resolveTopic, validateStream } from './validate-stream.ts'
+import { evolveForStream } from './evolve-stream.ts'
+
+export interface IngestServiceOptions {
+  config: Pick<Config, 'MAX_BUFFERED_BYTES' | 'MAX_REQUEST_BYTES' | 'FLUSH_MAX_BYTES' | 'AUTO_CREATE_TOPICS' | 'PARQUET_COMPRESSION' | 'WS_MAX_MESSAGE_BYTES' | 'INGEST_CATALOG_TIMEOUT_MS'>
+  pipeline: QuiverPipeline
+  catalog: Catalog
+  encoder: ParquetEncoder
+  /** Idempotency-Key bookkeeping (src/pipeline/idempotency.ts); keyed requests go through ingestKeyed. */
+  keys: IdempotencyKeys
+}
+
+export interface BodyRequest {
+  topic: string
+  mediaType: string
+  body: Body
+  /** The declared Content-Length, when there is one. */
+  length?: number
+  ack: AckMode
+  /** The request's Idempotency-Key (src/ingest/keyed.ts), handed to the pipeline. */
+  key?: IngestKey
+  log: { info: (obj: object, msg: string) => void, debug: (obj: object, msg: string) => void, error: (obj: object, msg: string) => void }
+}
+
+export interface IngestReply { topic: string, rows: number, batches: number, bytes: number, ack: AckMode }
+
+export type IngestService = ReturnType<typeof createIngestService>
+
+/** Each staged request holds an encoder thread and its windows: more get a 503 and retry. */
+export const MAX_STAGED_REQUESTS = 2
+
+/**
+ * The ingest service both transports call (HTTP records route, WebSocket ingest session): admission
+ * against MAX_BUFFERED_BYTES, reading every media type, staging large requests, validation and
+ * conversion against the topic, the hand-off to the pipeline, and one mapping of failures to
+ * `QUIVER_*` errors (src/ingest/failure.ts), so one fault gives one code on both.
+ */
+export function createIngestService (o: IngestServiceOptions) {
+  const { config, pipeline } = o
+  const catalog = lookupWithin(o.catalog, config.INGEST_CATALOG_TIMEOUT_MS)
+  const admission = new Admission(config.MAX_BUFFERED_BYTES, { bufferedBytes: () => pipeline.bufferedBytes, waitForCapacity: () => pipeline.waitForCapacity() })
+  const largeBytes = largeRequestThreshold(config)
+  // Buffers for Arrow message bodies, reused across requests (see src/arrow/buffer-pool.ts). Those
+  // kept free fit in what the budget leaves beside the bytes held (which include the buffers in
+  // use): kept and used together stay within MAX_BUFFERED_BYTES. A fixed 512 MiB beside them let
+  // RSS reach ~2 × the budget when body sizes changed (1.7 GiB in the producers x body size bench).
+  const bodies = new BufferPool(() => Math.min(512 * 1024 * 1024, config.MAX_BUFFERED_BYTES - admission.heldBytes))
+  const stagingSlots = o.encoder.runTask !== undefined && o.encoder.threads >= 2 ? Math.min(MAX_STAGED_REQUESTS, o.encoder.threads - 1) : MAX_STAGED_REQUESTS
+  let staging = 0
+
+  /** A body whose bytes are reserved as they arrive, up to `ceiling` (what the request may hold in memory). */
+  async function * metered (body: Body, r: Reservation, ceiling: number, refused: { err: Error | null }): AsyncGenerator<Uint8Array> {
+    let seen = 0
+    for await (const c of body as AsyncIterable<Uint8Array | string>) {
+      const chunk = typeof c === 'string' ? Buffer.from(c) : c
+      seen += chunk.byteLength
+      const more = Math.min(seen, ceiling) - r.bytes
+      if (more > 0 && !r.grow(more)) throw (refused.err = new OverloadedError())
+      yield chunk
+    }
+  }
+
+  async function ingestBody (req: BodyRequest): Promise<IngestReply> {
+    const { topic, ack } = req
+    let { mediaType, body: source } = req
+    if (!INGEST_MEDIA_TYPES.includes(mediaType)) throw new UnsupportedMediaTypeError(mediaType || '(none)')
+    if (req.length !== undefined && req.length > config.MAX_REQUEST_BYTES) throw new PayloadTooLargeError(config.MAX_REQUEST_BYTES)
+    if (mediaType === ARROW_STREAM) {
+      // an IPC file labelled a stream (src/arrow/file-sniff.ts) is read as the file it is
+      const sniffed = await sniffArrowFile(source as AsyncIterable<Uint8Array>)
+      source = sniffed.body
+      if (sniffed.isFile) mediaType = ARROW_FILE
+    }
+    // An Arrow stream or a JSON body too large to buffer is staged: it never holds more than the threshold.
+    const json = mediaType === NDJSON || mediaType === JSON_ARRAY
+    const stageable = mediaType === ARROW_STREAM || json
+    const ceiling = stageable ? largeBytes : config.MAX_REQUEST_BYTES
+    const reservation = admission.reserve(Math.min(req.length ?? 0, ceiling))
+    let release: (() => void) | undefined
+    // Readers wrap what their source throws (a 400 for a broken stream): a refusal stays a 503.
+    const refused: { err: Error | null } = { err: null }
+    try {
+      const body = metered(source, reservation, ceiling, refused)
+      let read
+      if (stageable && !(req.length !== undefined && req.length <= largeBytes)) {
+        const out = await readOrStage({
+          body,
+          topic,
+          catalog,
+          // JSON is typed by the topic's schema: it never creates one.
+          autoCreate: json ? false : config.AUTO_CREATE_TOPICS,
+          open: json ? async (existing) => openJsonBody(body, mediaType, existing!, config.MAX_REQUEST_BYTES) : undefined,
+          maxBytes: config.MAX_REQUEST_BYTES,
+          thresholdBytes: largeBytes,
+          large: req.length !== undefined && req.length > largeBytes,
+          length: req.length,
+          compression: config.PARQUET_COMPRESSION,
+          pool: o.encoder,
+          stageSlot: () => {
+            if (staging >= stagingSlots) throw new OverloadedError()
+            staging++
+            return () => { staging-- }
+          },
+          commit: async (...args) => await pipeline.commitStaged(...args)
+        })
+        if (out.staged) {
+          req.log.info({ topic, rows: out.rows, bytes: out.bytes, ack }, 'ingested a staged request')
+          return { topic, rows: out.rows, batches: out.batches, bytes: out.bytes, ack }
+        }
+        read = out.read
+      } else {
+        const lease = mediaType === ARROW_STREAM ? bodies.lease() : undefined
+        release = lease?.release
+        read = await readIngestBody({ mediaType, body, topic, catalog, autoCreate: config.AUTO_CREATE_TOPICS, maxBytes: config.MAX_REQUEST_BYTES, alloc: lease?.alloc })
+      }
+      // The pipeline counts the rows as buffered before ingest() first awaits: the reservation
+      // hands over to that count without a moment where neither holds the bytes.
+      const done = pipeline.ingest(read.topic, read.batches, { ack, bytes: read.bytes, release, key: req.key })
+      release = undefined
+      reservation.release()
+      const result = await done
+      req.log.debug({ topic, rows: result.rows, bytes: read.bytes, ack }, 'ingested')
+      return { topic, rows: result.rows, batches: result.batches, bytes: read.bytes, ack }
+    } catch (err) {
+      release?.()
+      throw ingestFailure(refused.err ?? err)
+    } finally {
+      reservation.release()
+    }
+  }
+
+  const keyed = createKeyedIngest(o.keys, ingestBody, config.MAX_REQUEST_BYTES)
+
+  /**
+   * What a WebSocket ingest session needs (src/ws/ingest-session.ts), bound to one topic and, for
+   * keyed messages, to the principal that owns their keys.
+   */
+  function session (topic: string, owner?: KeyOwner | null) {
+    return {
+      keyed: owner == null ? undefined : (key: string, bytes: Uint8Array) => keyed.message(topic, owner, key, bytes),
+      decode: (bytes: Uint8Array) => readArrowMessage(bytes, { maxBytes: config.WS_MAX_MESSAGE_BYTES }),
+      async accept (payload: DecodedMessage): Promise<PreparedMessage> {
+        const record = await evolveForStream(catalog, await resolveTopic(catalog, topic, payload.schema, config.AUTO_CREATE_TOPICS), payload)
+        return { topic: record, batches: validateStream(record, payload), rows: payload.rows, bytes: payload.bytes }
+      },
+      pipeline,
+      // A message is in memory once `ws` delivers it: counted from then on, so HTTP bodies are
+      // refused while it waits; the socket is not read again until there is room.
+      admit: (bytes: number) => admission.hold(bytes).release,
+      room: { hasRoom: () => admission.hasRoom(), waitForRoom: () => admission.waitForRoom() },
+      failure: ingestFailure
+    }
+  }
+
+  return {
+    admission,
+    /** ingestBody for a request with an Idempotency-Key: a retry is answered, not stored twice. */
+    ingestKeyed: keyed.ingestKeyed,
+    keys: o.keys,
+    catalog,
+    ingestBody,
+    session,
+    stats: () => ({ reservedBytes: admission.reservedBytes, peakBytes: admission.peakBytes })
+  }
+}

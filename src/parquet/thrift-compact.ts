@@ -1,0 +1,29 @@
+import { deserializeTCompactProtocol } from 'hyparquet/src/thrift.js'
+import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
+import { ByteWriter } from 'hyparquet-writer'
+
+/**
+ * A Thrift struct as field id → value (`field_9`), kept generic on purpose: the assembler
+ * (assemble.ts) shifts a few offsets of Parquet's FileMetaData and writes every other field back
+ * as it was read, including fields a typed model would not know (statistics, size statistics,
+ * geospatial types, future additions). Reading is hyparquet's, writing hyparquet-writer's; both
+ * are pinned exactly because these modules are their internals (test/parquet/assemble.test.ts
+ * fails if they move).
+ *
+ * Values: i64 → bigint, i32 → number, binary → Uint8Array (a view of the input), list → array,
+ * struct → ThriftObject. One type cannot survive a generic round trip: i16 reads as a number and
+ * would be written back as i32 (only RowGroup.ordinal in Parquet, which callers drop).
+ */
+export type ThriftObject = Record<`field_${number}`, any>
+
+export function readThrift (bytes: Uint8Array): ThriftObject {
+  const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }
+  return deserializeTCompactProtocol(reader) as ThriftObject
+}
+
+export function writeThrift (value: ThriftObject, writer = new ByteWriter()): Uint8Array {
+  serializeTCompactProtocol(writer, value)
+  return writer.getBytes()
+}
+
+export { ByteWriter }

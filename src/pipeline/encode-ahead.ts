@@ -1,0 +1,197 @@
+import type { RecordBatch } from 'apache-arrow'
+import { castTimestampsToMicros } from '../arrow/encode.ts'
+import type { BatchEntry } from './batcher.ts'
+
+/** What encode-ahead needs of an entry's payload (FlushPayload in flush.ts). */
+export interface AheadPayload { batches: RecordBatch[], at: number, topic: string }
+type Entry = BatchEntry<AheadPayload>
+
+/** Rows of one entry, timestamps already in µs, handed to one row-group encode. */
+export interface Piece {
+  entry: Entry
+  batch: RecordBatch
+  bytes: number
+}
+
+interface Group {
+  pieces: Piece[]
+  entries: Set<Entry>
+  /** One Parquet file holding exactly these pieces' rows (parts of an object, see assemble.ts). */
+  parquet: Promise<Uint8Array>
+  start: () => void
+  /** Undone before it started: it never will. */
+  cancelled: boolean
+}
+
+export interface EncodeAheadOptions {
+  /** Arrow IPC bytes per row group (see ROW_GROUP_BYTES in flush.ts for the measured choice). */
+  rowGroupBytes: number
+  /** Encoder threads: below this many encodes in flight, a waiting durable request starts its group early. */
+  threads: number
+  /** Encodes pieces (in this order) as one Parquet file, on an encoder thread. */
+  encode: (pieces: Piece[]) => Promise<Uint8Array>
+}
+
+/**
+ * Encode on arrival, commit on flush. Per partition, arriving rows are cut into row groups of
+ * about `rowGroupBytes`; each full group is encoded at once on whichever encoder thread is free
+ * (the pool queues the rest), and so is a smaller one (≥ 1/8 of a group) when a durable request
+ * is waiting and a thread is idle: it would otherwise wait for the window to close and then for
+ * every row of the flush to be encoded. At flush, `take` returns the Parquet parts covering
+ * exactly the flushed entries, encoding only what is left (in parallel groups too); the flush
+ * assembles them into one object (src/parquet/assemble.ts). Nothing is acknowledged here: acks
+ * still wait for the object's commit.
+ *
+ * Memory: a group holds slices (views) of its entries' batches, which the pipeline holds anyway
+ * until they are committed, plus its encoded bytes (a third to a half of the IPC bytes with
+ * ZSTD); so encoded-ahead bytes stay below MAX_BUFFERED_BYTES / 2. The IPC stream of an encode
+ * in flight is one slab of ~rowGroupBytes per thread plus the queue (see flush.ts).
+ */
+export class EncodeAhead {
+  #o: EncodeAheadOptions
+  #open = new Map<string, { pieces: Piece[], bytes: number }>()
+  #groups = new Map<Entry, Group[]>()
+  #running = 0
+  #queue: Group[] = []
+
+  constructor (o: EncodeAheadOptions) {
+    this.#o = o
+  }
+
+  /** Encodes in flight (for tests and metrics). */
+  get running (): number { return this.#running }
+
+  add (entry: Entry): void {
+    const acc = this.#accOf(entry.partition)
+    const perRow = entry.bytes / Math.max(1, entry.rows)
+    for (const raw of entry.payload.batches) {
+      const batch = castTimestampsToMicros(raw)
+      for (let at = 0; at < batch.numRows;) {
+        const room = Math.max(1, Math.ceil((this.#o.rowGroupBytes - acc.bytes) / perRow))
+        const n = Math.min(room, batch.numRows - at)
+        const piece = at === 0 && n === batch.numRows ? batch : batch.slice(at, at + n)
+        acc.pieces.push({ entry, batch: piece, bytes: n * perRow })
+        acc.bytes += n * perRow
+        at += n
+        if (acc.bytes >= this.#o.rowGroupBytes) this.#cut(acc)
+      }
+    }
+    if (!entry.retain && this.#running < this.#o.threads && acc.bytes >= this.#o.rowGroupBytes / 8) this.#cut(acc)
+  }
+
+  /**
+   * The Parquet parts holding exactly `entries`' rows (one partition's flush), in arrival order
+   * as far as groups allow. Groups that also hold rows of other entries are not used: their
+   * pieces of other entries go back to be encoded again later.
+   */
+  async take (partition: string, entries: Entry[]): Promise<Uint8Array[]> {
+    const want = new Set(entries)
+    const order = new Map(entries.map((e, i) => [e, i]))
+    const usable = new Set<Group>()
+    const rest: Piece[] = []
+    const acc = this.#accOf(partition)
+    for (const e of entries) {
+      for (const g of this.#groups.get(e) ?? []) {
+        if (usable.has(g)) continue
+        if ([...g.entries].every((x) => want.has(x))) usable.add(g)
+        else this.#split(g, want, rest, acc)
+      }
+    }
+    const kept = acc.pieces.filter((p) => !want.has(p.entry))
+    rest.push(...acc.pieces.filter((p) => want.has(p.entry)))
+    acc.pieces = kept
+    acc.bytes = kept.reduce((n, p) => n + p.bytes, 0)
+    rest.sort((a, b) => order.get(a.entry)! - order.get(b.entry)!)
+    const tail = { pieces: [] as Piece[], bytes: 0 }
+    for (const p of rest) {
+      tail.pieces.push(p)
+      tail.bytes += p.bytes
+      if (tail.bytes >= this.#o.rowGroupBytes) usable.add(this.#cut(tail))
+    }
+    if (tail.pieces.length > 0) usable.add(this.#cut(tail))
+    // The flush waits for these: queued ones go now (the pool queues what exceeds its threads).
+    for (const g of usable) {
+      const i = this.#queue.indexOf(g)
+      if (i >= 0) { this.#queue.splice(i, 1); g.start() }
+    }
+    const first = (g: Group) => Math.min(...[...g.entries].map((e) => order.get(e)!))
+    return await Promise.all([...usable].sort((a, b) => first(a) - first(b)).map((g) => g.parquet))
+  }
+
+  /**
+   * The entry left for good (committed, or dropped and answered with an error): no group may
+   * carry its rows into a later object. Groups it shares with entries still buffered are undone
+   * and those entries' pieces wait to be encoded again.
+   */
+  forget (entry: Entry): void {
+    const acc = this.#accOf(entry.partition)
+    for (const g of this.#groups.get(entry) ?? []) {
+      // Its batches' memory may be reused from now on: a group not started yet never starts.
+      if (g.entries.size > 1) this.#split(g, new Set([entry]), [], acc)
+      else g.cancelled = true
+    }
+    this.#groups.delete(entry)
+    if (acc.pieces.some((p) => p.entry === entry)) {
+      acc.pieces = acc.pieces.filter((p) => p.entry !== entry)
+      acc.bytes = acc.pieces.reduce((n, p) => n + p.bytes, 0)
+    }
+    if (acc.pieces.length === 0) this.#open.delete(entry.partition)
+  }
+
+  #accOf (partition: string): { pieces: Piece[], bytes: number } {
+    let acc = this.#open.get(partition)
+    if (acc === undefined) this.#open.set(partition, acc = { pieces: [], bytes: 0 })
+    return acc
+  }
+
+  #cut (acc: { pieces: Piece[], bytes: number }): Group {
+    const pieces = acc.pieces.splice(0)
+    acc.bytes = 0
+    let start!: () => void
+    const parquet = new Promise<Uint8Array>((resolve, reject) => {
+      start = () => {
+        this.#running++
+        this.#o.encode(pieces).then(resolve, reject).finally(() => {
+          this.#running--
+          this.#pump()
+        })
+      }
+    })
+    parquet.catch(() => {}) // awaited by take(); a group nobody takes must not be an unhandled rejection
+    const g: Group = { pieces, entries: new Set(pieces.map((p) => p.entry)), parquet, start, cancelled: false }
+    this.#queue.push(g)
+    this.#pump()
+    for (const e of g.entries) {
+      const list = this.#groups.get(e)
+      if (list) list.push(g)
+      else this.#groups.set(e, [g])
+    }
+    return g
+  }
+
+  /**
+   * Starts queued groups while fewer than threads + 1 encodes run: the pool always has the next
+   * group's IPC ready, and the IPC copies in memory stay at (threads + 1) × rowGroupBytes however
+   * many groups wait (those hold only views of batches the pipeline keeps anyway).
+   */
+  #pump (): void {
+    while (this.#running <= this.#o.threads && this.#queue.length > 0) {
+      const g = this.#queue.shift()!
+      if (!g.cancelled) g.start()
+    }
+  }
+
+  /** Undoes a group: pieces of `want` entries go to `rest`, the others back to the front of `acc`. */
+  #split (g: Group, want: Set<Entry>, rest: Piece[], acc: { pieces: Piece[], bytes: number }): void {
+    g.cancelled = true
+    for (const e of g.entries) {
+      const list = this.#groups.get(e)?.filter((x) => x !== g)
+      if (list && list.length > 0) this.#groups.set(e, list)
+      else this.#groups.delete(e)
+    }
+    const back = g.pieces.filter((p) => !want.has(p.entry))
+    rest.push(...g.pieces.filter((p) => want.has(p.entry)))
+    acc.pieces.unshift(...back)
+    acc.bytes += back.reduce((n, p) => n + p.bytes, 0)
+  }
+}

@@ -1,0 +1,133 @@
+import t from 'tap'
+import { startGateway } from '../helpers/gateway.ts'
+import { rsaKey, startIssuer } from '../helpers/oidc-issuer.ts'
+
+// A real gateway process against an OIDC provider served by this test, whose JWKS changes while
+// the test runs. Fetches are counted on the provider's side.
+const ENV = (issuer: string, extra: Record<string, string> = {}) => ({
+  AUTH_PROVIDERS: 'oidc', OIDC_ISSUER: issuer, OIDC_AUDIENCE: 'quiver', READ_ONLY_GROUPS: 'readers', ...extra
+})
+const UNAUTHORIZED = { statusCode: 401, code: 'QUIVER_UNAUTHORIZED', error: 'Unauthorized', message: 'Missing or invalid bearer token' }
+const UNAVAILABLE = { statusCode: 503, code: 'QUIVER_AUTH_UNAVAILABLE', error: 'Service Unavailable', message: 'The identity provider cannot be reached; try again later' }
+
+async function whoami (url: string, token: string): Promise<{ status: number, body: unknown, retryAfter: string | null }> {
+  const res = await fetch(`${url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } })
+  return { status: res.status, body: await res.json(), retryAfter: res.headers.get('retry-after') }
+}
+
+t.test('a kid removed from the JWKS is refused within JWKS_CACHE_TTL_S; a burst costs at most one fetch per 10 s', async (t) => {
+  const idp = await startIssuer(t)
+  const k1 = rsaKey('k1')
+  const k2 = rsaKey('k2')
+  idp.keys = [k1.jwk, k2.jwk]
+  const TTL_S = 10
+  const gw = await startGateway(t, ENV(idp.issuer, { JWKS_CACHE_TTL_S: String(TTL_S) }))
+  const revoked = idp.sign(k1)
+  const kept = idp.sign(k2)
+  t.equal((await whoami(gw.url, revoked)).status, 200, 'k1 works before its removal')
+  t.equal((await whoami(gw.url, kept)).status, 200)
+  const before = idp.hits('/certs')
+  t.equal(before, 1, 'one fetch at startup')
+
+  idp.keys = [k2.jwk]
+  const removedAt = Date.now()
+  let refusedAfter = -1
+  let requests = 0
+  let keptStatuses = new Set<number>()
+  // Bursts of 20 concurrent requests carrying the removed kid (and 5 with the kept one), back to back.
+  while (Date.now() - removedAt < (TTL_S + 5) * 1000) {
+    const burst = await Promise.all([
+      ...Array.from({ length: 20 }, () => whoami(gw.url, revoked)),
+      ...Array.from({ length: 5 }, () => whoami(gw.url, kept))
+    ])
+    requests += burst.length
+    for (const r of burst.slice(20)) keptStatuses.add(r.status)
+    const statuses = burst.slice(0, 20).map((r) => r.status)
+    if (refusedAfter < 0) {
+      if (statuses.includes(401)) {
+        refusedAfter = Date.now() - removedAt
+        t.same(burst.find((r) => r.status === 401)!.body, UNAUTHORIZED)
+      }
+    } else {
+      t.same([...new Set(statuses)], [401], 'once refused, always refused')
+      if (Date.now() - removedAt > refusedAfter + 2000) break
+    }
+  }
+  const fetches = idp.hits('/certs') - before
+  t.comment(`removed kid refused ${refusedAfter} ms after its removal (TTL ${TTL_S} s); ${requests} requests, ${fetches} JWKS fetch(es)`)
+  t.ok(refusedAfter >= 0 && refusedAfter <= TTL_S * 1000 + 3000, `refused within the TTL (${refusedAfter} ms)`)
+  t.ok(fetches >= 1 && fetches <= 2, `${fetches} fetches for ${requests} requests`)
+  t.same([...keptStatuses], [200], 'the key still published kept working throughout')
+  keptStatuses = new Set()
+  // More requests with the removed kid: refused without any fetch.
+  const atEnd = idp.hits('/certs')
+  const more = await Promise.all(Array.from({ length: 50 }, () => whoami(gw.url, revoked)))
+  t.same([...new Set(more.map((r) => r.status))], [401])
+  t.equal(idp.hits('/certs'), atEnd, 'no fetch for a kid known to be removed')
+})
+
+t.test('rotation after a junk kid: 503 with Retry-After (never 401), accepted in the next window; enc and wrong-alg keys refused; a changed jwks_uri is not followed', async (t) => {
+  const idp = await startIssuer(t)
+  const k1 = rsaKey('k1')
+  const enc = rsaKey('enc-key', { use: 'enc' })
+  const rs384 = rsaKey('rs384-key', { alg: 'RS384', use: 'sig' })
+  const noUse = rsaKey('bare-key', {})
+  idp.keys = [k1.jwk, enc.jwk, rs384.jwk, noUse.jwk]
+  const gw = await startGateway(t, ENV(idp.issuer))
+  t.equal((await whoami(gw.url, idp.sign(k1))).status, 200)
+  t.equal((await whoami(gw.url, idp.sign(noUse))).status, 200, 'a key without use or alg is an RS256 signature key')
+  t.equal(idp.hits('/.well-known/openid-configuration'), 1)
+  t.equal(idp.hits('/certs'), 1)
+
+  // The discovery document now points elsewhere, at a key set holding an attacker's key.
+  const attacker = rsaKey('attacker')
+  idp.serve('/evil-certs', [attacker.jwk])
+  idp.setJwksPath('/evil-certs')
+
+  // Keys listed for encryption or another algorithm never verify a signature: 401, no fetch.
+  for (const [name, token] of [
+    ['use enc', idp.sign(enc)],
+    ['alg RS384 key', idp.sign(rs384)],
+    ['RS384 token on an RS256 key', idp.sign(k1, {}, { alg: 'RS384' })],
+    ['none', `${Buffer.from(JSON.stringify({ alg: 'none', kid: 'k1' })).toString('base64url')}.${idp.sign(k1).split('.')[1]}.`]
+  ] as const) {
+    const r = await whoami(gw.url, token)
+    t.equal(r.status, 401, name)
+    t.same(r.body, UNAUTHORIZED, `${name}: body`)
+  }
+  t.equal(idp.hits('/certs'), 1, 'refusing them cost no fetch')
+
+  // A junk kid spends this window's fetch…
+  const junk = await whoami(gw.url, idp.sign(rsaKey('junk'), {}, { kid: 'junk-kid' }))
+  t.equal(junk.status, 401)
+  t.equal(idp.hits('/certs'), 2, 'the junk kid fetched the pinned key set')
+  // …then the provider publishes a new key and signs with it.
+  const k2 = rsaKey('k2')
+  idp.keys = [k1.jwk, k2.jwk]
+  const rotated = idp.sign(k2)
+  const started = Date.now()
+  const first = await whoami(gw.url, rotated)
+  t.equal(first.status, 503, 'the window is spent: 503, not 401')
+  t.same(first.body, UNAVAILABLE)
+  const retryAfter = Number(first.retryAfter)
+  t.ok(retryAfter >= 1 && retryAfter <= 10, `Retry-After ${retryAfter} s`)
+  const seen = [first.status]
+  let last = first
+  while (last.status !== 200 && Date.now() - started < (retryAfter + 5) * 1000) {
+    await new Promise((resolve) => setTimeout(resolve, 250)) // polling a condition: the client's retry loop
+    last = await whoami(gw.url, rotated)
+    seen.push(last.status)
+  }
+  const acceptedAfter = Date.now() - started
+  t.comment(`rotated key: first answer 503 Retry-After ${retryAfter}, accepted after ${acceptedAfter} ms`)
+  t.equal(last.status, 200, 'accepted within the next window')
+  t.notOk(seen.includes(401), `never 401 (${seen.join(',')})`)
+  t.ok(acceptedAfter <= (retryAfter + 2) * 1000, `accepted ${acceptedAfter} ms after the first try`)
+  t.equal(idp.hits('/certs'), 3, 'one more fetch, in the next window')
+
+  // The attacker's token never passes, and the changed discovery document was never read again.
+  const evil = await whoami(gw.url, idp.sign(attacker))
+  t.not(evil.status, 200)
+  t.equal(idp.hits('/evil-certs'), 0, 'the new jwks_uri was never fetched')
+  t.equal(idp.hits('/.well-known/openid-configuration'), 1, 'discovery was read once and its jwks_uri pinned')
+})

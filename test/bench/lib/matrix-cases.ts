@@ -1,0 +1,86 @@
+import { Readable } from 'node:stream'
+import { Client } from 'undici'
+import { launchShipped, type ShippedGateway } from './shipped.ts'
+import type { Scope } from './gateway.ts'
+import { CpuMeter, RssSampler } from './proc.ts'
+import { Producer, openMany } from './ws-producer.ts'
+import { ipcOf, userBatch } from './user-data.ts'
+import { MiB, percentile } from './table.ts'
+import { waitFor } from '../../helpers/wait.ts'
+
+export interface Cell { mibPerS: number, rowsPerS: number, p50: number, p99: number, cores: number, rssPeak: number, errors: number, lastError: string }
+
+export async function adminFlush (gw: ShippedGateway): Promise<void> {
+  const r = await fetch(`${gw.url}/v1/admin/flush`, { method: 'POST', headers: { authorization: `Bearer ${gw.token(['admin'])}` } })
+  if (r.status !== 200) throw new Error(`admin flush: ${r.status} ${await r.text()}`)
+}
+
+/**
+ * Producers per principal in the WebSocket case. WS_MAX_CONNECTIONS_PER_SUB (default 100) bounds
+ * one principal's sockets; 200 writers are a fleet of services, each with its own identity, so
+ * the bench spreads them over 200 / 50 = 4 principals and leaves the limit at its default.
+ */
+export const WS_PER_PRINCIPAL = 50
+
+/** 200 WebSocket producers, 1,000-row messages, 4 in flight each, default flush interval. */
+export async function smallWriters (scope: Scope, seconds: number): Promise<Cell & { flushMs: number, principals: number }> {
+  const gw = await launchShipped(scope, {})
+  const msg = ipcOf([userBatch(1000, 3)])
+  const n = 200
+  const tokens = Array.from({ length: Math.ceil(n / WS_PER_PRINCIPAL) }, (_, i) => gw.token(['write'], `bench-ws-${i}`))
+  const { open, failed, firstError } = await openMany((i) => new Producer(`${gw.url.replace('http:', 'ws:')}/v1/topics/small/stream`, tokens[Math.floor(i / WS_PER_PRINCIPAL)]), n, 50, 60_000)
+  if (failed > 0) throw new Error(`${failed} producers failed to open: ${firstError}`)
+  // One message first: 200 first writers racing the topic's auto-creation measured ~10 s of
+  // creation retries at load 15, not the steady state.
+  open[0].send(msg)
+  await waitFor(() => open[0].stats.acked + open[0].stats.errors > 0, 'an answer to the first message', { timeoutMs: 60_000, everyMs: 20 })
+  let sending = true
+  for (const p of open) p.onAck = (q) => { if (sending && q.inflight < 4) q.send(msg) }
+  for (const p of open) for (let i = 0; i < 4; i++) p.send(msg)
+  // Warm-up: until every producer has been answered once (all sockets in their steady loop).
+  await waitFor(() => open.every((p) => p.stats.acked + p.stats.errors > 1), 'an answer to every producer', { timeoutMs: 60_000, everyMs: 20 })
+  for (const p of open) { p.stats.latenciesMs = []; p.recordLatency = true }
+  const acked0 = open.reduce((k, p) => k + p.stats.ackedRows, 0)
+  const rss = new RssSampler(gw.pid, 50).start()
+  const cpu = new CpuMeter(gw.pid).start()
+  const t0 = performance.now()
+  // The measuring window itself: the producers run on their own while it lasts.
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
+  const s = (performance.now() - t0) / 1000
+  const rows = open.reduce((k, p) => k + p.stats.ackedRows, 0) - acked0
+  const c = cpu.stop()
+  rss.stop()
+  sending = false
+  const lat = open.flatMap((p) => p.stats.latenciesMs).sort((a, b) => a - b)
+  const errors = open.reduce((k, p) => k + p.stats.errors, 0)
+  for (const p of open) p.close()
+  await gw.stop()
+  return { mibPerS: rows * msg.byteLength / 1000 / MiB / s, rowsPerS: rows / s, p50: percentile(lat, 50), p99: percentile(lat, 99), cores: c.gatewayCores, rssPeak: rss.peak / MiB, errors, lastError: open.find((p) => p.lastError)?.lastError ?? '', flushMs: 1000, principals: tokens.length }
+}
+
+/** One streamed body of `bytes` of `rowsPerBatch`-row batches, ack=accepted: the gateway's RSS peak. */
+export async function bigBody (scope: Scope, rowsPerBatch: number, bytes: number): Promise<{ rssPeak: number, status: number, seconds: number, rows: number }> {
+  const gw = await launchShipped(scope, { MAX_REQUEST_BYTES: String(2 * 1024 * MiB) })
+  const one = ipcOf([userBatch(rowsPerBatch, 5)])
+  const two = ipcOf([userBatch(rowsPerBatch, 5), userBatch(rowsPerBatch, 5)])
+  const batchLen = two.byteLength - one.byteLength
+  const schema = one.subarray(0, one.byteLength - batchLen - 8)
+  const batch = one.subarray(schema.byteLength, schema.byteLength + batchLen)
+  const n = Math.ceil(bytes / batchLen)
+  async function * body (): AsyncGenerator<Uint8Array> {
+    yield schema
+    for (let i = 0; i < n; i++) yield batch
+    yield one.subarray(one.byteLength - 8)
+  }
+  const rss = new RssSampler(gw.pid, 50).start()
+  const client = new Client(gw.url, { headersTimeout: 600_000, bodyTimeout: 600_000 })
+  const t0 = performance.now()
+  const r = await client.request({ method: 'POST', path: '/v1/topics/big/records?ack=accepted', headers: { authorization: `Bearer ${gw.token(['write'])}`, 'content-type': 'application/vnd.apache.arrow.stream' }, body: Readable.from(body(), { objectMode: false }) })
+  const text = await r.body.text()
+  await adminFlush(gw)
+  const seconds = (performance.now() - t0) / 1000
+  rss.stop()
+  await client.close()
+  await gw.stop()
+  return { rssPeak: rss.peak / MiB, status: r.statusCode, seconds, rows: r.statusCode < 300 ? (JSON.parse(text) as { rows: number }).rows : 0 }
+}

@@ -1,0 +1,170 @@
+import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  Bool, Field, Float64, Int32, Int64, List, RecordBatch, Schema, Struct, Table, TimestampMicrosecond, Utf8,
+  makeData, tableFromIPC, tableToIPC, vectorFromArray
+} from 'apache-arrow'
+import { readParquet, writeParquet, Table as WasmTable } from 'parquet-wasm'
+import { DuckDBInstance } from '@duckdb/node-api'
+import pl from 'nodejs-polars'
+import { parquetMetadata, readOffsetIndex } from 'hyparquet'
+import { assembleParquet, concatChunks, ParquetAssemblyError } from '../../src/parquet/assemble.ts'
+import { writerProperties } from '../../src/parquet/writer-props.ts'
+import { dictionaryColumnsOf } from '../../src/parquet/dictionary.ts'
+import { BASE_US } from './make-ipc.ts'
+
+const tagType = new Struct([new Field('k', new Utf8(), true), new Field('w', new Float64(), true)])
+const schema = new Schema([
+  new Field('id', new Int64(), false),
+  new Field('country', new Utf8(), true), // low cardinality: dictionary-encoded
+  new Field('score', new Float64(), true),
+  new Field('ts', new TimestampMicrosecond('UTC'), false),
+  new Field('ok', new Bool(), true),
+  new Field('hops', new List(new Field('item', new Int32(), true)), true),
+  new Field('tag', tagType, true)
+])
+const COUNTRIES = ['fr', 'de', 'jp', 'br', null]
+
+/** Rows [start, start + n) of every shape the assembler must carry: nulls at every level. */
+function batchOf (start: number, n: number): RecordBatch {
+  const ids = new BigInt64Array(n)
+  const ts = new BigInt64Array(n)
+  const col = <T>(f: (r: number) => T): T[] => Array.from({ length: n }, (_, i) => f(start + i))
+  for (let i = 0; i < n; i++) {
+    ids[i] = BigInt(start + i) * 1_000_000_007n
+    ts[i] = BASE_US + BigInt(start + i) * 1_000_001n
+  }
+  const children = [
+    makeData({ type: new Int64(), length: n, data: ids }),
+    vectorFromArray(col((r) => COUNTRIES[r % 5]), new Utf8()).data[0],
+    vectorFromArray(col((r) => r % 11 === 0 ? null : r / 4), new Float64()).data[0],
+    makeData({ type: new TimestampMicrosecond('UTC'), length: n, data: ts }),
+    vectorFromArray(col((r) => r % 3 === 0 ? null : r % 2 === 0), new Bool()).data[0],
+    vectorFromArray(col((r) => r % 9 === 0 ? null : Array.from({ length: r % 4 }, (_, j) => j === 1 ? null : r + j)), schema.fields[5].type).data[0],
+    vectorFromArray(col((r) => r % 13 === 0 ? null : { k: r % 2 === 0 ? null : `k${r % 3}`, w: r * 0.5 }), tagType).data[0]
+  ]
+  return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }))
+}
+
+/** What an encoder thread does for one row group: the same writer settings as every flush. */
+function encode (batches: RecordBatch[], maxRowGroupSize = 1024 * 1024): Uint8Array {
+  const ipc = tableToIPC(new Table(batches), 'stream')
+  return writeParquet(WasmTable.fromIPCStream(ipc), writerProperties('zstd', maxRowGroupSize, dictionaryColumnsOf(schema)))
+}
+
+async function duck (t: { teardown: (fn: () => void) => void }) {
+  const db = await DuckDBInstance.create(':memory:')
+  const conn = await db.connect()
+  t.teardown(() => { conn.closeSync(); db.closeSync() })
+  return conn
+}
+
+const SIZES = [1000, 1, 2500, 777] // uneven groups, one of a single row
+
+t.test('assembled parts read back row for row like one single-pass encode: parquet-wasm, DuckDB, polars, hyparquet', async (t) => {
+  const batches: RecordBatch[] = []
+  let start = 0
+  for (const n of SIZES) { batches.push(batchOf(start, n)); start += n }
+  // The third part holds three row groups of its own: parts may carry any number of groups.
+  const parts = batches.map((b, i) => encode([b], i === 2 ? 1000 : undefined))
+  const assembled = assembleParquet(parts)
+  const object = concatChunks(assembled)
+  t.equal(assembled.rows, start)
+  t.equal(assembled.rowGroups, 6)
+  t.equal(object.byteLength, assembled.bytes)
+  const single = encode(batches)
+
+  // parquet-wasm (arrow-rs): every value, nested ones included, equal to the single-pass file's.
+  const rowsOf = (p: Uint8Array) => tableFromIPC(readParquet(p).intoIPCStream()).toArray().map((r) => JSON.stringify(r.toJSON(), (_k, v) => typeof v === 'bigint' ? v.toString() : v))
+  const a = rowsOf(object)
+  t.equal(a.length, start)
+  t.same(a, rowsOf(single))
+  t.same(JSON.parse(a[1002]), {
+    id: String(1002n * 1_000_000_007n),
+    country: 'jp',
+    score: 1002 / 4,
+    ts: Number(BASE_US + 1002n * 1_000_001n) / 1000, // apache-arrow's JSON shows ms with a fraction
+    ok: null,
+    hops: [1002, null],
+    tag: { k: null, w: 501 }
+  })
+  const schemaOf = (p: Uint8Array) => tableFromIPC(readParquet(p).intoIPCStream()).schema.fields.map((f) => `${f.name}: ${String(f.type)}`)
+  t.same(schemaOf(object), schemaOf(single), 'key-value metadata kept: the Arrow schema comes back as written')
+
+  // DuckDB: the same rows in the same order, compared with its own reading of the single-pass file.
+  const dir = t.testdir()
+  writeFileSync(join(dir, 'assembled.parquet'), object)
+  writeFileSync(join(dir, 'single.parquet'), single)
+  const conn = await duck(t)
+  const q = (f: string) => `SELECT * EXCLUDE (id), id::VARCHAR AS id FROM read_parquet('${join(dir, f)}')`
+  const diff = await conn.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM ((${q('assembled.parquet')} EXCEPT ALL ${q('single.parquet')}) UNION ALL (${q('single.parquet')} EXCEPT ALL ${q('assembled.parquet')}))`)
+  t.same(diff.getRowObjectsJS(), [{ n: 0 }], 'no row differs either way')
+  const agg = await conn.runAndReadAll(`SELECT count(*)::INTEGER AS n, count(country)::INTEGER AS c, count(hops)::INTEGER AS h,
+    sum(len(hops))::INTEGER AS items, count(tag.k)::INTEGER AS k, min(ts)::VARCHAR AS t0, max(id)::VARCHAR AS top
+    FROM read_parquet('${join(dir, 'assembled.parquet')}')`)
+  const expected = { n: 0, c: 0, h: 0, items: 0, k: 0 }
+  for (let r = 0; r < start; r++) {
+    expected.n++
+    if (r % 5 !== 4) expected.c++
+    if (r % 9 !== 0) { expected.h++; expected.items += r % 4 }
+    if (r % 13 !== 0 && r % 2 === 1) expected.k++
+  }
+  t.same(agg.getRowObjectsJS(), [{ ...expected, t0: '2026-01-01 00:00:00+00', top: String(BigInt(start - 1) * 1_000_000_007n) }])
+  const groups = await conn.runAndReadAll(`SELECT row_group_id::INTEGER AS g, any_value(row_group_num_rows)::INTEGER AS n
+    FROM parquet_metadata('${join(dir, 'assembled.parquet')}') GROUP BY 1 ORDER BY 1`)
+  t.same(groups.getRowObjectsJS().map((r) => r.n), [1000, 1, 1000, 1000, 500, 777])
+  const dict = await conn.runAndReadAll(`SELECT DISTINCT encodings FROM parquet_metadata('${join(dir, 'assembled.parquet')}') WHERE path_in_schema = 'country'`)
+  t.match(String(dict.getRowObjectsJS()[0].encodings), /DICTIONARY/, 'dictionary pages travel with their column chunks')
+
+  // polars (Rust's own Parquet reader, not arrow-rs): the same rows, in order, as its reading of the single pass.
+  const polars = (p: Uint8Array) => pl.readParquet(Buffer.from(p.buffer, p.byteOffset, p.byteLength))
+  const pa = polars(object)
+  t.equal(pa.height, start)
+  t.same(pa.columns, ['id', 'country', 'score', 'ts', 'ok', 'hops', 'tag'])
+  const json = (df: pl.DataFrame) => df.toRecords().map((r) => JSON.stringify(r, (_k, v) => typeof v === 'bigint' ? v.toString() : v))
+  const pRows = json(pa)
+  t.same(pRows, json(polars(single)), 'polars: every row equal to the single-pass file, in order')
+  t.same(JSON.parse(pRows[1002]), { id: String(1002n * 1_000_000_007n), country: 'jp', score: 1002 / 4, ts: new Date(Number((BASE_US + 1002n * 1_000_001n) / 1000n)).toISOString(), ok: null, hops: [1002, null], tag: { k: null, w: 501 } })
+
+  // hyparquet (a third footer reader): offsets and offset indexes point at real pages.
+  const meta = parquetMetadata(object.buffer.slice(object.byteOffset, object.byteOffset + object.byteLength) as ArrayBuffer)
+  t.equal(Number(meta.num_rows), start)
+  let indexes = 0
+  for (const rg of meta.row_groups) {
+    for (const cc of rg.columns) {
+      const md = cc.meta_data!
+      const begin = Number(md.dictionary_page_offset ?? md.data_page_offset)
+      t.ok(begin >= 4 && begin + Number(md.total_compressed_size) <= object.byteLength - 8, 'chunk inside the object')
+      if (cc.offset_index_offset === undefined) continue
+      indexes++
+      const at = Number(cc.offset_index_offset)
+      const view = new DataView(object.buffer, object.byteOffset + at, cc.offset_index_length!)
+      const index = readOffsetIndex({ view, offset: 0 })
+      t.equal(Number(index.page_locations[0].offset), Number(md.data_page_offset), 'first page location = data page offset')
+      const last = index.page_locations[index.page_locations.length - 1]
+      t.ok(Number(last.offset) + last.compressed_page_size <= begin + Number(md.total_compressed_size), 'last page inside the chunk')
+    }
+  }
+  t.ok(indexes > 0, 'the writer wrote offset indexes, so their rewriting was exercised')
+})
+
+t.test('an assembled object is itself a valid part: assembling again keeps every row', async (t) => {
+  const once = concatChunks(assembleParquet([encode([batchOf(0, 300)]), encode([batchOf(300, 200)])]))
+  const twice = assembleParquet([once, encode([batchOf(500, 100)])])
+  t.equal(twice.rows, 600)
+  t.equal(twice.rowGroups, 3)
+  const back = tableFromIPC(readParquet(concatChunks(twice)).intoIPCStream())
+  t.same(Array.from(back.getChild('id')!.toArray() as BigInt64Array, Number), Array.from({ length: 600 }, (_, r) => r * 1_000_000_007))
+})
+
+t.test('refuses parts it cannot join, naming the part', async (t) => {
+  const part = encode([batchOf(0, 10)])
+  const other = writeParquet(WasmTable.fromIPCStream(tableToIPC(new Table({ x: vectorFromArray([1, 2, 3]) }), 'stream')), writerProperties('zstd', 1024))
+  t.throws(() => assembleParquet([part, other]), new ParquetAssemblyError('part 1 has another schema than part 0'))
+  t.throws(() => assembleParquet([part, part.subarray(0, part.byteLength - 1)]), new ParquetAssemblyError('part 1 is not a Parquet file'))
+  const bad = part.slice()
+  new DataView(bad.buffer).setUint32(bad.byteLength - 8, bad.byteLength, true)
+  t.throws(() => assembleParquet([bad]), new ParquetAssemblyError(`part 0: footer length ${bad.byteLength} exceeds the file`))
+  t.throws(() => assembleParquet([]), new ParquetAssemblyError('nothing to assemble'))
+})

@@ -1,0 +1,198 @@
+import t from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Bool, Field, Int64, makeData, RecordBatch, Schema, Struct, TimestampMillisecond, Utf8, tableFromIPC, vectorFromArray } from 'apache-arrow'
+import { readParquet, writeParquet, Table as WasmTable } from 'parquet-wasm'
+import { EncodeAhead, type Piece } from '../../src/pipeline/encode-ahead.ts'
+import type { BatchEntry } from '../../src/pipeline/batcher.ts'
+import { assembleParquet, concatChunks } from '../../src/parquet/assemble.ts'
+import { toIpcStream } from '../../src/arrow/encode.ts'
+import { createEncoderPool } from '../../src/parquet/pool.ts'
+import { createFsStorage } from '../../src/storage/fs.ts'
+import { createPipeline } from '../../src/pipeline/pipeline.ts'
+import { toArrowSchema } from '../../src/schema/types.ts'
+import type { TopicRecord } from '../../src/schema/topic-schema.ts'
+import type { ParquetEncoder } from '../../src/parquet/types.ts'
+
+const schema = new Schema([
+  new Field('id', new Int64(), false),
+  new Field('event', new Utf8(), true),
+  new Field('at', new TimestampMillisecond('UTC'), false),
+  new Field('ok', new Bool(), true)
+])
+
+function batch (from: number, n: number): RecordBatch {
+  const ids = Array.from({ length: n }, (_, i) => from + i)
+  const children = [
+    vectorFromArray(ids.map(BigInt), schema.fields[0].type).data[0],
+    vectorFromArray(ids.map((i) => i % 4 === 0 ? null : `e${i % 3}`), schema.fields[1].type).data[0],
+    vectorFromArray(ids.map((i) => 1_767_225_600_000 + i), schema.fields[2].type).data[0],
+    vectorFromArray(ids.map((i) => i % 5 === 0 ? null : i % 2 === 0), schema.fields[3].type).data[0]
+  ]
+  return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }))
+}
+
+type Entry = BatchEntry<{ batches: RecordBatch[], at: number, topic: string }>
+const ROW_BYTES = 20
+function entry (from: number, sizes: number[], o: { retain?: boolean, partition?: string } = {}): Entry {
+  const batches: RecordBatch[] = []
+  for (const n of sizes) { batches.push(batch(from, n)); from += n }
+  const rows = sizes.reduce((a, b) => a + b, 0)
+  return { payload: { batches, at: 1_767_225_600_000, topic: 't' }, rows, bytes: rows * ROW_BYTES, partition: o.partition ?? 'p', retain: o.retain ?? false }
+}
+
+/** A real encode (parquet-wasm, on this thread), recorded so tests see which rows each group held. */
+function recorder () {
+  const groups: number[][] = []
+  const encode = async (pieces: Piece[]): Promise<Uint8Array> => {
+    groups.push(pieces.flatMap((p) => Array.from(p.batch.getChild('id')!.toArray() as BigInt64Array, Number)))
+    return writeParquet(WasmTable.fromIPCStream(toIpcStream(pieces.map((p) => p.batch))))
+  }
+  return { groups, encode }
+}
+
+const idsOf = (parts: Uint8Array[]): number[] => {
+  const table = tableFromIPC(readParquet(concatChunks(assembleParquet(parts))).intoIPCStream())
+  t.equal(String(table.schema.fields[2].type), 'Timestamp<MICROSECOND, UTC>', 'timestamps reach the encoder in µs')
+  return Array.from(table.getChild('id')!.toArray() as BigInt64Array, Number)
+}
+const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i)
+
+t.test('full row groups start encoding on arrival; the flush gets exactly its rows, in order', async (t) => {
+  const rec = recorder()
+  const ahead = new EncodeAhead({ rowGroupBytes: 1000 * ROW_BYTES, threads: 2, encode: rec.encode })
+  const a = entry(0, [700, 900], { retain: true }) // accepted: no early encode for a partial group
+  ahead.add(a)
+  t.same(rec.groups.map((g) => g.length), [1000], 'one full group encoding before any flush')
+  const b = entry(1600, [250], { retain: true })
+  ahead.add(b)
+  t.same(rec.groups.map((g) => g.length), [1000], 'a partial group of accepted rows waits')
+  const parts = await ahead.take('p', [a, b])
+  t.same(rec.groups.map((g) => g.length), [1000, 850], 'the rest is encoded at flush')
+  t.same(idsOf(parts), range(0, 1850))
+})
+
+t.test('a durable request with an idle encoder starts its partial group at once (≥ 1/8 of a group)', async (t) => {
+  const rec = recorder()
+  const ahead = new EncodeAhead({ rowGroupBytes: 1000 * ROW_BYTES, threads: 2, encode: rec.encode })
+  ahead.add(entry(0, [50])) // under 1/8: waits for company
+  t.same(rec.groups, [])
+  const e = entry(50, [100])
+  ahead.add(e)
+  t.same(rec.groups.map((g) => g.length), [150])
+})
+
+t.test('groups straddling the flush are undone: later rows are encoded again, none twice, none lost', async (t) => {
+  const rec = recorder()
+  const ahead = new EncodeAhead({ rowGroupBytes: 1000 * ROW_BYTES, threads: 2, encode: rec.encode })
+  const a = entry(0, [600], { retain: true })
+  const b = entry(600, [600], { retain: true }) // its first 400 rows share a's group
+  ahead.add(a)
+  ahead.add(b)
+  t.same(rec.groups.map((g) => g.length), [1000])
+  // The batcher flushed `a` alone (b did not fit): the shared group cannot be used.
+  t.same(idsOf(await ahead.take('p', [a])), range(0, 600))
+  ahead.forget(a)
+  t.same(idsOf(await ahead.take('p', [b])), range(600, 1200))
+})
+
+t.test('a dropped entry never reaches a later object, even from a group it shared', async (t) => {
+  const rec = recorder()
+  const ahead = new EncodeAhead({ rowGroupBytes: 1000 * ROW_BYTES, threads: 2, encode: rec.encode })
+  const a = entry(0, [500], { retain: true })
+  const b = entry(500, [500], { retain: true })
+  ahead.add(a)
+  ahead.add(b)
+  t.equal(rec.groups.length, 1)
+  ahead.forget(a) // e.g. closed and answered with an error
+  t.same(idsOf(await ahead.take('p', [b])), range(500, 1000))
+  // A storage failure keeps the groups: the retry encodes nothing again.
+  const c = entry(1000, [1200], { retain: true })
+  ahead.add(c)
+  const encodes = rec.groups.length
+  t.same(idsOf(await ahead.take('p', [c])), range(1000, 2200))
+  t.same(idsOf(await ahead.take('p', [c])), range(1000, 2200))
+  t.equal(rec.groups.length, encodes + 1, 'only the tail was encoded for the first take')
+})
+
+t.test('at most threads + 1 groups are turned into IPC at once; the groups a flush waits for go first', async (t) => {
+  const started: number[] = []
+  const gates: Array<() => void> = []
+  const ahead = new EncodeAhead({
+    rowGroupBytes: 100 * ROW_BYTES,
+    threads: 1,
+    encode: async (pieces) => {
+      started.push(Number(pieces[0].batch.getChild('id')!.get(0)))
+      await new Promise<void>((resolve) => gates.push(resolve))
+      return writeParquet(WasmTable.fromIPCStream(toIpcStream(pieces.map((p) => p.batch))))
+    }
+  })
+  const a = entry(0, [500], { retain: true, partition: 'a' })
+  const b = entry(500, [100], { retain: true, partition: 'b' })
+  ahead.add(a)
+  t.same(started, [0, 100], 'five full groups, two started: one encoding, one ready')
+  ahead.add(b)
+  const flushed = ahead.take('b', [b])
+  t.same(started, [0, 100, 500], 'the waiting flush does not queue behind groups nobody waits for yet')
+  while (gates.length > 0) {
+    gates.shift()!()
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.same(idsOf(await flushed), range(500, 600))
+  t.same(started, [0, 100, 500, 200, 300, 400], 'the rest follows as threads free up')
+})
+
+t.test('partitions accumulate apart', async (t) => {
+  const rec = recorder()
+  const ahead = new EncodeAhead({ rowGroupBytes: 1000 * ROW_BYTES, threads: 2, encode: rec.encode })
+  const a = entry(0, [600], { retain: true, partition: 'x' })
+  const b = entry(600, [600], { retain: true, partition: 'y' })
+  ahead.add(a)
+  ahead.add(b)
+  t.same(rec.groups, [], 'neither partition holds a full group')
+  t.same(idsOf(await ahead.take('y', [b])), range(600, 1200))
+  t.same(idsOf(await ahead.take('x', [a])), range(0, 600))
+})
+
+t.test('pipeline: a durable request is encoded on both threads before its window closes; one object with its rows', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'quiver-ahead-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const pool = createEncoderPool({ threads: 2, compression: 'zstd' })
+  t.teardown(() => pool.close())
+  const encodes: number[] = []
+  let running = 0
+  let overlapped = false
+  const encoder: ParquetEncoder = {
+    threads: 2,
+    async encode (ipc, o) {
+      encodes.push(performance.now())
+      if (++running > 1) overlapped = true
+      try { return await pool.encode(ipc, o) } finally { running-- }
+    },
+    async close () {}
+  }
+  const storage = await createFsStorage({ dir })
+  const topic: TopicRecord = { name: 'ahead', createdAt: '2026-01-01T00:00:00.000Z', schema: { fields: [{ name: 'id', type: 'int64', nullable: false }, { name: 'event', type: 'string', nullable: true }, { name: 'at', type: 'timestamp[ms, tz=UTC]', nullable: false }, { name: 'ok', type: 'bool', nullable: true }] } }
+  t.same(toArrowSchema(topic.schema).fields.map((f) => String(f.type)), schema.fields.map((f) => String(f.type)))
+  // A long window: only encode-on-arrival can start the work before the flush.
+  const p = createPipeline({ config: { FLUSH_INTERVAL_MS: 60_000, FLUSH_MAX_BYTES: 64 << 20, MAX_BUFFERED_BYTES: 256 << 20 }, storage, encoder })
+  t.teardown(() => p.close())
+  const rows = 400_000 // ~10 MiB of IPC: three row groups
+  const done = p.ingest(topic, [batch(0, rows)], { ack: 'durable', bytes: 0 })
+  const t0 = performance.now()
+  while (encodes.length < 2) await new Promise((resolve) => setImmediate(resolve))
+  t.ok(encodes.length >= 2 && overlapped, 'two row groups encoding at once, the window still open')
+  t.ok(performance.now() - t0 < 30_000)
+  await p.flushAll()
+  await done
+  const keys: string[] = []
+  for await (const o of storage.list('ahead/')) keys.push(o.key)
+  t.equal(keys.length, 1, 'one object')
+  const table = tableFromIPC(readParquet((await storage.get(keys[0]))!).intoIPCStream())
+  t.equal(table.numRows, rows)
+  const ids = table.getChild('id')!.toArray() as BigInt64Array
+  t.ok(ids.every((v, i) => v === BigInt(i)), 'every row once, in order')
+  t.equal(table.getChild('event')!.get(5), 'e2')
+  t.equal(table.getChild('ok')!.get(5), null)
+})

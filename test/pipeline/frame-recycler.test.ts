@@ -1,0 +1,44 @@
+import { test } from 'tap'
+import { Dictionary, Field, Int32, Int64, List, Schema, Utf8 } from 'apache-arrow'
+import { FrameRecycler } from '../../src/pipeline/frame-recycler.ts'
+
+const MiB = 1024 * 1024
+const plain = new Schema([new Field('id', new Int64(), false), new Field('s', new Utf8(), true)])
+
+test('before start() every copy gets its own buffer; after it, recycled buffers take the next messages', async (t) => {
+  const r = new FrameRecycler()
+  const a = r.alloc(3 * MiB)
+  r.recycle() // nothing is lent before start(): held batches keep their buffers
+  const b = r.alloc(3 * MiB)
+  t.not(a.buffer, b.buffer)
+  r.start(plain)
+  const c = r.alloc(3 * MiB)
+  t.not(c.buffer, a.buffer)
+  t.not(c.buffer, b.buffer)
+  r.recycle()
+  const d = r.alloc(3 * MiB - 1000)
+  t.equal(d.buffer, c.buffer, 'the next message body reuses the buffer')
+  t.equal(d.byteLength, 3 * MiB - 1000)
+  const e = r.alloc(3 * MiB)
+  t.not(e.buffer, d.buffer, 'never lent twice before recycle()')
+  r.recycle()
+  const big = r.alloc(8 * MiB)
+  t.not(big.buffer, d.buffer, 'a larger message gets a larger buffer')
+  t.ok(big.buffer.byteLength >= 8 * MiB)
+  const small = r.alloc(1000)
+  r.recycle()
+  t.not(r.alloc(1000).buffer, small.buffer, 'small copies are plain allocations')
+})
+
+test('schemas with dictionaries (also nested) never recycle: the reader keeps dictionary batches', async (t) => {
+  for (const schema of [
+    new Schema([new Field('d', new Dictionary(new Utf8(), new Int32()), true)]),
+    new Schema([new Field('l', new List(new Field('item', new Dictionary(new Utf8(), new Int32()), true)), true)])
+  ]) {
+    const r = new FrameRecycler()
+    r.start(schema)
+    const a = r.alloc(2 * MiB)
+    r.recycle()
+    t.not(r.alloc(2 * MiB).buffer, a.buffer)
+  }
+})
