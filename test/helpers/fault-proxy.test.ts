@@ -32,8 +32,15 @@ t.test('fault proxy forwards, counts and injects each fault', async (t) => {
   proxy.mode('refuse')
   await t.rejects(request(`${proxy.url}/f`, { reset: true }))
 
+  const seen: string[] = []
+  proxy.mode({ answer: async ({ method, path, status }) => { seen.push(`${method} ${path} ${status}`); return path === '/h' ? 'drop' : 'pass' } })
+  const held = await request(`${proxy.url}/g`, { reset: true })
+  t.equal(await held.body.text(), 'hello /g')
+  await t.rejects(request(`${proxy.url}/h`, { reset: true }))
+  t.same(seen, ['GET /g 200', 'GET /h 200'], 'the hook saw both answers, the target had handled both')
+
   proxy.mode('pass')
-  const back = await request(`${proxy.url}/g`, { reset: true })
-  t.equal(await back.body.text(), 'hello /g')
-  t.same(proxy.requests.map((r) => r.path), ['/a', '/b', '/c', '/d', '/e', '/g'])
+  const back = await request(`${proxy.url}/i`, { reset: true })
+  t.equal(await back.body.text(), 'hello /i')
+  t.same(proxy.requests.map((r) => r.path), ['/a', '/b', '/c', '/d', '/e', '/g', '/h', '/i'])
 })

@@ -9,6 +9,10 @@ export type FaultMode =
   | 'slowdown' // answer 503 with S3's SlowDown error
   | { status: number, body?: string, contentType?: string, methods?: string[] } // answer this status (only to these methods, when given; pass the others)
   | { stallMethods: string[], status?: never } // stall requests with these methods (e.g. writes: PUT, POST), pass the others
+  | { answer: AnswerHook, status?: never } // forward, then hold the target's whole answer until the hook says: pass it back or drop the connection
+
+/** Sees an answer the target gave (the request was fully handled there) before the client does. */
+export type AnswerHook = (r: { method: string, path: string, status: number }) => Promise<'pass' | 'drop'> | 'pass' | 'drop'
 
 export interface FaultProxy {
   url: string
@@ -47,7 +51,7 @@ export async function startFaultProxy (t: { teardown: (fn: () => unknown) => voi
       req.socket.resetAndDestroy()
       return
     }
-    const statusFor = typeof m === 'object' && !('stallMethods' in m) && (m.methods === undefined || m.methods.includes(req.method ?? ''))
+    const statusFor = typeof m === 'object' && !('stallMethods' in m) && !('answer' in m) && (m.methods === undefined || m.methods.includes(req.method ?? ''))
     if (m === 'slowdown' || statusFor) {
       const status = m === 'slowdown' ? 503 : (m as { status: number }).status
       const body = m === 'slowdown' ? SLOWDOWN : ((m as { body?: string }).body ?? '')
@@ -65,6 +69,18 @@ export async function startFaultProxy (t: { teardown: (fn: () => unknown) => voi
       path: req.url,
       headers: req.headers
     }, (up) => {
+      if (typeof m === 'object' && 'answer' in m) {
+        const chunks: Buffer[] = []
+        up.on('data', (c: Buffer) => chunks.push(c))
+        up.on('end', () => {
+          Promise.resolve(m.answer({ method: req.method ?? 'GET', path: req.url ?? '/', status: up.statusCode ?? 502 })).then((d) => {
+            if (d === 'drop') { req.socket.destroy(); return }
+            res.writeHead(up.statusCode ?? 502, up.headers)
+            res.end(Buffer.concat(chunks))
+          }, () => req.socket.destroy())
+        })
+        return
+      }
       res.writeHead(up.statusCode ?? 502, up.headers)
       up.pipe(res)
     })
