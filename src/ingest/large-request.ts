@@ -14,6 +14,8 @@ import { ParquetStreamEncoder } from '../parquet/stream-encoder.ts'
 import type { ParquetCompression, ParquetEncoder } from '../parquet/types.ts'
 import type { CommittedFile } from '../read/committed.ts'
 import type { IngestBody, Body } from './ingest-body.ts'
+import type { IngestKey } from '../pipeline/types.ts'
+import { IDEMPOTENCY_KEYS } from '../parquet/quiver-metadata.ts'
 import { batchBytes, type QuiverPipeline } from '../pipeline/pipeline.ts'
 import { encodeSettings } from '../pipeline/commit.ts'
 import { timeDirs } from '../lake/hive-path.ts'
@@ -58,6 +60,11 @@ export interface StageOptions {
   open?: (existing: TopicRecord | null) => Promise<ArrowBatchStream>
   /** The pipeline's commit (commit.ts via QuiverPipeline.commitStaged): key, upload, index, metrics. */
   commit: QuiverPipeline['commitStaged']
+  /**
+   * The request's Idempotency-Key, if it has one: told the rows' time, partition and answer and
+   * given the object's key before the object can appear, as a flush does (src/pipeline/flush.ts).
+   */
+  key?: IngestKey
   now?: () => number
 }
 
@@ -125,6 +132,9 @@ export async function readOrStage (o: StageOptions): Promise<StageOutcome> {
 async function stage (o: StageOptions, existing: TopicRecord | null, stream: ArrowBatchStream, target: Target, held: RecordBatch[], frames: FrameRecycler, resolve: () => Promise<TopicRecord>): Promise<StageOutcome> {
   const started = performance.now()
   const at = (o.now ?? Date.now)()
+  // Arrival-time hour directories: staging is for topics without partition columns (readOrStage).
+  const dir = timeDirs(at, 'hour')
+  const key = o.key
   let encoder: ParquetStreamEncoder | null = null
   let upload: Promise<CommittedFile> | null = null
   let storageErr: unknown = null
@@ -137,10 +147,21 @@ async function stage (o: StageOptions, existing: TopicRecord | null, stream: Arr
     const perRow = Math.max(1, batchBytes(b) / b.numRows)
     if (encoder === null) {
       const rowGroup = Math.min(1024 * 1024, Math.max(1024, Math.floor(ROW_GROUP_BYTES / perRow)))
-      const enc = new ParquetStreamEncoder({ compression: o.compression, maxRowGroupSize: rowGroup, ...encodeSettings(o.topic, b.schema), pool: o.pool })
+      const settings = encodeSettings(o.topic, b.schema)
+      // The key travels in the object's footer, as in a flush's object.
+      if (key !== undefined) settings.metadata = { ...settings.metadata, [IDEMPOTENCY_KEYS]: key.footer }
+      const enc = new ParquetStreamEncoder({ compression: o.compression, maxRowGroupSize: rowGroup, ...settings, pool: o.pool })
       encoder = enc
-      // Arrival-time hour directories: staging is for topics without partition columns (readOrStage).
-      upload = o.commit(o.topic, timeDirs(at, 'hour'), enc.output(), { rows: () => enc.rows ?? stream.rows, started, requestBytes: () => stream.bytes }).catch((err: unknown) => {
+      // Runs once the body was read whole and validated (the encoder's output ends after that):
+      // the claim gets the answer and names the object before storage completes it, so after a
+      // crash the object's presence alone says whether these rows were committed.
+      const before = key === undefined
+        ? undefined
+        : async (objectKey: string) => {
+          key.plan(at, [dir], { rows: stream.rows, batches, bytes: stream.bytes })
+          await key.naming(objectKey, dir)
+        }
+      upload = o.commit(o.topic, dir, enc.output(), { rows: () => enc.rows ?? stream.rows, started, requestBytes: () => stream.bytes, before }).catch((err: unknown) => {
         // Unless the request failed first (its error then aborted the upload), storage failed.
         if (failed === null) {
           storageErr ??= err
@@ -176,9 +197,15 @@ async function stage (o: StageOptions, existing: TopicRecord | null, stream: Arr
     if (storageErr !== null) throw storageErr
     throw err
   }
-  if (encoder === null || upload === null) return { staged: true, rows: 0, batches: 0, bytes: stream.bytes }
+  if (encoder === null || upload === null) {
+    // No rows, nothing written: the key is committed at once, as the pipeline does for an empty request.
+    key?.plan(at, [], { rows: 0, batches: 0, bytes: stream.bytes })
+    key?.committed()
+    return { staged: true, rows: 0, batches: 0, bytes: stream.bytes }
+  }
   ;(encoder as ParquetStreamEncoder).end()
   // Rejects with StorageUnavailableError (commit.ts) when storage failed.
   const file = await (upload as Promise<CommittedFile>)
+  key?.committed()
   return { staged: true, rows: file.rows, batches, bytes: stream.bytes }
 }

@@ -121,7 +121,8 @@ export function createIngestService (o: IngestServiceOptions) {
             staging++
             return () => { staging-- }
           },
-          commit: async (...args) => await pipeline.commitStaged(...args)
+          commit: async (...args) => await pipeline.commitStaged(...args),
+          key: req.key
         })
         if (out.staged) {
           req.log.info({ topic, rows: out.rows, bytes: out.bytes, ack }, 'ingested a staged request')

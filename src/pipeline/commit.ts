@@ -22,11 +22,25 @@ export interface CommitOptions {
   rows: number | (() => number)
   /** performance.now() when the work on this object began (flush latency metric). */
   started: number
-  /** Runs with the object's key before the write (Idempotency-Key claims name it); a failure fails the commit. */
+  /**
+   * Runs with the object's key before the object can appear (Idempotency-Key claims name it): before
+   * the write of a buffer, once a stream has ended but before storage completes it (a streamed
+   * request's answer is known only at its end). A failure fails the commit.
+   */
   before?: (key: string) => Promise<void>
 }
 
 export type Commit = (topic: string, dir: string, body: Uint8Array | AsyncIterable<Uint8Array>, o: CommitOptions) => Promise<CommittedFile>
+
+/**
+ * The stream's chunks, then `last` before the stream ends: a sink completes a streamed object (the
+ * rename, the multipart completion) only after its body ended, so `last` runs before it can appear,
+ * and a failure of `last` aborts it like any producer error.
+ */
+async function * endsWith (body: AsyncIterable<Uint8Array>, last: () => Promise<void>): AsyncGenerator<Uint8Array> {
+  yield * body
+  await last()
+}
 
 /**
  * The one way a Parquet object reaches storage: its key (one new id under the partition's
@@ -42,8 +56,13 @@ export function createCommit (o: { storage: Storage, index: CommittedIndex, hook
     const uploadStart = performance.now()
     let bytes: number
     try {
-      await c.before?.(key)
-      bytes = body instanceof Uint8Array ? (await storage.put(key, body), body.byteLength) : (await storage.putStream(key, body)).bytes
+      if (body instanceof Uint8Array) {
+        await c.before?.(key)
+        await storage.put(key, body)
+        bytes = body.byteLength
+      } else {
+        bytes = (await storage.putStream(key, c.before === undefined ? body : endsWith(body, async () => await c.before!(key)))).bytes
+      }
     } catch (err) {
       // A stream that threw a Quiver error was abandoned by its producer (the request was refused):
       // that request's failure, not storage's.

@@ -1,5 +1,5 @@
 import t, { type Test as Tap } from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DuckDBInstance } from '@duckdb/node-api'
@@ -89,6 +89,33 @@ t.test('a repeat while the first is in flight (202 not yet committed) gets 409, 
   t.same(replay.json(), ok(2, body.length, 'accepted'))
   t.equal(replay.headers['idempotent-replayed'], 'true')
   t.same([...await stored(dataDir)], [[10, 1], [11, 1]])
+})
+
+t.test('a staged request (too large to buffer) names its object in its claim, lists its key in the footer, and replays', async (t) => {
+  // A 64 KiB threshold: the ~2.7 MB body is staged as its own object, not buffered.
+  const { dataDir, send } = await setup(t, { FLUSH_MAX_BYTES: String(64 * 1024) })
+  const body = makeNdjson(30_000, 0)
+  const first = await send('big', body)
+  t.equal(first.statusCode, 200, first.body)
+  t.match(first.json(), { topic: 't', rows: 30_000, bytes: body.length, ack: 'durable' })
+  const again = await send('big', body)
+  t.equal(again.headers['idempotent-replayed'], 'true')
+  t.same(again.json(), first.json())
+  const objects = (readdirSync(join(dataDir, 't'), { recursive: true, encoding: 'utf8' })).filter((f) => f.endsWith('.parquet')).map((f) => `t/${f}`)
+  t.equal(objects.length, 1, 'one object')
+  const scopes = readdirSync(join(dataDir, '_idempotency', 't'))
+  t.equal(scopes.length, 1)
+  const claim = JSON.parse(readFileSync(join(dataDir, '_idempotency', 't', scopes[0], '0000000001.json'), 'utf8'))
+  const dir = objects[0].slice(2, objects[0].lastIndexOf('/'))
+  // (Its `committed` mark follows the answer unawaited: the object named here already decides.)
+  t.match(claim, { dirs: [dir], objects: [{ key: objects[0], dir }], reply: { status: 200, body: first.json() }, hash: /^[0-9a-f]{64}$/ })
+  const db = await DuckDBInstance.create(':memory:')
+  const con = await db.connect()
+  t.teardown(() => con.closeSync())
+  const kv = (await con.runAndReadAll(`SELECT decode(value) AS v FROM parquet_kv_metadata('${join(dataDir, objects[0])}') WHERE decode(key) = 'quiver.idempotency_keys'`)).getRowObjectsJS()
+  t.same(kv, [{ v: `${scopes[0]}:1` }], 'the footer lists the key')
+  t.equal((await stored(dataDir)).size, 30_000, 'every row')
+  t.same([...(await stored(dataDir)).values()].filter((n) => n !== 1), [], 'each once')
 })
 
 t.test('a failed request leaves its key free', async (t) => {
