@@ -4,13 +4,7 @@ import { castTimestampsToMicros, INGESTED_AT_TYPE, rescale, toIpcStream, withIng
 import { rowsToBatches } from '../../src/arrow/json.ts'
 import { formatType, toArrowSchema } from '../../src/schema/types.ts'
 import { makeBatch, makeTable, TEST_ARROW_SCHEMA } from '../helpers/arrow.ts'
-
-const cpuMs = (fn: () => void): number => {
-  const start = process.cpuUsage()
-  fn()
-  const used = process.cpuUsage(start)
-  return (used.user + used.system) / 1000
-}
+import { growth, LINEAR } from '../helpers/cost.ts'
 
 t.test('toIpcStream writes one stream that reads back exactly', async (t) => {
   const table = makeTable(25_000)
@@ -82,17 +76,24 @@ t.test('rescale is exact at the edges and falls back to BigInt beyond 2^53', asy
   t.same([...rescale(s, 1_000_000, 1)], [...s].map(x => x * 1_000_000n))
 })
 
-t.test('speed: 200k rows', async (t) => {
-  const table = makeTable(200_000, { batchRows: 200_000 })
-  const [b] = table.batches
-  const ipcMs = cpuMs(() => toIpcStream([b]))
-  const ingestedMs = cpuMs(() => withIngestedAt(b, Date.now()))
-  const nsField = [new Field('t', new Timestamp(TimeUnit.NANOSECOND, 'UTC'), false)]
-  const values = BigInt64Array.from({ length: 200_000 }, (_, i) => 1714564800000000000n + BigInt(i) * 1_000_003n)
-  const nsBatch = new RecordBatch(new Schema(nsField), makeData({
-    type: new Struct(nsField), length: 200_000, nullCount: 0, children: [makeData({ type: nsField[0].type, length: 200_000, nullCount: 0, data: values })]
-  }))
-  const castMs = cpuMs(() => castTimestampsToMicros(nsBatch))
-  t.comment(`toIpcStream ${ipcMs.toFixed(1)} ms, withIngestedAt ${ingestedMs.toFixed(1)} ms, cast ns→us ${castMs.toFixed(1)} ms (CPU, 200k rows)`)
-  t.ok(ipcMs < 500 && ingestedMs < 200 && castMs < 300)
+t.test('cost: linear in the rows, 50k vs 200k', async (t) => {
+  const inputs = new Map<number, { b: RecordBatch, nsBatch: RecordBatch }>()
+  for (const n of [50_000, 200_000]) {
+    const [b] = makeTable(n, { batchRows: n }).batches
+    const nsField = [new Field('t', new Timestamp(TimeUnit.NANOSECOND, 'UTC'), false)]
+    const values = BigInt64Array.from({ length: n }, (_, i) => 1714564800000000000n + BigInt(i) * 1_000_003n)
+    const nsBatch = new RecordBatch(new Schema(nsField), makeData({
+      type: new Struct(nsField), length: n, nullCount: 0, children: [makeData({ type: nsField[0].type, length: n, nullCount: 0, data: values })]
+    }))
+    inputs.set(n, { b, nsBatch })
+  }
+  t.equal(tableFromIPC(toIpcStream([inputs.get(200_000)!.b])).numRows, 200_000)
+  // CPU at n and 4n compared in this run (test/helpers/cost.ts), not fixed milliseconds.
+  const ipc = await growth((n) => toIpcStream([inputs.get(n)!.b]), 50_000)
+  const ingested = await growth((n) => withIngestedAt(inputs.get(n)!.b, Date.now()), 50_000)
+  const cast = await growth((n) => castTimestampsToMicros(inputs.get(n)!.nsBatch), 50_000)
+  t.comment(`toIpcStream ${ipc.text}; withIngestedAt ${ingested.text}; cast ns→us ${cast.text}`)
+  t.ok(ipc.ratio < LINEAR, `toIpcStream linear: ${ipc.text}`)
+  t.ok(ingested.ratio < LINEAR, `withIngestedAt linear: ${ingested.text}`)
+  t.ok(cast.ratio < LINEAR, `cast ns→us linear: ${cast.text}`)
 })

@@ -2,6 +2,7 @@ import t from 'tap'
 import { Field, Int32, List, Schema, Timestamp, TimeUnit, Type, Utf8, Dictionary } from 'apache-arrow'
 import { formatType, fromArrowSchema, parseType, toArrowSchema, TypeParseError, validateTopicSchema } from '../../src/schema/types.ts'
 import { TEST_TOPIC_SCHEMA } from '../helpers/arrow.ts'
+import { growth, leastCpuMsEach, LINEAR } from '../helpers/cost.ts'
 
 t.test('every canonical name round-trips through parseType/formatType', async (t) => {
   const names = [
@@ -115,11 +116,10 @@ t.test('toArrowSchema / fromArrowSchema round trip', async (t) => {
 })
 
 t.test('schema size bounds: fields counted at every depth, type length, all linear', async (t) => {
-  const wide = (n: number) => `struct<${Array.from({ length: n }, (_, i) => `c${i}: bool`).join(', ')}>`
+  const built = new Map<string, string>()
+  const memo = (key: string, make: () => string) => built.get(key) ?? built.set(key, make()).get(key)!
+  const wide = (n: number) => memo(`wide ${n}`, () => `struct<${Array.from({ length: n }, (_, i) => `c${i}: bool`).join(', ')}>`)
   // 9,999 children + the field itself = 10,000: the most MAX_SCHEMA_FIELDS allows
-  // CPU time, not wall-clock: this VM is shared and a busy neighbour must not fail a linearity check
-  const cpuMs = (since: NodeJS.CpuUsage) => { const u = process.cpuUsage(since); return (u.user + u.system) / 1000 }
-  let start = process.cpuUsage()
   t.equal(toArrowSchema({ fields: [{ name: 's', type: wide(9_999), nullable: true }] }).fields[0].type.children.length, 9_999)
   t.throws(() => validateTopicSchema({ fields: [{ name: 's', type: wide(10_000), nullable: true }] }), {
     code: 'QUIVER_INVALID_SCHEMA',
@@ -131,13 +131,25 @@ t.test('schema size bounds: fields counted at every depth, type length, all line
   })
   // 30,000 children (the 1.4 MB schema of the audit): refused after reading about a third of it
   t.throws(() => parseType(wide(30_000)), { name: 'TypeParseError', message: /more than 10000 fields/ })
-  t.ok(cpuMs(start) < 1000, `linear: ${Math.round(cpuMs(start))} ms`)
-  start = process.cpuUsage()
-  const long = `struct<${'x'.repeat(1024 * 1024)}: bool>`
-  t.throws(() => parseType(long), { message: `type is ${long.length} characters long, at most 1048576 (MAX_TYPE_LENGTH) at position 0 in "${long.slice(0, 200)}…"` })
-  t.ok(cpuMs(start) < 100)
-  const dupes = `struct<${Array.from({ length: 9_000 }, (_, i) => `c${i}: bool`).join(', ')}, c0: int8>`
-  start = process.cpuUsage()
-  t.throws(() => parseType(dupes), { message: /^duplicate struct field "c0" at position 0/ })
-  t.ok(cpuMs(start) < 200, `duplicate check linear: ${Math.round(cpuMs(start))} ms`)
+  const refuses = (type: string) => () => { try { parseType(type) } catch {} }
+  // Costs compared within this run (test/helpers/cost.ts), not with fixed milliseconds.
+  const parse = await growth((n) => toArrowSchema({ fields: [{ name: 's', type: wide(n), nullable: true }] }), 2_400)
+  t.ok(parse.ratio < LINEAR, `parsing is linear in the field count: ${parse.text}`)
+  // Reading all 30,000 would cost three times as much as parsing the 9,999 allowed.
+  const [parsed, refused] = await leastCpuMsEach([
+    () => { for (let i = 0; i < 5; i++) parseType(wide(9_999)) },
+    () => { for (let i = 0; i < 5; i++) refuses(wide(30_000))() }
+  ])
+  t.ok(refused < 2 * parsed, `30,000 fields refused for ${refused.toFixed(1)} ms of CPU, about what parsing the 9,999 allowed costs (${parsed.toFixed(1)} ms): reading stops at the limit`)
+
+  const long = (n: number) => memo(`long ${n}`, () => `struct<${'x'.repeat(n)}: bool>`)
+  t.throws(() => parseType(long(1024 * 1024)), { message: `type is ${long(1024 * 1024).length} characters long, at most 1048576 (MAX_TYPE_LENGTH) at position 0 in "${long(1024 * 1024).slice(0, 200)}…"` })
+  // Refused on its length alone: four times as long costs no more (a scan of it would cost 4 times as much).
+  const tooLong = await growth((n) => refuses(long(n))(), 1024 * 1024)
+  t.ok(tooLong.ratio < 2, `a type over MAX_TYPE_LENGTH is refused before it is read: ${tooLong.text}`)
+
+  const dupes = (n: number) => memo(`dupes ${n}`, () => `struct<${Array.from({ length: n }, (_, i) => `c${i}: bool`).join(', ')}, c0: int8>`)
+  t.throws(() => parseType(dupes(9_000)), { message: /^duplicate struct field "c0" at position 0/ })
+  const dupeCheck = await growth((n) => refuses(dupes(n))(), 2_499)
+  t.ok(dupeCheck.ratio < LINEAR, `duplicate check linear: ${dupeCheck.text}`)
 })
