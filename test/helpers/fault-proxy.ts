@@ -19,6 +19,13 @@ export interface FaultProxy {
   port: number
   /** Every request seen, in order (also the ones a fault answered). */
   requests: Array<{ method: string, path: string, at: number }>
+  /**
+   * Calls `fn` with every request as it arrives, after its fault was chosen: a mode set in `fn`
+   * applies from the next request on (e.g. "fail the requests after the first one").
+   */
+  onRequest (fn: (r: { method: string, path: string, at: number }) => void): void
+  /** Connections closed at once in mode 'refuse', new ones (no request recorded) and kept-alive ones alike. */
+  refusedConnections (): number
   mode (m: FaultMode): void
   current (): FaultMode
   reset (): void
@@ -37,16 +44,21 @@ export async function startFaultProxy (t: { teardown: (fn: () => unknown) => voi
   const requests: FaultProxy['requests'] = []
   const sockets = new Set<Socket>()
   const stalled = new Set<ServerResponse>()
+  let refusedConnections = 0
+  const listeners: Array<(r: { method: string, path: string, at: number }) => void> = []
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', at: Date.now() })
+    const seen = { method: req.method ?? 'GET', path: req.url ?? '/', at: Date.now() }
+    requests.push(seen)
     const m = mode
+    for (const fn of listeners) fn(seen)
     if (m === 'stall' || (typeof m === 'object' && 'stallMethods' in m && m.stallMethods.includes(req.method ?? ''))) {
       stalled.add(res)
       req.resume()
       return
     }
     if (m === 'reset' || m === 'refuse') {
+      if (m === 'refuse') refusedConnections++
       req.resume()
       req.socket.resetAndDestroy()
       return
@@ -89,6 +101,7 @@ export async function startFaultProxy (t: { teardown: (fn: () => unknown) => voi
   })
   server.on('connection', (socket: Socket) => {
     if (mode === 'refuse') {
+      refusedConnections++
       socket.resetAndDestroy()
       return
     }
@@ -116,12 +129,14 @@ export async function startFaultProxy (t: { teardown: (fn: () => unknown) => voi
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
+    refusedConnections: () => refusedConnections,
+    onRequest: (fn) => { listeners.push(fn) },
     mode (m) {
       if (stalled.size > 0 && m !== 'stall') releaseStalled()
       mode = m
     },
     current: () => mode,
-    reset () { requests.length = 0 },
+    reset () { requests.length = 0; refusedConnections = 0 },
     close
   }
 }
