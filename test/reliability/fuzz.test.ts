@@ -159,5 +159,6 @@ t.test('regression: a 776-byte mutated schema message (found by this fuzzer, see
   const res = await injectBounded(app, { method: 'POST', url: '/v1/topics/hang/records', headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/vnd.apache.arrow.stream' }, payload: body })
   t.equal(res.statusCode, 400)
   t.match(res.json(), { statusCode: 400, code: 'QUIVER_INVALID_ARROW' })
-  t.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`)
+  // A hang is caught by injectBounded (15 s); this bound says the answer came well before that.
+  t.ok(Date.now() - started < 10_000, `answered in ${Date.now() - started} ms`)
 })
