@@ -54,7 +54,14 @@ export async function latestClaim (storage: Storage, topic: string, scope: strin
     // Removed between the listing and the read (an expired key swept): list again.
     if (bytes === null && attempt < 3) continue
     if (bytes === null) return null
-    return JSON.parse(Buffer.from(bytes).toString('utf8')) as ClaimRecord
+    try {
+      return JSON.parse(Buffer.from(bytes).toString('utf8')) as ClaimRecord
+    } catch (err) {
+      // Read while its owner rewrote it: a store that writes objects in place (s3rver does; S3
+      // and the local directory replace them whole) can serve a torn copy. Read it again.
+      if (attempt < 5) continue
+      throw err
+    }
   }
 }
 

@@ -9,6 +9,7 @@ import { IdempotencyKeys, type KeyClaim } from '../../src/pipeline/idempotency.t
 import { claimKey, latestClaim } from '../../src/pipeline/key-claims.ts'
 import { keyScope, parseIdempotencyKey, RequestHash } from '../../src/lake/idempotency-key.ts'
 import { startS3rver } from '../helpers/s3rver.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 // Started before any subtest is registered: the file's tests must not end while it starts.
 const s3 = await startS3rver(t)
@@ -49,6 +50,35 @@ t.test('keys and hashes', async (t) => {
   t.not(await h('a', 'durable', 'xy'), await h('a', 'accepted', 'xy'), 'ack counts')
   t.not(await h('a', 'durable', 'xy'), await h('b', 'durable', 'xy'), 'content type counts')
   await t.rejects(new RequestHash('a', 'd').drain([Buffer.alloc(11)], 10), { code: 'QUIVER_PAYLOAD_TOO_LARGE' })
+})
+
+t.test('a claim read while its owner rewrites it (torn copy) is read again, never taken for a broken key', async (t) => {
+  // s3rver writes objects in place, so a GET racing a PUT of the same claim can return the first
+  // bytes only; this happened in a full-suite run. Which read tears is timing, so this storage
+  // wrapper (a stand-in for that fault, not a real server) tears the first N reads of a claim.
+  const dir = mkdtempSync(join(tmpdir(), 'quiver-keys-torn-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const real = await createFsStorage({ dir })
+  let tear = 0
+  let reads = 0
+  const storage: Storage = {
+    ...real,
+    async get (key) {
+      const bytes = await real.get(key)
+      reads++
+      if (bytes === null || tear === 0) return bytes
+      tear--
+      return bytes.subarray(0, Math.floor(bytes.byteLength / 2))
+    }
+  }
+  const keys = new IdempotencyKeys({ storage: real, ttlMs: TTL, leaseMs: LEASE })
+  const claim = await claimed(keys, 't', 'torn')
+  const scope = keyScope(alice, 'torn')
+  tear = 2
+  t.same(await latestClaim(storage, 't', scope), claim.record, 'two torn reads, then the whole claim')
+  t.equal(reads, 3)
+  tear = 100
+  await t.rejects(latestClaim(storage, 't', scope), SyntaxError, 'a claim that never reads whole is an error, not a free key')
 })
 
 function contract (name: string, makeStorage: () => Promise<Storage>) {
@@ -105,10 +135,7 @@ function contract (name: string, makeStorage: () => Promise<Storage>) {
     clock.ms += LEASE * 0.9
     timers.shift()!()
     const scope = keyScope(alice, 'k')
-    for (let i = 0; (await latestClaim(storage, 't', scope))!.leaseUntil <= clock.ms + LEASE * 0.5; i++) {
-      if (i > 200) throw new Error('lease never renewed')
-      await new Promise((resolve) => setImmediate(resolve))
-    }
+    await waitFor(async () => (await latestClaim(storage, 't', scope))!.leaseUntil > clock.ms + LEASE * 0.5, 'the renewed lease in storage')
     clock.ms += LEASE * 0.9
     t.equal((await b.begin('t', alice, 'k')).kind, 'inflight', 'still in flight after 1.8 leases')
     a.close()
@@ -149,10 +176,7 @@ function contract (name: string, makeStorage: () => Promise<Storage>) {
     c2.plan(1, [])
     c2.committed()
     const fresh = new IdempotencyKeys({ storage: a.storage, ttlMs: TTL, leaseMs: LEASE, now: () => clock.ms })
-    for (let i = 0; (await fresh.begin('t', alice, 'k2')).kind !== 'replay'; i++) {
-      if (i > 200) throw new Error('commit mark never written')
-      await new Promise((resolve) => setImmediate(resolve))
-    }
+    await waitFor(async () => (await fresh.begin('t', alice, 'k2')).kind === 'replay', 'the commit mark in storage')
     clock.ms += TTL - 1
     t.equal((await a.begin('t', alice, 'k2')).kind, 'replay', 'just inside the TTL (cached)')
     t.equal((await b.begin('t', alice, 'k2')).kind, 'replay', 'just inside the TTL (storage)')
