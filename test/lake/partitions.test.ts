@@ -7,6 +7,7 @@ import pl from 'nodejs-polars'
 import { buildApp } from '../helpers/app.ts'
 import { localToken } from '../helpers/local-auth.ts'
 import { startS3rver } from '../helpers/s3rver.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 type T = Parameters<typeof buildApp>[0] & { testdir: () => string }
 
@@ -167,7 +168,7 @@ t.test('integer/bool/date partitions with day buckets; the partition bound; stag
   t.equal((await g.send('days', ipc([ROWS[1], ROWS[2], ROWS[3]]), '?ack=accepted')).statusCode, 202)
   const listed = async () => ((await g.call('GET', '/v1/topics/days/files')).json().files as Array<{ key: string }>).map((f) => f.key.replace(/\/[0-9A-Z]{26}\.parquet$/, ''))
   let first: string[] = []
-  for (let i = 0; i < 2000 && first.length < 1; i++) first = await listed()
+  await waitFor(async () => (first = await listed()).length > 0, 'the first flush (A, pushed out by B)')
   t.same(first, ['days/ok=true/d=2026-01-02/year=2026/month=01/day=02'], 'A was flushed when B arrived (rows 1 and 6 share one object)')
   t.equal((await g.call('POST', '/v1/admin/flush')).statusCode, 200)
   t.same((await listed()).sort(), [
