@@ -5,6 +5,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
+import { waitFor } from './wait.ts'
 import {
   AdminAddUserToGroupCommand, AdminCreateUserCommand, AdminInitiateAuthCommand, AdminSetUserPasswordCommand,
   CognitoIdentityProviderClient, CreateGroupCommand, CreateUserPoolClientCommand, CreateUserPoolCommand
@@ -54,15 +55,14 @@ export async function startCognitoLocal (t: Teardown): Promise<CognitoLocal> {
     }
     rmSync(cwd, { recursive: true, force: true })
   })
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    try {
-      const res = await fetch(`${endpoint}/health`)
-      if (res.ok) break
-    } catch {}
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`cognito-local did not start: ${output}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  // Its health check is the only sign that it listens.
+  await waitFor(async () => {
+    if (proc.exitCode !== null) throw new Error(`cognito-local exited: ${output}`)
+    return await fetch(`${endpoint}/health`).then((res) => res.ok, () => false)
+  }, `cognito-local to start: ${output}`, { timeoutMs: 60_000, everyMs: 100 })
+  // Its first key-set answer runs cold code: asked once here, so that a gateway's fixed 3 s
+  // key-set timeout is not spent on it on a busy machine.
+  await fetch(`${endpoint}/warm-up/.well-known/jwks.json`).then((res) => res.arrayBuffer())
   const client = new CognitoIdentityProviderClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } })
   t.teardown(() => client.destroy())
   return { endpoint, client }
