@@ -1,6 +1,7 @@
 import t from 'tap'
 import { startGateway, type Gateway } from '../helpers/gateway.ts'
 import { localToken } from '../helpers/local-auth.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 // Two gateway processes sharing one DATA_DIR (the multi-instance deployment): a token minted on
 // one and revoked on one is refused by both, and by an instance started afterwards.
@@ -68,11 +69,12 @@ t.test('minted tokens: svc: subjects, capped TTL, a jti; revoked on every instan
   t.equal(onB.status, 401, 'the revoking instance refuses it at once')
   t.same(onB.body, UNAUTHORIZED)
   let onA = await call(a, 'GET', '/v1/whoami', token)
-  while (onA.status === 200 && Date.now() - at < (POLL_S + 5) * 1000) onA = await call(a, 'GET', '/v1/whoami', token)
+  await waitFor(async () => (onA = await call(a, 'GET', '/v1/whoami', token)).status !== 200, 'the other instance to refuse it', { timeoutMs: (POLL_S + 30) * 1000, everyMs: 20 }).catch(() => {})
   const delay = Date.now() - at
   t.comment(`revocation reached the other instance after ${delay} ms (LOCAL_TOKEN_REVOCATION_POLL_S=${POLL_S})`)
   t.equal(onA.status, 401, 'the other instance refuses it')
-  t.ok(delay <= POLL_S * 1000 + 2000, `within one poll (${delay} ms)`)
+  // One poll, plus one read of the list from storage, on a machine that may be slow.
+  t.ok(delay <= POLL_S * 1000 + 5000, `within one poll (${delay} ms)`)
   // Another minted token is untouched.
   t.equal((await call(a, 'GET', '/v1/whoami', impostor.body.token)).status, 200)
 

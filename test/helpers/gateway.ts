@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { waitFor } from './wait.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -57,17 +58,12 @@ export async function startGateway (t: { teardown: (fn: () => unknown) => void }
   })
 
   const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + (opts.timeoutMs ?? 120_000)
   const state = { exited: false }
   exited.then(() => { state.exited = true }, () => {})
-  while (!state.exited) {
-    try {
-      const res = await fetch(`${url}/healthz`)
-      if (res.status === 200) break
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`gateway did not become healthy in time\nstdout:\n${out}\nstderr:\n${err}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  // /healthz answering is the only sign of a gateway ready for requests.
+  await waitFor(async () => state.exited || await fetch(`${url}/healthz`).then((res) => res.status === 200, () => false),
+    'the gateway to become healthy', { timeoutMs: opts.timeoutMs ?? 120_000, everyMs: 50 })
+    .catch(() => { throw new Error(`gateway did not become healthy in time\nstdout:\n${out}\nstderr:\n${err}`) })
   if (state.exited) throw new Error(`gateway exited during startup (${await exited})\nstdout:\n${out}\nstderr:\n${err}`)
   return { url, port, dataDir, proc, stdout: () => out, stderr: () => err, kill: (s = 'SIGTERM') => proc.kill(s), exited }
 }
