@@ -1,3 +1,4 @@
+import { EventEmitter, once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import WebSocket from 'ws'
@@ -30,18 +31,17 @@ export function connect (url: string, protocols: string[] = ['quiver.v1'], heade
 /** Collects the text frames of an ingest connection; `next(n)` waits until n frames arrived. */
 export function frames (ws: WebSocket) {
   const got: Frame[] = []
-  let wake: (() => void) | null = null
+  const arrivals = new EventEmitter()
   ws.on('message', (data, isBinary) => {
     if (!isBinary) got.push(JSON.parse(data.toString()))
-    wake?.()
+    arrivals.emit('frame')
   })
   return {
     got,
     async next (n: number, timeoutMs = 20_000): Promise<Frame[]> {
-      const deadline = Date.now() + timeoutMs
+      const signal = AbortSignal.timeout(timeoutMs)
       while (got.length < n) {
-        if (Date.now() > deadline) throw new Error(`timed out with ${got.length}/${n} frames: ${JSON.stringify(got)}`)
-        await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 100) })
+        await once(arrivals, 'frame', { signal }).catch(() => { throw new Error(`timed out with ${got.length}/${n} frames: ${JSON.stringify(got)}`) })
       }
       return got.slice(0, n)
     }

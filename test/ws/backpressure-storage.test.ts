@@ -8,6 +8,7 @@ import { localToken } from '../helpers/local-auth.ts'
 import { makeIpcStream } from '../helpers/arrow.ts'
 import type { FieldSpec } from '../../src/schema/topic-schema.ts'
 import type WebSocket from 'ws'
+import { waitFor } from '../helpers/wait.ts'
 import { connect, frames, metric, parquetTable } from '../helpers/ws-client.ts'
 
 /*
@@ -89,7 +90,6 @@ async function stored (s3: S3rverHandle, n: number): Promise<{ objects: number, 
   return { objects: keys.length, rows, sum, notOnce: seen.filter((c) => c !== 1).length }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const acks = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 'ack', seq: i + 1, rows: ROWS }))
 
 test('slow storage: buffers fill, the socket stops being read, then every message is acked in order and stored once', async (t) => {
@@ -127,14 +127,14 @@ test('slow storage: buffers fill, the socket stops being read, then every messag
   for (const m of messages) ws.send(m)
   // Until the gateway has taken all it will take: its counters and the client's queue stop moving.
   let a = await sample(gw, admin, ws, f.got)
-  for (let i = 0; i < 50; i++) {
-    await sleep(200)
+  await waitFor(async () => {
     const now = await sample(gw, admin, ws, f.got)
     const settled = now.buffered > 0 && now.rowsIn === a.rowsIn && now.buffered === a.buffered && now.clientBuffered === a.clientBuffered
     a = now
-    if (settled) break
-  }
-  await sleep(1500)
+    return settled
+  }, 'the gateway to stop taking messages', { timeoutMs: 60_000, everyMs: 200 })
+  // Kept on purpose: that nothing moves for 1.5 s more is what is tested.
+  await new Promise((resolve) => setTimeout(resolve, 1500))
   const b = await sample(gw, admin, ws, f.got)
   t.comment(`queued ${queued} B; stalled: ${JSON.stringify(a)}, 1.5 s later ${JSON.stringify(b)}; requests to the stalled path ${proxy.requests.length}; stalled for ${Date.now() - stalledAt} ms`)
   t.ok(proxy.requests.length >= 1 && proxy.requests.every((r) => r.method === 'PUT' && r.path.startsWith(`/${s3.bucket}/${TOPIC}/`)), 'uploads of the topic\'s objects were what stalled')
