@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Table, tableToIPC } from 'apache-arrow'
 import { Table as WasmTable, writeParquet } from 'parquet-wasm'
 import t from 'tap'
@@ -92,13 +91,16 @@ t.test('failed batches are retried until acknowledged; permanent errors stop at 
   const proxy = await startFaultProxy(t, gw.url)
   const csv = join(dir, 'r.csv')
   await writeRows(csv, 2000, 'csv')
+  // Once the first batch went through, the gateway "fails" for three requests, then recovers:
+  // switched as the requests arrive, so however fast the CLI sends, batch 2 is the one that fails.
+  let posts = 0
+  proxy.onRequest((r) => {
+    if (r.method !== 'POST') return
+    posts++
+    if (posts === 1) proxy.mode({ status: 503, body: '{"statusCode":503,"code":"QUIVER_OVERLOADED","error":"Service Unavailable","message":"busy"}', contentType: 'application/json' })
+    if (posts === 4) proxy.mode('pass')
+  })
   const run = runCli(['send', csv, '--topic', 'retried', '--url', proxy.url, '--batch-rows', '500', '--inflight', '1', '--json'], env)
-  // Once the first batch went through, the gateway "fails" for a few requests, then recovers.
-  while (!proxy.requests.some(r => r.method === 'POST')) await sleep(5)
-  proxy.mode({ status: 503, body: '{"statusCode":503,"code":"QUIVER_OVERLOADED","error":"Service Unavailable","message":"busy"}', contentType: 'application/json' })
-  const failedFrom = proxy.requests.length
-  while (proxy.requests.length < failedFrom + 3) await sleep(5)
-  proxy.mode('pass')
   const done = await run.done
   t.equal(done.code, 0, done.stderr)
   const summary = JSON.parse(done.stdout)

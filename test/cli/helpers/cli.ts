@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { peakRss } from './files.ts'
+import { waitFor } from '../../helpers/wait.ts'
 
 export const BIN = fileURLToPath(new URL('../../../src/cli/bin.js', import.meta.url))
 
@@ -34,11 +35,11 @@ export function runCli (args: string[], env: Record<string, string> = {}): CliRu
     proc.once('close', (code, signal) => resolve({ code, signal, stdout, stderr, peak }))
   })
   const waitForStderr = async (re: RegExp, ms = 30_000) => {
-    const deadline = Date.now() + ms
-    while (!re.test(stderr)) {
-      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`stderr never matched ${re}: ${stderr}`)
-      await new Promise((resolve) => setTimeout(resolve, 25))
-    }
+    await waitFor(() => {
+      if (re.test(stderr)) return true
+      if (proc.exitCode !== null) throw new Error(`the CLI exited (${proc.exitCode}) before its stderr matched ${re}: ${stderr}`)
+      return false
+    }, `stderr to match ${re}`, { timeoutMs: ms, everyMs: 25 }).catch((err: Error) => { throw new Error(`${err.message}: ${stderr}`) })
   }
   return { pid: proc.pid!, done, kill: (s) => proc.kill(s), waitForStderr }
 }
