@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Piscina } from 'piscina'
+import type { Piscina } from 'piscina'
 import type { ParquetCompression, ParquetEncoder } from './types.ts'
 import type { EncodeTask } from './encode-worker.ts'
 import { transferable } from '../transfer.ts'
@@ -26,7 +26,10 @@ export interface EncoderPoolOptions {
 export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
   const threads = opts.threads && opts.threads > 0 ? opts.threads : availableParallelism()
   const maxRowGroupSize = opts.maxRowGroupSize ?? 1024 * 1024
-  const pool = new Piscina({
+  // piscina itself loads with the first task or warm() (after listen): nothing on the way to a
+  // healthy /healthz needs it.
+  let pool: Promise<Piscina> | undefined
+  const started = (): Promise<Piscina> => (pool ??= import('piscina').then(({ Piscina }) => new Piscina({
     filename: WORKER,
     // Threads start on first use or with warm(), not here: each loads parquet-wasm (and, under
     // tsx, the TypeScript loader), ~1 s of CPU that would otherwise delay the server's start on
@@ -34,7 +37,7 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
     minThreads: 0,
     maxThreads: threads,
     idleTimeout: 2 ** 31 - 1
-  })
+  })))
   let closed = false
 
   return {
@@ -42,7 +45,8 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
     async warm () {
       if (closed) return
       try {
-        await Promise.all(Array.from({ length: threads }, () => pool.run(null, { name: 'warm' })))
+        const p = await started()
+        await Promise.all(Array.from({ length: threads }, () => p.run(null, { name: 'warm' })))
       } catch (err) {
         // A close while the threads were starting terminates them: nothing failed.
         if (!closed) throw err
@@ -54,18 +58,19 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
       const shared = ipc.buffer instanceof SharedArrayBuffer
       const input = shared ? ipc : transferable(ipc)
       const task: EncodeTask = { ipc: input, compression: opts.compression, maxRowGroupSize, dictionaryColumns: o?.dictionaryColumns, metadata: o?.metadata }
-      const out = await pool.run(task, shared ? {} : { transferList: [input.buffer as ArrayBuffer] }) as Uint8Array
+      const out = await (await started()).run(task, shared ? {} : { transferList: [input.buffer as ArrayBuffer] }) as Uint8Array
       return out
     },
     async runTask (filename, name, task, transferList) {
       if (closed) throw new Error('encoder pool is closed')
-      return await pool.run(task, { filename, name, transferList: transferList as never })
+      return await (await started()).run(task, { filename, name, transferList: transferList as never })
     },
     async close () {
       if (closed) return
       closed = true
-      // Graceful: queued encodes (the final flush) finish before the threads exit.
-      await pool.close()
+      // Graceful: queued encodes (the final flush) finish before the threads exit. A pool that
+      // never ran a task has nothing to close (piscina was never loaded).
+      if (pool) await (await pool).close()
     }
   }
 }
