@@ -1,6 +1,7 @@
 import { deserializeTCompactProtocol } from 'hyparquet/src/thrift.js'
 import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
-import { ByteWriter } from 'hyparquet-writer'
+// The module itself, not the package's index (two dozen modules of the writer the start would load).
+import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js'
 
 /**
  * A Thrift struct as field id → value (`field_9`), kept generic on purpose: the assembler

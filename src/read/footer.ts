@@ -1,4 +1,3 @@
-import { parquetMetadataAsync } from 'hyparquet'
 import type { Storage } from '../storage/types.ts'
 import { TOPIC_KEY } from '../parquet/quiver-metadata.ts'
 
@@ -29,6 +28,8 @@ export async function readFooter (storage: Storage, key: string, bytes: number, 
       return got.buffer.slice(got.byteOffset, got.byteOffset + got.byteLength) as ArrayBuffer
     }
   }
+  // hyparquet loads with the first footer read: the server's start does not need it.
+  const { parquetMetadataAsync } = await import('hyparquet')
   let meta
   try {
     meta = await parquetMetadataAsync(file, { initialFetchSize: TAIL_BYTES })

@@ -1,5 +1,4 @@
 import { RecordBatch, Schema, Field, Struct, makeData, tableFromIPC, vectorFromArray, Type, type Table, type Timestamp } from 'apache-arrow'
-import { parquetMetadata } from 'hyparquet'
 import type { Storage } from '../storage/types.ts'
 import type { TopicRecord } from '../schema/topic-schema.ts'
 import { INGESTED_AT } from '../schema/types.ts'
@@ -74,7 +73,11 @@ async function inThread (bytes: Uint8Array, rowGroup: number): Promise<Uint8Arra
   return readParquet(bytes, { rowGroups: [rowGroup] }).intoIPCStream()
 }
 
-function rowGroupsOf (bytes: Uint8Array): number {
+// hyparquet loads with the first read: the server's start does not need it.
+let hyparquet: Promise<typeof import('hyparquet')> | undefined
+
+async function rowGroupsOf (bytes: Uint8Array): Promise<number> {
+  const { parquetMetadata } = await (hyparquet ??= import('hyparquet'))
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
   return parquetMetadata(ab).row_groups.length
 }
@@ -108,7 +111,7 @@ export async function * readCommitted (storage: Storage, files: CommittedFile[],
     if (!bytes) continue // deleted since the listing
     let groups: number
     try {
-      groups = rowGroupsOf(bytes)
+      groups = await rowGroupsOf(bytes)
     } catch (err) {
       opts.onCorrupt?.(f.key, (err as Error).message)
       continue
