@@ -6,7 +6,7 @@ import app from './app.ts'
 import { loadConfig, ConfigError, splitList } from '../config/load.ts'
 import { dotenvVariables, likelyTypos } from '../config/typos.ts'
 import { clientErrorHandler, timeoutOptions } from './http/client-error.ts'
-import { compileOnFirstUse } from './http/lazy-validators.ts'
+import { compileOnFirstUse, serializeOnFirstUse } from './http/lazy-compilers.ts'
 import { redactUrl } from './log-redact.ts'
 import { prepareLocalKeys } from './auth/local-keys.ts'
 import { installShutdown } from './lifecycle/shutdown.ts'
@@ -47,7 +47,9 @@ export function serverOptions (config: Config, o: { pretty?: boolean } = {}): Fa
     return503OnClosing: true,
     // Cold start under tsx on a loaded 2-core machine can exceed avvio's 10 s default.
     pluginTimeout: 60_000,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true }, onCreate: compileOnFirstUse }
+    // Route schemas compile on first use, not all before listen (src/http/lazy-compilers.ts).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true }, onCreate: compileOnFirstUse },
+    schemaController: { compilersFactory: { buildSerializer: serializeOnFirstUse() } }
   }
   Object.assign(opts, { http: timeoutOptions(config.REQUEST_TIMEOUT_MS) })
   if (config.TLS_CERT) {

@@ -1,6 +1,7 @@
 import t from 'tap'
+import { createRequire } from 'node:module'
 import Fastify from 'fastify'
-import { compileOnFirstUse } from '../../src/http/lazy-validators.ts'
+import { compileOnFirstUse, serializeOnFirstUse, type BuildSerializer } from '../../src/http/lazy-compilers.ts'
 import { serverOptions } from '../../src/server.ts'
 import { loadConfig } from '../../config/load.ts'
 
@@ -66,4 +67,43 @@ t.test('fastify with the server options: no route schema compiled at ready, the 
   const good = await app.inject({ method: 'POST', url: '/sum?twice=true', payload: { a: '3' } })
   t.same(good.json(), { sum: 10 })
   t.equal(compiles, 2, 'the querystring validator compiled now; the body one only once')
+})
+
+t.test('response serializers: fastify\'s own, built on a route\'s first response of each status', async (t) => {
+  const config = loadConfig({ LOG_LEVEL: 'silent' }, { dotenv: false })
+  const opts = serverOptions(config)
+  const given = opts.schemaController!.compilersFactory!.buildSerializer!
+  t.equal(typeof given, 'function', 'the server options install a serializer builder')
+  // The same wrapper around a counting copy of fastify's default builder.
+  const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'))
+  const fastifyDefault = (fromFastify('@fastify/fast-json-stringify-compiler') as () => BuildSerializer)()
+  const built: string[] = []
+  const counting: BuildSerializer = (externals, o) => {
+    const compile = fastifyDefault(externals, o)
+    return (route) => { built.push(`${route.url} ${route.httpStatus}`); return compile(route) }
+  }
+  opts.schemaController = { compilersFactory: { buildSerializer: serializeOnFirstUse(counting) } }
+  const app = Fastify(opts)
+  t.teardown(() => app.close())
+  app.get('/thing', {
+    schema: {
+      response: {
+        200: { type: 'object', properties: { id: { type: 'integer' }, name: { type: 'string' } } },
+        404: { type: 'object', properties: { missing: { type: 'string' } } }
+      }
+    }
+  }, async (request, reply) => {
+    if ((request.query as { id?: string }).id === 'none') return reply.code(404).send({ missing: 'none', secret: 'dropped' })
+    return { id: '7', name: 'seven', secret: 'dropped' }
+  })
+  await app.ready()
+  t.same(built, [], 'nothing built before the first response')
+  const ok = await app.inject('/thing')
+  t.equal(ok.body, '{"id":7,"name":"seven"}', 'serialized by the schema: coerced, unknown properties dropped')
+  t.same(built, ['/thing 200'])
+  t.equal((await app.inject('/thing')).body, '{"id":7,"name":"seven"}')
+  const missing = await app.inject('/thing?id=none')
+  t.equal(missing.statusCode, 404)
+  t.equal(missing.body, '{"missing":"none"}')
+  t.same(built, ['/thing 200', '/thing 404'], 'each status built once, on its first response')
 })
