@@ -9,6 +9,7 @@ import { startS3rver } from '../helpers/s3rver.ts'
 import { localToken } from '../helpers/local-auth.ts'
 import { parquetTable } from './ingest-helpers.ts'
 import { postChunks } from '../helpers/post-chunks.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 /** An Arrow stream POSTed as its chunks are generated (see postChunks). */
 const post = (url: string, token: string, chunks: Iterable<Uint8Array>, length?: number) =>
@@ -71,9 +72,9 @@ test('a chunked Arrow body far over the buffers streams to one Parquet object wi
   const sampler = setInterval(() => { peak = Math.max(peak, rssMiB(gw.proc.pid!)) }, 50)
   const started = performance.now()
   const res = await post(`${gw.url}/v1/topics/events/records`, localToken(gw.dataDir, ['write']), body(p, repeat))
-  await new Promise((resolve) => setTimeout(resolve, 200))
   const seconds = (performance.now() - started) / 1000
   clearInterval(sampler)
+  peak = Math.max(peak, rssMiB(gw.proc.pid!)) // and once after the answer
   t.equal(res.status, 200, res.body + gw.stdout().split('\n').filter((l) => l.includes('"level":5')).join('\n') + gw.stderr().slice(-3000))
   t.same(JSON.parse(res.body), { topic: 'events', rows: repeat * 50_000, batches: repeat, bytes: total, ack: 'durable' })
   t.comment(`${(total / MiB).toFixed(0)} MiB in ${seconds.toFixed(1)} s = ${(total / MiB / seconds).toFixed(1)} MiB/s; gateway RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB`)
@@ -147,16 +148,19 @@ test('large path failures on the local directory commit nothing and leave no tem
   })
   t.same(announced, { status: 413, body: JSON.stringify({ statusCode: 413, code: 'QUIVER_PAYLOAD_TOO_LARGE', error: 'Payload Too Large', message: `Request body exceeds ${4 * MiB} bytes` }) })
 
-  // the client goes away mid-body: the staged object is abandoned and its encoder thread freed
-  await new Promise<void>((resolve) => {
-    const req = request(url, { method: 'POST', headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/vnd.apache.arrow.stream', 'content-length': 3 * MiB } })
-    req.on('error', () => resolve())
-    req.write(p.head)
-    for (let i = 0; i < Math.floor(2 * MiB / p.batch.byteLength); i++) req.write(p.batch)
-    setTimeout(() => { req.destroy(); resolve() }, 500)
-  })
-  await new Promise((resolve) => setTimeout(resolve, 1000))
-
+  // the client goes away mid-body: the staged object is abandoned and its encoder thread freed.
+  // It leaves once the gateway is staging its body (bytes reserved), and the gateway is done with
+  // it once nothing is reserved any more.
+  const admin = localToken(gw.dataDir, ['admin'])
+  const reserved = async () => ((await (await fetch(`${gw.url}/v1/admin/stats`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { admission: { reservedBytes: number } }).admission.reservedBytes
+  const req = request(url, { method: 'POST', headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/vnd.apache.arrow.stream', 'content-length': 3 * MiB } })
+  req.on('error', () => {})
+  req.write(p.head)
+  for (let i = 0; i < Math.floor(2 * MiB / p.batch.byteLength); i++) req.write(p.batch)
+  await waitFor(async () => await reserved() > 0, 'the gateway to stage the body', { timeoutMs: 60_000, everyMs: 10 })
+  req.destroy()
+  await waitFor(async () => await reserved() === 0 && eventFiles(gw.dataDir).length === 0, 'the abandoned body to be cleaned up', { timeoutMs: 60_000, everyMs: 10 }).catch(() => {})
+  t.equal(await reserved(), 0, 'its reservation released')
   t.same(eventFiles(gw.dataDir), [], 'no object and no temp file')
 
   // after all that, a large body still goes through (nothing kept the staging slot)
