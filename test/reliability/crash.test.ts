@@ -6,6 +6,7 @@ import { preparedDataDir } from './lib/tokens.ts'
 import { startProducer, type Ack } from './lib/load.ts'
 import { startWsProducer } from './lib/ws-load.ts'
 import { readParquetTable } from './lib/parquet.ts'
+import { waitFor } from '../helpers/wait.ts'
 import { Rng } from './lib/prng.ts'
 
 /*
@@ -42,9 +43,10 @@ t.test(`SIGKILL ×${CYCLES} under durable load: every acked row is stored exactl
       const idBase = (cycle * CLIENTS + c) * 10_000_000
       return kindOf(c) === 'http' ? startProducer(gw.url, writer, TOPIC, c, idBase) : startWsProducer(gw.url, writer, TOPIC, c, idBase)
     })
-    // Let acks flow, then kill at a random moment (mid-flush, mid-upload or idle).
-    const deadline = Date.now() + 30_000
-    while (producers.some((p) => p.acks.length === 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    // Let acks flow (every producer has one), then kill at a random moment (mid-flush, mid-upload
+    // or idle). The assertion below says which producer had none.
+    await waitFor(() => producers.every((p) => p.acks.length > 0), 'an ack for every producer', { timeoutMs: 60_000, everyMs: 50 }).catch(() => {})
+    // Kept on purpose: the random delay is the point, a kill that can land anywhere in the work.
     await new Promise((resolve) => setTimeout(resolve, rng.int(50, 900)))
     gw.kill('SIGKILL')
     t.equal(await gw.exited, 'SIGKILL')

@@ -5,6 +5,7 @@ import { TEST_TOPIC_SCHEMA } from '../helpers/arrow.ts'
 import { preparedDataDir } from './lib/tokens.ts'
 import { startProducer } from './lib/load.ts'
 import { readParquetTable } from './lib/parquet.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 /*
  * SIGTERM under load: the gateway stops accepting, lets in-flight requests finish, flushes every
@@ -30,7 +31,15 @@ t.test('SIGTERM during load: in-flight requests finish, buffers flushed, exit 0 
     accepted.push({ start, rows: 10 })
   }
   const producers = Array.from({ length: 4 }, (_, c) => startProducer(gw.url, writer, 'term', c, c * 1_000_000, 25))
-  await new Promise((resolve) => setTimeout(resolve, 700))
+  // SIGTERM once every producer has a durable request in the buffers (25 rows each, on top of
+  // the 200 accepted ones), waiting for its flush.
+  const admin = token(['admin'])
+  const rowsIn = async () => {
+    const stats = await (await fetch(`${gw.url}/v1/admin/stats`, { headers: { authorization: `Bearer ${admin}` } })).json() as { topics: Record<string, { bufferedRows: number, committedRows: number }> }
+    const term = stats.topics.term
+    return term === undefined ? 0 : term.bufferedRows + term.committedRows
+  }
+  await waitFor(async () => await rowsIn() >= 200 + 4 * 25, 'a durable request of every producer in the buffers', { timeoutMs: 60_000, everyMs: 20 })
 
   const killedAt = Date.now()
   gw.kill('SIGTERM')
