@@ -2,8 +2,7 @@ import { test } from 'tap'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DuckDBInstance } from '@duckdb/node-api'
-import { TEST_TOPIC_SCHEMA } from '../helpers/arrow.ts'
-import { startGateway, type Gateway } from '../helpers/gateway.ts'
+import { createTopic, startGateway, type Gateway } from '../helpers/gateway.ts'
 import { localToken } from '../helpers/local-auth.ts'
 import { postChunks } from '../helpers/post-chunks.ts'
 
@@ -56,15 +55,6 @@ async function readBack (t: { teardown: (fn: () => void) => void }, gw: Gateway,
   const list = files.map((f) => `'${f}'`).join(',')
   const sql = `SELECT count(*)::VARCHAR AS n, count(DISTINCT id)::VARCHAR AS ids, sum(id)::VARCHAR AS sum, max(name) FILTER (WHERE id = 7) AS name7 FROM read_parquet([${list}])`
   return { files: files.length, agg: (await conn.runAndReadAll(sql)).getRowObjectsJS()[0] }
-}
-
-async function createTopic (gw: Gateway, name: string): Promise<void> {
-  const res = await fetch(`${gw.url}/v1/topics`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${localToken(gw.dataDir, ['admin'])}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name, schema: TEST_TOPIC_SCHEMA })
-  })
-  if (res.status !== 201) throw new Error(`topic create: ${res.status} ${await res.text()}`)
 }
 
 test(`a ${TARGET_MB} MiB JSON array and a ${Math.round(TARGET_MB / 10)} MiB NDJSON body land whole with the gateway's RSS under 400 MiB`, async (t) => {

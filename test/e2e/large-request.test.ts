@@ -3,8 +3,8 @@ import { request } from 'node:http'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DuckDBInstance } from '@duckdb/node-api'
-import { ipcMessages, makeIpcStream, TEST_TOPIC_SCHEMA } from '../helpers/arrow.ts'
-import { startGateway, type Gateway } from '../helpers/gateway.ts'
+import { ipcMessages, makeIpcStream } from '../helpers/arrow.ts'
+import { createTopic, startGateway } from '../helpers/gateway.ts'
 import { startS3rver } from '../helpers/s3rver.ts'
 import { localToken } from '../helpers/local-auth.ts'
 import { parquetTable } from './ingest-helpers.ts'
@@ -50,15 +50,6 @@ async function duck (t: T, sql: string) {
   const conn = await db.connect()
   t.teardown(() => { conn.closeSync(); db.closeSync() })
   return (await conn.runAndReadAll(sql)).getRowObjectsJS()[0]
-}
-
-async function createTopic (gw: Gateway): Promise<void> {
-  const res = await fetch(`${gw.url}/v1/topics`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${localToken(gw.dataDir, ['admin'])}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'events', schema: TEST_TOPIC_SCHEMA })
-  })
-  if (res.status !== 201) throw new Error(`topic create: ${res.status} ${await res.text()}`)
 }
 
 test('a chunked Arrow body far over the buffers streams to one Parquet object with bounded RSS', async (t) => {

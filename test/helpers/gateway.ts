@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { waitFor } from './wait.ts'
+import { TEST_TOPIC_SCHEMA } from './arrow.ts'
+import { localToken } from './local-auth.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -66,4 +68,14 @@ export async function startGateway (t: { teardown: (fn: () => unknown) => void }
     .catch(() => { throw new Error(`gateway did not become healthy in time\nstdout:\n${out}\nstderr:\n${err}`) })
   if (state.exited) throw new Error(`gateway exited during startup (${await exited})\nstdout:\n${out}\nstderr:\n${err}`)
   return { url, port, dataDir, proc, stdout: () => out, stderr: () => err, kill: (s = 'SIGTERM') => proc.kill(s), exited }
+}
+
+/** Creates a topic (the test schema unless told otherwise) through the admin API, as an operator would. */
+export async function createTopic (gw: Gateway, name = 'events', schema: unknown = TEST_TOPIC_SCHEMA): Promise<void> {
+  const res = await fetch(`${gw.url}/v1/topics`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${localToken(gw.dataDir, ['admin'])}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, schema })
+  })
+  if (res.status !== 201) throw new Error(`topic create: ${res.status} ${await res.text()}`)
 }

@@ -4,8 +4,8 @@ import { watch, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { DuckDBInstance } from '@duckdb/node-api'
-import { ipcMessages, makeIpcStream, TEST_TOPIC_SCHEMA } from '../helpers/arrow.ts'
-import { freePort, startGateway, type Gateway } from '../helpers/gateway.ts'
+import { ipcMessages, makeIpcStream } from '../helpers/arrow.ts'
+import { createTopic, freePort, startGateway, type Gateway } from '../helpers/gateway.ts'
 import { localToken } from '../helpers/local-auth.ts'
 import { startS3rver } from '../helpers/s3rver.ts'
 import { startFaultProxy } from '../helpers/fault-proxy.ts'
@@ -63,15 +63,6 @@ async function retry (gw: Gateway, token: string, key: string, body: Buffer) {
     if (attempt > 200) throw new Error(`still ${res?.status ?? 'no answer'} after ${attempt} retries`)
     await new Promise((resolve) => setTimeout(resolve, 100)) // a producer's retry backoff, not synchronisation
   }
-}
-
-async function createTopic (gw: Gateway): Promise<void> {
-  const res = await fetch(`${gw.url}/v1/topics`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${localToken(gw.dataDir, ['admin'])}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'events', schema: TEST_TOPIC_SCHEMA })
-  })
-  if (res.status !== 201) throw new Error(`topic create: ${res.status} ${await res.text()}`)
 }
 
 /** Per key: rows, distinct ids, sum of ids, and one row's values, over every object of the topic. */
