@@ -3,7 +3,7 @@ import { startGateway } from '../helpers/gateway.ts'
 import { startS3rver } from '../helpers/s3rver.ts'
 import { TEST_TOPIC_SCHEMA } from '../helpers/arrow.ts'
 import { preparedDataDir } from './lib/tokens.ts'
-import { startProducer } from './lib/load.ts'
+import { startProducer, type RetryMode } from './lib/load.ts'
 import { readParquetTable } from './lib/parquet.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -30,7 +30,11 @@ t.test('SIGTERM during load: in-flight requests finish, buffers flushed, exit 0 
     t.equal(res.status, 202)
     accepted.push({ start, rows: 10 })
   }
-  const producers = Array.from({ length: 4 }, (_, c) => startProducer(gw.url, writer, 'term', c, c * 1_000_000, 25))
+  // After a dropped connection, two producers retry at their pace and two wait until the gateway
+  // accepts connections again: those leave their keep-alive connection idle once acked, and the
+  // gateway must not wait for them to go.
+  const retry: RetryMode[] = ['pace', 'pace', 'await-gateway', 'await-gateway']
+  const producers = retry.map((mode, c) => startProducer(gw.url, writer, 'term', c, c * 1_000_000, 25, mode))
   // SIGTERM once every producer has a durable request in the buffers (25 rows each, on top of
   // the 200 accepted ones), waiting for its flush.
   const admin = token(['admin'])

@@ -1,14 +1,22 @@
+import { connect } from 'node:net'
 import { request, Agent } from 'undici'
 import { makeIpcStream } from '../../helpers/arrow.ts'
 
 export interface Ack { client: number, start: number, rows: number }
 
 /**
+ * What a producer does after a dropped connection: 'pace' tries again 50 ms later; 'await-gateway'
+ * first waits until the gateway accepts a TCP connection again, as a client that checks the
+ * service before retrying does.
+ */
+export type RetryMode = 'pace' | 'await-gateway'
+
+/**
  * A producer posting Arrow streams with durable acks in a loop until stopped; each request's ids
  * are start … start+rows-1 (unique across clients and cycles). Records what was acknowledged,
  * and every answer that was neither an ack nor a dropped connection.
  */
-export function startProducer (url: string, token: string, topic: string, client: number, idBase: number, rowsPerRequest = 50) {
+export function startProducer (url: string, token: string, topic: string, client: number, idBase: number, rowsPerRequest = 50, retry: RetryMode = 'pace') {
   const acks: Ack[] = []
   const odd: string[] = []
   const state = { stopped: false }
@@ -36,10 +44,10 @@ export function startProducer (url: string, token: string, topic: string, client
           await new Promise((resolve) => setTimeout(resolve, 100))
         }
       } catch {
-        // The gateway died under us: this request is unacknowledged. Kept on purpose: a client's
-        // retry pace. (Waiting instead until the gateway accepts connections again made the
-        // shutdown test's gateway miss its 20 s deadline in every run, with every row stored.)
-        await new Promise((resolve) => setTimeout(resolve, 50))
+        // The gateway died under us: this request is unacknowledged. The sleeps are kept on
+        // purpose: a client's retry pace.
+        if (retry === 'await-gateway') await untilAccepting(url, state)
+        else await new Promise((resolve) => setTimeout(resolve, 50))
       }
     }
     await dispatcher.close().catch(() => {})
@@ -49,5 +57,22 @@ export function startProducer (url: string, token: string, topic: string, client
     odd,
     sent: () => seq,
     async stop () { state.stopped = true; await done }
+  }
+}
+
+/**
+ * Resolves once a TCP connection to `url` is accepted (or the producer is stopped). Meanwhile the
+ * producer sends nothing, so a keep-alive connection it still holds just sits idle.
+ */
+async function untilAccepting (url: string, state: { stopped: boolean }): Promise<void> {
+  const { hostname, port } = new URL(url)
+  while (!state.stopped) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(Number(port), hostname)
+      socket.once('connect', () => { socket.destroy(); resolve(true) })
+      socket.once('error', () => resolve(false))
+    })
+    if (ok) return
+    await new Promise((resolve) => setTimeout(resolve, 50)) // the client's polling pace
   }
 }
