@@ -29,6 +29,14 @@ async function pipeline (fastify: FastifyInstance): Promise<void> {
     }
   })
   fastify.decorate('pipeline', p)
+  // The close waits for every open connection before the onClose hooks run, and a durable request
+  // in flight holds its connection until its rows are flushed: without this, it would wait for its
+  // flush window (FLUSH_INTERVAL_MS may exceed SHUTDOWN_TIMEOUT_MS), and the rows buffered beside it
+  // would never be flushed. Started here, not awaited: the listener closes at once.
+  fastify.addHook('preClose', (done) => {
+    p.drain().catch((err: Error) => fastify.log.warn({ err }, 'flushing at the start of shutdown failed; retried at close'))
+    done()
+  })
   fastify.addHook('onClose', async () => {
     await p.close()
   })

@@ -76,6 +76,8 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
   const capacityWaiters: Array<() => void> = []
   let buffered = 0
   let closing = false
+  // Shutdown has begun: buffers are flushed now and as rows arrive, not when their windows end.
+  let draining = false
   const maxPartitions = config.MAX_PARTITIONS_PER_FLUSH ?? 1000
 
   const release = (bytes: number): void => {
@@ -173,6 +175,8 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
     const batcher = batcherOf(topic.name)
     for (const e of entries) flusher.arrived(e) // first: the batcher may flush them at once
     const committed = batcher.addAll(entries)
+    // Failures reach the entries' own promises; this call only starts the flush.
+    if (draining) batcher.flush().catch(() => {})
     if (o.key !== undefined) committed.then(() => o.key!.committed(), () => {})
     const subs = listeners.get(topic.name)
     if (subs) {
@@ -215,6 +219,10 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
     hasCapacity: () => buffered < config.MAX_BUFFERED_BYTES,
     waitForCapacity: () => buffered < config.MAX_BUFFERED_BYTES ? Promise.resolve() : new Promise<void>((resolve) => capacityWaiters.push(resolve)),
     flushAll,
+    drain () {
+      draining = true
+      return flushAll()
+    },
     subscribe (topic, listener) {
       let subs = listeners.get(topic)
       if (!subs) { subs = new Set(); listeners.set(topic, subs) }

@@ -42,6 +42,11 @@ export interface Pipeline {
   waitForCapacity (): Promise<void>
   /** Flushes every buffer; resolves when all of it is durable. */
   flushAll (): Promise<void>
+  /**
+   * Shutdown has begun: flushes every buffer now, and each request's rows as they arrive, instead of
+   * when their flush windows end (a window may outlast SHUTDOWN_TIMEOUT_MS). Resolves like flushAll.
+   */
+  drain (): Promise<void>
   /** Live tail: called with every batch accepted for the topic from now on, and its ingestion time (ms). Returns the unsubscribe function. */
   subscribe (topic: string, listener: (batch: RecordBatch, schema: Schema, at: number) => void): () => void
   stats (): PipelineStats
