@@ -1,4 +1,4 @@
-import { test } from 'tap'
+import t, { test } from 'tap'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DuckDBInstance } from '@duckdb/node-api'
@@ -11,6 +11,8 @@ import { postChunks } from '../helpers/post-chunks.ts'
  * bounded batches that are staged like a large Arrow stream, never held whole. Before: one 300 MiB
  * JSON array took the gateway from 138 to 1,678 MiB RSS. The body is generated as it is sent.
  */
+// Sending 340 MiB through the JSON path took up to 4 min in a full run at load 14, near the 240 s a file gets.
+t.setTimeout(600_000)
 const MiB = 1024 * 1024
 const TARGET_MB = Number(process.env.JSON_TEST_MB ?? 300)
 const ROWS_PER_CHUNK = 10_000
@@ -57,7 +59,7 @@ async function readBack (t: { teardown: (fn: () => void) => void }, gw: Gateway,
   return { files: files.length, agg: (await conn.runAndReadAll(sql)).getRowObjectsJS()[0] }
 }
 
-test(`a ${TARGET_MB} MiB JSON array and a ${Math.round(TARGET_MB / 10)} MiB NDJSON body land whole with the gateway's RSS under 400 MiB`, async (t) => {
+test(`a ${TARGET_MB} MiB JSON array and a ${Math.round(TARGET_MB / 10)} MiB NDJSON body land whole, the gateway's RSS growing by less than the body`, async (t) => {
   // Bodies over FLUSH_MAX_BYTES are staged (the default 64 MiB would do too; lower holds less).
   const gw = await startGateway(t, { FLUSH_MAX_BYTES: String(16 * MiB) })
   await createTopic(gw, 'events')
@@ -77,7 +79,13 @@ test(`a ${TARGET_MB} MiB JSON array and a ${Math.round(TARGET_MB / 10)} MiB NDJS
   t.equal(res.status, 200, res.body + gw.stderr().slice(-3000))
   t.match(JSON.parse(res.body), { topic: 'events', rows, bytes: sent.bytes, ack: 'durable' })
   t.comment(`JSON array: ${(sent.bytes / MiB).toFixed(0)} MiB (${rows} rows) in ${seconds.toFixed(1)} s; gateway RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB`)
-  t.ok(peak < 400, `peak RSS ${peak.toFixed(0)} MiB < 400 MiB`)
+  // Held whole, the array's text alone is ~300 MiB (as JS objects it took RSS from 138 to 1,678 MiB);
+  // converted in batches it grew 76–140 MiB here. The idle gateway (tsx, two encoder threads,
+  // coverage) is ~190–220 MiB on Node 20 and ~240–270 on Node 22, so an absolute bound of 400
+  // measured the idle process as much as the body: the growth is bounded below the body's size,
+  // and the peak by the idle gateway plus that.
+  t.ok(peak - before < 250, `RSS growth ${(peak - before).toFixed(0)} MiB < 250 MiB, below the body's size`)
+  t.ok(peak < 520, `peak RSS ${peak.toFixed(0)} MiB < 520 MiB`)
   const back = await readBack(t, gw, 'events')
   t.same(back.agg, { n: String(rows), ids: String(rows), sum: String(BigInt(rows) * BigInt(rows - 1) / 2n), name7: 'name-7' }, `every row read back from ${back.files} Parquet object(s)`)
 
@@ -87,7 +95,7 @@ test(`a ${TARGET_MB} MiB JSON array and a ${Math.round(TARGET_MB / 10)} MiB NDJS
   t.equal(lines.status, 200, lines.body)
   t.match(JSON.parse(lines.body), { topic: 'lines', rows: lineRows, bytes: sentLines.bytes, ack: 'durable' })
   t.comment(`NDJSON: ${(sentLines.bytes / MiB).toFixed(0)} MiB; peak RSS over both ${peak.toFixed(0)} MiB`)
-  t.ok(peak < 400, `peak RSS ${peak.toFixed(0)} MiB < 400 MiB after NDJSON too`)
+  t.ok(peak - before < 250, `RSS growth ${(peak - before).toFixed(0)} MiB < 250 MiB after NDJSON too`)
   const backLines = await readBack(t, gw, 'lines')
   t.same(backLines.agg, { n: String(lineRows), ids: String(lineRows), sum: String(BigInt(lineRows) * BigInt(lineRows - 1) / 2n), name7: 'name-7' })
 })
