@@ -50,8 +50,9 @@ const streamRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     })
     onServerClose(socket, async (code, reason) => {
       const drained = session.finish(code, reason)
-      // The pipeline's own flush-on-close runs after this hook: flush now or the acks would wait for the timer.
-      fastify.pipeline.flushAll().catch((err: Error) => request.log.warn({ err }, 'flush before closing websockets failed'))
+      // The websocket plugin's preClose (this) runs before the pipeline's, which starts the shutdown
+      // flush: start it here, or the acks would wait for the flush window.
+      fastify.pipeline.drain().catch((err: Error) => request.log.warn({ err }, 'flush before closing websockets failed'))
       await drained
     })
   })
