@@ -73,11 +73,9 @@ async function inThread (bytes: Uint8Array, rowGroup: number): Promise<Uint8Arra
   return readParquet(bytes, { rowGroups: [rowGroup] }).intoIPCStream()
 }
 
-// hyparquet loads with the first read: the server's start does not need it.
-let hyparquet: Promise<typeof import('hyparquet')> | undefined
-
 async function rowGroupsOf (bytes: Uint8Array): Promise<number> {
-  const { parquetMetadata } = await (hyparquet ??= import('hyparquet'))
+  // hyparquet loads with the first read (the server's start does not need it); import() caches it.
+  const { parquetMetadata } = await import('hyparquet')
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
   return parquetMetadata(ab).row_groups.length
 }
