@@ -70,33 +70,58 @@ function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 }
 
-/** Schema and key-value metadata (ARROW:schema) must match byte for byte: one object, one schema. */
-function checkSameSchema (first: Part, other: Part, i: number): void {
-  const schemaOf = (p: Part): Uint8Array => writeThrift({ field_1: p.meta.field_2, field_2: p.meta.field_5 })
-  if (!sameBytes(schemaOf(first), schemaOf(other))) throw new ParquetAssemblyError(`part ${i} has another schema than part 0`)
+/**
+ * Schema and key-value metadata (ARROW:schema among them): parts must match byte for byte, one
+ * object, one schema. The key-value pairs are compared as a set: the writer (parquet-wasm) lists
+ * them in hash-map order, which differs from one encode to the next.
+ */
+function schemaOf (p: Part): Uint8Array {
+  const name = (e: ThriftObject): string => typeof e.field_1 === 'string' ? e.field_1 : Buffer.from(e.field_1 as Uint8Array).toString('latin1')
+  const kv = [...(p.meta.field_5 ?? []) as ThriftObject[]].sort((a, b) => name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0)
+  return writeThrift({ field_1: p.meta.field_2, field_2: kv })
 }
 
 const shifted = (v: bigint | undefined, by: bigint): bigint | undefined => v === undefined ? undefined : v + by
 
 /**
- * Joins Parquet files of one schema into one (see the module comment). Throws ParquetAssemblyError.
- * `extraMetadata`: key-value metadata added to the parts' own (the Idempotency-Keys an object commits).
+ * Joins Parquet files of one schema into one as they come, for a caller that cannot hold them
+ * all (a staged request's parts, src/parquet/row-group-stream.ts): `add` returns the part's data
+ * to write next and keeps only its footer entries and page indexes (copied, a few KiB); `finish`
+ * returns the object's last bytes. The object is MAGIC, then every add()'s bytes in order, then
+ * finish()'s. Throws ParquetAssemblyError.
  */
-export function assembleParquet (parts: readonly Uint8Array[], extraMetadata?: Record<string, string>): AssembledParquet {
-  if (parts.length === 0) throw new ParquetAssemblyError('nothing to assemble')
-  const read = parts.map(readPart)
-  const chunks: Uint8Array[] = [MAGIC]
-  let at = 4
-  let rows = 0n
-  const rowGroups: ThriftObject[] = []
-  const columnIndexes: Array<{ cc: ThriftObject, bytes: Uint8Array }> = []
-  const offsetIndexes: Array<{ cc: ThriftObject, by: bigint, bytes: Uint8Array }> = []
-  for (const [i, part] of read.entries()) {
-    if (i > 0) checkSameSchema(read[0], part, i)
-    const by = BigInt(at - 4)
-    chunks.push(part.bytes.subarray(4, part.dataEnd))
-    at += part.dataEnd - 4
-    rows += part.meta.field_3
+export class ParquetAssembler {
+  #at = 4
+  #rows = 0n
+  #first: ThriftObject | null = null
+  #schema: Uint8Array | null = null
+  #rowGroups: ThriftObject[] = []
+  #columnIndexes: Array<{ cc: ThriftObject, bytes: Uint8Array }> = []
+  #offsetIndexes: Array<{ cc: ThriftObject, by: bigint, bytes: Uint8Array }> = []
+  #parts = 0
+
+  /** The object's first bytes (the magic number). */
+  static readonly head = MAGIC
+
+  /** Bytes of the object so far (head included). */
+  get bytes (): number { return this.#at }
+  get rows (): number { return Number(this.#rows) }
+  get rowGroups (): number { return this.#rowGroups.length }
+
+  /** The part's column data, to be written after everything returned before (a view of `bytes`). */
+  add (bytes: Uint8Array): Uint8Array {
+    const i = this.#parts++
+    const part = readPart(bytes, i)
+    const schema = schemaOf(part)
+    if (this.#first === null) {
+      this.#first = part.meta
+      this.#schema = schema
+    } else if (!sameBytes(this.#schema!, schema)) {
+      throw new ParquetAssemblyError(`part ${i} has another schema than part 0`)
+    }
+    const by = BigInt(this.#at - 4)
+    this.#at += part.dataEnd - 4
+    this.#rows += part.meta.field_3
     for (const rg of part.meta.field_4 ?? []) {
       rg.field_5 = shifted(rg.field_5, by)
       // RowGroup.ordinal is an i16 the generic writer cannot write; it is optional (only
@@ -109,44 +134,65 @@ export function assembleParquet (parts: readonly Uint8Array[], extraMetadata?: R
         md.field_10 = shifted(md.field_10, by)
         md.field_11 = shifted(md.field_11, by)
         md.field_14 = shifted(md.field_14, by)
-        if (cc.field_6 !== undefined) columnIndexes.push({ cc, bytes: slice(part.bytes, cc.field_6, cc.field_7, i) })
-        if (cc.field_4 !== undefined) offsetIndexes.push({ cc, by, bytes: slice(part.bytes, cc.field_4, cc.field_5, i) })
+        // Copies: the part's own bytes are let go once its data is written.
+        if (cc.field_6 !== undefined) this.#columnIndexes.push({ cc, bytes: slice(bytes, cc.field_6, cc.field_7, i).slice() })
+        if (cc.field_4 !== undefined) this.#offsetIndexes.push({ cc, by, bytes: slice(bytes, cc.field_4, cc.field_5, i).slice() })
       }
-      rowGroups.push(rg)
+      this.#rowGroups.push(rg)
     }
+    return bytes.subarray(4, part.dataEnd)
   }
-  for (const { cc, bytes } of columnIndexes) {
-    cc.field_6 = BigInt(at)
-    chunks.push(bytes)
-    at += bytes.byteLength
-  }
-  for (const { cc, by, bytes } of offsetIndexes) {
-    const index = readThrift(bytes)
-    for (const loc of index.field_1) loc.field_1 += by
-    const out = writeThrift(index)
-    cc.field_4 = BigInt(at)
-    cc.field_5 = out.byteLength
-    chunks.push(out)
-    at += out.byteLength
-  }
-  const meta: ThriftObject = { ...read[0].meta, field_3: rows, field_4: rowGroups }
-  if (extraMetadata !== undefined) {
-    meta.field_5 = [...read[0].meta.field_5 ?? [], ...Object.entries(extraMetadata).map(([k, v]) => ({ field_1: k, field_2: v }))]
-    // The Thrift writer expects fields in ascending id order.
-    for (const k of Object.keys(meta).sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))) {
-      const v = meta[k as `field_${number}`]
-      delete meta[k as `field_${number}`]
-      meta[k as `field_${number}`] = v
+
+  /**
+   * The object's end: page indexes and one footer listing every part's row groups.
+   * `extraMetadata`: key-value metadata added to the parts' own (the Idempotency-Keys an object commits).
+   */
+  finish (extraMetadata?: Record<string, string>): Uint8Array[] {
+    if (this.#first === null) throw new ParquetAssemblyError('nothing to assemble')
+    const chunks: Uint8Array[] = []
+    for (const { cc, bytes } of this.#columnIndexes) {
+      cc.field_6 = BigInt(this.#at)
+      chunks.push(bytes)
+      this.#at += bytes.byteLength
     }
+    for (const { cc, by, bytes } of this.#offsetIndexes) {
+      const index = readThrift(bytes)
+      for (const loc of index.field_1) loc.field_1 += by
+      const out = writeThrift(index)
+      cc.field_4 = BigInt(this.#at)
+      cc.field_5 = out.byteLength
+      chunks.push(out)
+      this.#at += out.byteLength
+    }
+    const meta: ThriftObject = { ...this.#first, field_3: this.#rows, field_4: this.#rowGroups }
+    if (extraMetadata !== undefined) {
+      meta.field_5 = [...this.#first.field_5 ?? [], ...Object.entries(extraMetadata).map(([k, v]) => ({ field_1: k, field_2: v }))]
+      // The Thrift writer expects fields in ascending id order.
+      for (const k of Object.keys(meta).sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))) {
+        const v = meta[k as `field_${number}`]
+        delete meta[k as `field_${number}`]
+        meta[k as `field_${number}`] = v
+      }
+    }
+    const writer = new ByteWriter(64 * 1024)
+    writeThrift(meta, writer)
+    writer.appendUint32(writer.offset)
+    writer.appendBytes(MAGIC)
+    const footer = writer.getBytes()
+    chunks.push(footer)
+    this.#at += footer.byteLength
+    return chunks
   }
-  const writer = new ByteWriter(64 * 1024)
-  writeThrift(meta, writer)
-  writer.appendUint32(writer.offset)
-  writer.appendBytes(MAGIC)
-  const footer = writer.getBytes()
-  chunks.push(footer)
-  at += footer.byteLength
-  return { chunks, bytes: at, rows: Number(rows), rowGroups: rowGroups.length }
+}
+
+/** Joins Parquet files of one schema into one held in memory (see the module comment and ParquetAssembler). */
+export function assembleParquet (parts: readonly Uint8Array[], extraMetadata?: Record<string, string>): AssembledParquet {
+  if (parts.length === 0) throw new ParquetAssemblyError('nothing to assemble')
+  const a = new ParquetAssembler()
+  const chunks: Uint8Array[] = [ParquetAssembler.head]
+  for (const part of parts) chunks.push(a.add(part))
+  chunks.push(...a.finish(extraMetadata))
+  return { chunks, bytes: a.bytes, rows: a.rows, rowGroups: a.rowGroups }
 }
 
 function slice (bytes: Uint8Array, offset: bigint, length: number | undefined, i: number): Uint8Array {

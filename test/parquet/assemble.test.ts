@@ -9,6 +9,7 @@ import { readParquet, writeParquet, Table as WasmTable } from 'parquet-wasm'
 import { DuckDBInstance } from '@duckdb/node-api'
 import pl from 'nodejs-polars'
 import { parquetMetadata, readOffsetIndex } from 'hyparquet'
+import { readThrift, writeThrift } from '../../src/parquet/thrift-compact.ts'
 import { assembleParquet, concatChunks, ParquetAssemblyError } from '../../src/parquet/assemble.ts'
 import { writerProperties } from '../../src/parquet/writer-props.ts'
 import { dictionaryColumnsOf } from '../../src/parquet/dictionary.ts'
@@ -157,6 +158,46 @@ t.test('an assembled object is itself a valid part: assembling again keeps every
   const back = tableFromIPC(readParquet(concatChunks(twice)).intoIPCStream())
   t.same(Array.from(back.getChild('id')!.toArray() as BigInt64Array, Number), Array.from({ length: 600 }, (_, r) => r * 1_000_000_007))
 })
+
+type Kv = Array<{ field_1: Uint8Array | string, field_2: Uint8Array | string }>
+const text = (v: Uint8Array | string): string => typeof v === 'string' ? v : Buffer.from(v).toString('utf8')
+
+/** `part` with its footer's key-value pairs changed by `edit` (the column data untouched). */
+function withKv (part: Uint8Array, edit: (kv: Kv) => Kv): Uint8Array {
+  const n = part.byteLength
+  const len = new DataView(part.buffer, part.byteOffset + n - 8, 4).getUint32(0, true)
+  const meta = readThrift(part.subarray(n - 8 - len, n - 8))
+  meta.field_5 = edit(meta.field_5)
+  const footer = writeThrift(meta)
+  const out = new Uint8Array(n - 8 - len + footer.byteLength + 8)
+  out.set(part.subarray(0, n - 8 - len))
+  out.set(footer, n - 8 - len)
+  new DataView(out.buffer).setUint32(out.byteLength - 8, footer.byteLength, true)
+  out.set(part.subarray(n - 4), out.byteLength - 4)
+  return out
+}
+
+t.test('key-value metadata is compared as a set: parquet-wasm lists the pairs in hash-map order, which changes from encode to encode', async (t) => {
+  const props = (): ReturnType<typeof writerProperties> => writerProperties('zstd', 1 << 20, undefined, { 'quiver.topic': 'events', 'quiver.idempotency_keys': 'abc:1' })
+  const a = writeParquet(WasmTable.fromIPCStream(tableToIPC(new Table([batchOf(0, 50)]), 'stream')), props())
+  const b = writeParquet(WasmTable.fromIPCStream(tableToIPC(new Table([batchOf(50, 50)]), 'stream')), props())
+  const reversed = withKv(b, (kv) => [...kv].reverse())
+  t.same(readKeys(reversed), [...readKeys(b)].reverse(), 'the second part lists the same pairs in another order')
+  t.not(readKeys(reversed).join(), readKeys(a).join())
+  const joined = assembleParquet([a, reversed])
+  t.equal(joined.rows, 100)
+  const meta = parquetMetadata(concatChunks(joined).slice().buffer)
+  t.same(Object.fromEntries(meta.key_value_metadata!.filter((kv) => kv.key.startsWith('quiver.')).map((kv) => [kv.key, kv.value])), { 'quiver.topic': 'events', 'quiver.idempotency_keys': 'abc:1' })
+  // Another value is another object: still refused.
+  const other = withKv(b, (kv) => kv.map((e) => text(e.field_1) === 'quiver.topic' ? { ...e, field_2: new TextEncoder().encode('other') } : e))
+  t.throws(() => assembleParquet([a, other]), new ParquetAssemblyError('part 1 has another schema than part 0'))
+})
+
+function readKeys (part: Uint8Array): string[] {
+  const n = part.byteLength
+  const len = new DataView(part.buffer, part.byteOffset + n - 8, 4).getUint32(0, true)
+  return (readThrift(part.subarray(n - 8 - len, n - 8)).field_5 as Kv).map((e) => text(e.field_1))
+}
 
 t.test('refuses parts it cannot join, naming the part', async (t) => {
   const part = encode([batchOf(0, 10)])
