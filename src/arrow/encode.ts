@@ -19,11 +19,8 @@ export function toIpcStream (batches: readonly RecordBatch[], schema?: Schema): 
   return writeIpcStream(batches, s, (n) => new Uint8Array(n))
 }
 
-/**
- * toIpcStream written into a buffer from `alloc` (e.g. a reused shared buffer) instead of a new
- * one: the writer's chunks are views of the batches' own buffers, copied once, into `alloc(size)`.
- */
-export function writeIpcStream (batches: readonly RecordBatch[], schema: Schema, alloc: (n: number) => Uint8Array): Uint8Array {
+/** The stream writer's output for `batches`: its own chunks, views of the batches' buffers (nothing copied). */
+function ipcChunks (batches: readonly RecordBatch[], schema: Schema): Uint8Array[] {
   const writer = new RecordBatchStreamWriter()
   writer.reset(undefined, schema)
   for (const b of batches) writer.write(b.schema === schema ? b : batchOf(schema, b.data.children, b.numRows))
@@ -31,13 +28,67 @@ export function writeIpcStream (batches: readonly RecordBatch[], schema: Schema,
   // The writer's queue of chunks (apache-arrow 21 AsyncByteQueue; test/internals.test.ts): saves a
   // copy of every flush's IPC; if that ever changes, one more copy.
   const chunks = (writer as unknown as { _sink?: { _values?: unknown } })._sink?._values
-  const parts = Array.isArray(chunks) && chunks.every((c) => c instanceof Uint8Array)
+  return Array.isArray(chunks) && chunks.every((c) => c instanceof Uint8Array)
     ? chunks as Uint8Array[]
     : [writer.toUint8Array(true)]
-  const out = alloc(parts.reduce((n, c) => n + c.byteLength, 0))
+}
+
+/** Copies bytes [from, to) of the concatenation of `chunks` into `out`. */
+function copyRange (chunks: readonly Uint8Array[], from: number, to: number, out: Uint8Array): void {
   let at = 0
-  for (const c of parts) { out.set(c, at); at += c.byteLength }
+  let o = 0
+  for (const c of chunks) {
+    const end = at + c.byteLength
+    if (end > from && at < to) {
+      const piece = c.subarray(Math.max(0, from - at), Math.min(c.byteLength, to - at))
+      out.set(piece, o)
+      o += piece.byteLength
+    }
+    at = end
+  }
+}
+
+/**
+ * toIpcStream written into a buffer from `alloc` (e.g. a reused shared buffer) instead of a new
+ * one: the writer's chunks are views of the batches' own buffers, copied once, into `alloc(size)`.
+ */
+export function writeIpcStream (batches: readonly RecordBatch[], schema: Schema, alloc: (n: number) => Uint8Array): Uint8Array {
+  const parts = ipcChunks(batches, schema)
+  const total = parts.reduce((n, c) => n + c.byteLength, 0)
+  const out = alloc(total)
+  copyRange(parts, 0, total, out)
   return out
+}
+
+/** The IPC stream's end-of-stream marker: continuation token, then a zero metadata length. */
+export const IPC_END = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0])
+
+/**
+ * An IPC stream built piece by piece: `head` (the schema message), then any number of
+ * writeIpcMessages() outputs, then IPC_END. For a writer that must copy each batch as it comes
+ * (src/pipeline/row-group-stream.ts). The schema must have no dictionary-encoded fields (every
+ * piece would carry its own dictionaries); topic schemas have none (stored types are plain).
+ */
+export class IpcPieces {
+  readonly head: Uint8Array
+  readonly #schema: Schema
+
+  constructor (schema: Schema) {
+    this.#schema = schema
+    const empty = toIpcStream([], schema)
+    this.head = empty.subarray(0, empty.byteLength - IPC_END.byteLength)
+  }
+
+  /** `batch`'s record-batch message alone (no schema, no end marker), copied once into `alloc(size)`. */
+  write (batch: RecordBatch, alloc: (n: number) => Uint8Array): Uint8Array {
+    const parts = ipcChunks([batch], this.#schema)
+    const total = parts.reduce((n, c) => n + c.byteLength, 0)
+    const from = this.head.byteLength
+    const to = total - IPC_END.byteLength
+    const out = alloc(to - from)
+    copyRange(parts, from, to, out)
+    return out
+  }
 }
 
 const ingestedSchemas = new WeakMap<Schema, Schema>()

@@ -10,21 +10,17 @@ import { autoCreatedSchema, resolveTopic, validateStream, type TopicLookup } fro
 import { topicArrowSchema } from '../arrow/topic-arrow-schema.ts'
 import { PayloadTooLargeError, SchemaMismatchError, StorageUnavailableError, TopicNotFoundError } from '../errors.ts'
 import { isArrivalHourly, specOf } from '../lake/partition-spec.ts'
-import { ParquetStreamEncoder } from '../parquet/stream-encoder.ts'
-import type { ParquetCompression, ParquetEncoder } from '../parquet/types.ts'
+import type { ParquetEncoder } from '../parquet/types.ts'
+import { RowGroupStream } from '../pipeline/row-group-stream.ts'
 import type { CommittedFile } from '../read/committed.ts'
 import type { IngestBody, Body } from './ingest-body.ts'
 import type { IngestKey } from '../pipeline/types.ts'
 import { IDEMPOTENCY_KEYS } from '../parquet/quiver-metadata.ts'
-import { batchBytes, type QuiverPipeline } from '../pipeline/pipeline.ts'
+import type { QuiverPipeline } from '../pipeline/pipeline.ts'
 import { encodeSettings } from '../pipeline/commit.ts'
 import { timeDirs } from '../lake/hive-path.ts'
 import { FrameRecycler } from '../pipeline/frame-recycler.ts'
 
-/** Largest IPC message handed to the encoder: bigger client batches are sliced (bounds the copies). */
-const SLICE_BYTES = 2 * 1024 * 1024
-/** Raw bytes per row group: the writer holds one row group's encoded pages at a time (RSS measured). */
-const ROW_GROUP_BYTES = 8 * 1024 * 1024
 /** Bodies above this are staged as their own object rather than buffered: memory stays bounded whatever the body size. */
 export function largeRequestThreshold (config: Pick<Config, 'FLUSH_MAX_BYTES' | 'MAX_BUFFERED_BYTES'>): number {
   return Math.min(config.FLUSH_MAX_BYTES, Math.floor(config.MAX_BUFFERED_BYTES / 4))
@@ -42,15 +38,14 @@ export interface StageOptions {
   large: boolean
   /** The announced length (content-length), if any: over maxBytes is refused before reading. */
   length?: number
-  compression: ParquetCompression
   /**
-   * The encoder pool: with two threads or more, staged requests run on all but one of them
-   * (their parquet-wasm is loaded already, ~50 MiB less than a thread of our own) so flushes keep one.
+   * The encoder pool every flush uses: a staged request's row groups are encoded there in the
+   * background (flushes go first, src/parquet/pool.ts), on every thread a flush leaves free.
    */
-  pool?: ParquetEncoder
+  pool: ParquetEncoder
   /**
-   * Takes one of the ingest service's staging slots (each staged request holds an encoder thread
-   * and its windows) and returns its release; throws OverloadedError when none is free.
+   * Takes one of the ingest service's staging slots (each staged request holds its windows,
+   * src/pipeline/row-group-stream.ts) and returns its release; throws OverloadedError when none is free.
    */
   stageSlot: () => () => void
   /**
@@ -120,10 +115,9 @@ export async function readOrStage (o: StageOptions): Promise<StageOutcome> {
       if (stream.bytes > o.thresholdBytes && !partitioned) break
     }
   }
-  const pooled = o.pool?.runTask !== undefined && o.pool.threads >= 2
   const free = o.stageSlot()
   try {
-    return await stage({ ...o, pool: pooled ? o.pool : undefined }, existing, stream, target, held, frames, resolve)
+    return await stage(o, existing, stream, target, held, frames, resolve)
   } finally {
     free()
   }
@@ -135,7 +129,7 @@ async function stage (o: StageOptions, existing: TopicRecord | null, stream: Arr
   // Arrival-time hour directories: staging is for topics without partition columns (readOrStage).
   const dir = timeDirs(at, 'hour')
   const key = o.key
-  let encoder: ParquetStreamEncoder | null = null
+  let encoder: RowGroupStream | null = null
   let upload: Promise<CommittedFile> | null = null
   let storageErr: unknown = null
   let failed: unknown = null
@@ -144,13 +138,11 @@ async function stage (o: StageOptions, existing: TopicRecord | null, stream: Arr
   const feed = async (raw: RecordBatch): Promise<void> => {
     const b = withIngestedAt(castTimestampsToMicros(normaliseBatch(raw, target.schema, target.reorder)), at)
     batches++
-    const perRow = Math.max(1, batchBytes(b) / b.numRows)
     if (encoder === null) {
-      const rowGroup = Math.min(1024 * 1024, Math.max(1024, Math.floor(ROW_GROUP_BYTES / perRow)))
       const settings = encodeSettings(o.topic, b.schema)
       // The key travels in the object's footer, as in a flush's object.
       if (key !== undefined) settings.metadata = { ...settings.metadata, [IDEMPOTENCY_KEYS]: key.footer }
-      const enc = new ParquetStreamEncoder({ compression: o.compression, maxRowGroupSize: rowGroup, ...settings, pool: o.pool })
+      const enc = new RowGroupStream({ encoder: o.pool, schema: b.schema, ...settings })
       encoder = enc
       // Runs once the body was read whole and validated (the encoder's output ends after that):
       // the claim gets the answer and names the object before storage completes it, so after a
@@ -171,17 +163,13 @@ async function stage (o: StageOptions, existing: TopicRecord | null, stream: Arr
       })
       upload.catch(() => {}) // awaited below; the producer may fail first
     }
-    const step = Math.max(1, Math.floor(SLICE_BYTES / perRow))
-    for (let i = 0; i < b.numRows; i += step) {
-      const part = step >= b.numRows ? b : b.slice(i, Math.min(b.numRows, i + step))
-      await encoder.write(part)
-    }
+    await encoder.write(b)
   }
 
   try {
     for (const b of held.splice(0)) await feed(b)
-    // Memory: one message body at a time from here (reused buffers), its rows copied in slices of
-    // SLICE_BYTES into the encoder's reused input window; see ParquetStreamEncoder for the rest.
+    // Memory: one message body at a time from here (reused buffers), its rows copied into the
+    // row group being filled; RowGroupStream bounds the groups in flight.
     frames.start(stream.schema)
     for await (const b of stream.batches) {
       await feed(b)
@@ -192,7 +180,7 @@ async function stage (o: StageOptions, existing: TopicRecord | null, stream: Arr
     if (!existing) targetOf(topic, o.topic, stream.schema) // another writer may have created it first
   } catch (err) {
     failed = err
-    ;(encoder as ParquetStreamEncoder | null)?.destroy(err as Error)
+    ;(encoder as RowGroupStream | null)?.destroy(err as Error)
     await (upload as Promise<unknown> | null)?.catch(() => {})
     if (storageErr !== null) throw storageErr
     throw err
@@ -203,7 +191,7 @@ async function stage (o: StageOptions, existing: TopicRecord | null, stream: Arr
     key?.committed()
     return { staged: true, rows: 0, batches: 0, bytes: stream.bytes }
   }
-  ;(encoder as ParquetStreamEncoder).end()
+  ;(encoder as RowGroupStream).end()
   // Rejects with StorageUnavailableError (commit.ts) when storage failed.
   const file = await (upload as Promise<CommittedFile>)
   key?.committed()

@@ -46,7 +46,7 @@ export interface IngestReply { topic: string, rows: number, batches: number, byt
 
 export type IngestService = ReturnType<typeof createIngestService>
 
-/** Each staged request holds an encoder thread and its windows: more get a 503 and retry. */
+/** Each staged request holds its windows (src/pipeline/row-group-stream.ts): more get a 503 and retry. */
 export const MAX_STAGED_REQUESTS = 2
 
 /**
@@ -65,7 +65,7 @@ export function createIngestService (o: IngestServiceOptions) {
   // use): kept and used together stay within MAX_BUFFERED_BYTES. A fixed 512 MiB beside them let
   // RSS reach ~2 × the budget when body sizes changed (1.7 GiB in the producers x body size bench).
   const bodies = new BufferPool(() => Math.min(512 * 1024 * 1024, config.MAX_BUFFERED_BYTES - admission.heldBytes))
-  const stagingSlots = o.encoder.runTask !== undefined && o.encoder.threads >= 2 ? Math.min(MAX_STAGED_REQUESTS, o.encoder.threads - 1) : MAX_STAGED_REQUESTS
+  const stagingSlots = MAX_STAGED_REQUESTS
   let staging = 0
 
   /** A body whose bytes are reserved as they arrive, up to `ceiling` (what the request may hold in memory). */
@@ -114,7 +114,6 @@ export function createIngestService (o: IngestServiceOptions) {
           thresholdBytes: largeBytes,
           large: req.length !== undefined && req.length > largeBytes,
           length: req.length,
-          compression: config.PARQUET_COMPRESSION,
           pool: o.encoder,
           stageSlot: () => {
             if (staging >= stagingSlots) throw new OverloadedError()

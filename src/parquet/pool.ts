@@ -39,6 +39,10 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
     idleTimeout: 2 ** 31 - 1
   })))
   let closed = false
+  // Background encodes (staged requests' row groups) run only on threads no flush is using or
+  // waiting for: a flush queues behind at most the background encodes already running.
+  let foreground = 0
+  const background = new BackgroundQueue(() => threads - foreground)
 
   return {
     threads,
@@ -54,12 +58,19 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
     },
     async encode (ipc, o) {
       if (closed) throw new Error('encoder pool is closed')
-      // A shared buffer is read in place by the worker: the caller may reuse it once this resolves.
-      const shared = ipc.buffer instanceof SharedArrayBuffer
-      const input = shared ? ipc : transferable(ipc)
-      const task: EncodeTask = { ipc: input, compression: opts.compression, maxRowGroupSize, dictionaryColumns: o?.dictionaryColumns, metadata: o?.metadata }
-      const out = await (await started()).run(task, shared ? {} : { transferList: [input.buffer as ArrayBuffer] }) as Uint8Array
-      return out
+      if (o?.background === true) await background.turn()
+      else foreground++
+      try {
+        // A shared buffer is read in place by the worker: the caller may reuse it once this resolves.
+        const shared = ipc.buffer instanceof SharedArrayBuffer
+        const input = shared ? ipc : transferable(ipc)
+        const task: EncodeTask = { ipc: input, compression: opts.compression, maxRowGroupSize, dictionaryColumns: o?.dictionaryColumns, metadata: o?.metadata }
+        return await (await started()).run(task, shared ? {} : { transferList: [input.buffer as ArrayBuffer] }) as Uint8Array
+      } finally {
+        if (o?.background === true) background.done()
+        else foreground--
+        background.next()
+      }
     },
     async runTask (filename, name, task, transferList) {
       if (closed) throw new Error('encoder pool is closed')
@@ -71,6 +82,37 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
       // Graceful: queued encodes (the final flush) finish before the threads exit. A pool that
       // never ran a task has nothing to close (piscina was never loaded).
       if (pool) await (await pool).close()
+    }
+  }
+}
+
+/** Background tasks in arrival order, started while `free()` says a thread is left for them. */
+class BackgroundQueue {
+  #running = 0
+  #waiting: Array<() => void> = []
+  #free: () => number
+
+  constructor (free: () => number) {
+    this.#free = free
+  }
+
+  async turn (): Promise<void> {
+    if (this.#waiting.length === 0 && this.#running < this.#free()) {
+      this.#running++
+      return
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve))
+  }
+
+  done (): void {
+    this.#running--
+  }
+
+  /** Starts waiting tasks while threads are free (after any encode ended). */
+  next (): void {
+    while (this.#waiting.length > 0 && this.#running < this.#free()) {
+      this.#running++
+      this.#waiting.shift()!()
     }
   }
 }

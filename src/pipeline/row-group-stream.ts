@@ -1,0 +1,183 @@
+import type { RecordBatch, Schema } from 'apache-arrow'
+import { IPC_END, IpcPieces } from '../arrow/encode.ts'
+import { ParquetAssembler } from '../parquet/assemble.ts'
+import type { ParquetEncoder } from '../parquet/types.ts'
+import { SharedSlabs } from './shared-slabs.ts'
+import { batchBytes } from './pipeline.ts'
+import { ROW_GROUP_BYTES } from './flush.ts'
+
+/**
+ * IPC slabs of the row groups being filled or encoded, shared by every staged request: kept up to
+ * what two requests' windows use, dropped after 10 s idle (see SharedSlabs).
+ */
+const slabs = new SharedSlabs(64 * 1024 * 1024)
+
+export interface RowGroupStreamOptions {
+  /** The encoder threads (the pool every flush uses); these encodes run in the background (pool.ts). */
+  encoder: ParquetEncoder
+  /** Schema of every batch written (with `__ingested_at`, timestamps in µs). */
+  schema: Schema
+  /** Writer settings of the topic's objects (commit.ts encodeSettings), the request's key in `metadata`. */
+  dictionaryColumns?: readonly string[]
+  metadata?: Record<string, string>
+  /** Arrow IPC bytes per row group; default ROW_GROUP_BYTES, as for buffered rows. */
+  rowGroupBytes?: number
+  /** Row groups encoding or encoded and not yet taken by the output; default threads + 2. */
+  window?: number
+}
+
+interface Open { slab: Uint8Array, used: number, rows: number }
+
+/**
+ * One Parquet object for a request too large to hold (src/ingest/large-request.ts), on the path
+ * buffered rows take (src/pipeline/encode-ahead.ts): rows are cut into row groups of
+ * ~rowGroupBytes of IPC as they are written, every full group is encoded at once by a free
+ * encoder thread (several at a time, so a staged request uses every core), and output() streams
+ * the object in order, assembled from the encoded groups (src/parquet/assemble.ts: their column
+ * data as is, then one footer listing them all).
+ *
+ * Memory, whatever the body and batch sizes: the group being filled (one slab of ~rowGroupBytes,
+ * each batch copied into it as written), plus at most `window` groups encoding or encoded and
+ * waiting for the upload (the IPC slab until its encode ends, then its Parquet bytes, a third to
+ * a half of that with ZSTD), plus the footer entries (~1 KiB a group). write() waits while the
+ * window is full: the upload's pace is the request's.
+ *
+ * The caller ends with end() and reads output() to its end, or calls destroy() to abandon it.
+ */
+export class RowGroupStream {
+  #o: Required<Omit<RowGroupStreamOptions, 'dictionaryColumns' | 'metadata'>> & Pick<RowGroupStreamOptions, 'dictionaryColumns' | 'metadata'>
+  #pieces: IpcPieces
+  #open: Open | null = null
+  /** Encoded (or encoding) groups in order, not yet taken by output(). */
+  #parts: Array<Promise<Uint8Array>> = []
+  #rowsIn = 0
+  #rows: number | null = null
+  #ended = false
+  #error: Error | null = null
+  #wakers: Array<() => void> = []
+
+  constructor (o: RowGroupStreamOptions) {
+    this.#o = { rowGroupBytes: ROW_GROUP_BYTES, window: o.encoder.threads + 2, ...o }
+    this.#pieces = new IpcPieces(o.schema)
+  }
+
+  /** Rows in the finished object (once output() has ended). */
+  get rows (): number | null { return this.#rows }
+
+  /**
+   * Copies the batch's rows into row groups (the batch's buffers may be reused as soon as this
+   * resolves); waits while `window` groups are encoding or waiting for the output.
+   */
+  async write (batch: RecordBatch): Promise<void> {
+    if (this.#error) throw this.#error
+    if (batch.numRows === 0) return
+    const perRow = Math.max(1, batchBytes(batch) / batch.numRows)
+    for (let at = 0; at < batch.numRows;) {
+      const open = this.#open ??= this.#start()
+      const room = Math.max(1, Math.ceil((this.#o.rowGroupBytes - open.used) / perRow))
+      const n = Math.min(room, batch.numRows - at)
+      this.#pieces.write(at === 0 && n === batch.numRows ? batch : batch.slice(at, at + n), (size) => this.#room(open, size))
+      open.rows += n
+      this.#rowsIn += n
+      at += n
+      if (open.used >= this.#o.rowGroupBytes) {
+        this.#cut()
+        while (this.#parts.length >= this.#o.window && this.#error === null) await this.#sleep()
+        if (this.#error) throw this.#error
+      }
+    }
+  }
+
+  /** No more rows: the last group is encoded and output() ends after the footer. */
+  end (): void {
+    if (this.#error !== null || this.#ended) return
+    if (this.#open !== null && this.#open.rows > 0) this.#cut()
+    this.#release()
+    this.#ended = true
+    this.#wake()
+  }
+
+  /** The object's bytes, in order, as its groups are encoded; throws if an encode fails or on destroy(). */
+  async * output (): AsyncGenerator<Uint8Array> {
+    const assembler = new ParquetAssembler()
+    yield ParquetAssembler.head
+    for (;;) {
+      if (this.#error) throw this.#error
+      if (this.#parts.length > 0) {
+        const part = await this.#parts[0]
+        if (this.#error) throw this.#error
+        const data = assembler.add(part)
+        this.#parts.shift()
+        this.#wake()
+        yield data
+      } else if (this.#ended) {
+        break
+      } else {
+        await this.#sleep()
+      }
+    }
+    if (this.#rowsIn === 0) throw new Error('a staged object needs at least one row')
+    // The encoder skipping rows would be silent data loss: the footers must count every row written.
+    if (assembler.rows !== this.#rowsIn) throw new Error(`the Parquet encoder wrote ${assembler.rows} of ${this.#rowsIn} rows`)
+    yield * assembler.finish()
+    this.#rows = assembler.rows
+  }
+
+  /** Abandons the object: waiting write()/output() throw `err`; encodes in flight finish and are dropped. */
+  destroy (err: Error): void {
+    if (this.#error === null && this.#rows === null) this.#error = err
+    this.#release()
+    this.#parts = []
+    this.#wake()
+  }
+
+  /** A new group: a slab with the schema message at its start. */
+  #start (): Open {
+    const slab = slabs.acquire(Math.ceil(this.#o.rowGroupBytes * 1.25))
+    slab.set(this.#pieces.head)
+    return { slab, used: this.#pieces.head.byteLength, rows: 0 }
+  }
+
+  /** `size` bytes at the end of the open group (its slab grows if an estimate fell short). */
+  #room (open: Open, size: number): Uint8Array {
+    const need = open.used + size + IPC_END.byteLength
+    if (need > open.slab.byteLength) {
+      const bigger = slabs.acquire(Math.ceil(need * 1.25))
+      bigger.set(open.slab.subarray(0, open.used))
+      slabs.release(open.slab)
+      open.slab = bigger
+    }
+    const out = open.slab.subarray(open.used, open.used + size)
+    open.used += size
+    return out
+  }
+
+  #cut (): void {
+    const open = this.#open!
+    this.#open = null
+    open.slab.set(IPC_END, open.used)
+    const ipc = open.slab.subarray(0, open.used + IPC_END.byteLength)
+    const { dictionaryColumns, metadata } = this.#o
+    const part = this.#o.encoder.encode(ipc, { dictionaryColumns, metadata, background: true })
+    // The slab is read in place by the encoder thread: reused only once that encode has ended.
+    part.then(() => slabs.release(open.slab), (err: unknown) => {
+      slabs.release(open.slab)
+      if (this.#error === null && this.#rows === null) this.#error = err as Error
+    }).finally(() => this.#wake())
+    part.catch(() => {}) // surfaces through output() (#error); never an unhandled rejection
+    this.#parts.push(part)
+  }
+
+  #release (): void {
+    if (this.#open !== null) slabs.release(this.#open.slab)
+    this.#open = null
+  }
+
+  #sleep (): Promise<void> {
+    return new Promise((resolve) => this.#wakers.push(resolve))
+  }
+
+  #wake (): void {
+    for (const w of this.#wakers.splice(0)) w()
+  }
+}

@@ -1,0 +1,172 @@
+import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { type RecordBatch, tableFromIPC } from 'apache-arrow'
+import { readParquet, writeParquet, Table as WasmTable } from 'parquet-wasm'
+import { DuckDBInstance } from '@duckdb/node-api'
+import pl from 'nodejs-polars'
+import { parquetMetadata } from 'hyparquet'
+import { RowGroupStream } from '../../src/pipeline/row-group-stream.ts'
+import { createEncoderPool } from '../../src/parquet/pool.ts'
+import type { ParquetEncoder } from '../../src/parquet/types.ts'
+import { toIpcStream } from '../../src/arrow/encode.ts'
+import { writerProperties } from '../../src/parquet/writer-props.ts'
+import { makeIpc, BASE_US } from '../parquet/make-ipc.ts'
+
+const batchesOf = (n: number, start: number): RecordBatch[] => tableFromIPC(makeIpc(n, start)).batches
+
+async function collect (out: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  for await (const c of out) chunks.push(c.slice())
+  return Buffer.concat(chunks)
+}
+
+const rowsOf = (p: Uint8Array) => tableFromIPC(readParquet(p).intoIPCStream()).toArray()
+  .map((r) => JSON.stringify(r.toJSON(), (_k, v) => typeof v === 'bigint' ? v.toString() : v))
+
+/** The pool's encodes, watched: how many ran at once, and each one's promise. */
+function watched (pool: ParquetEncoder) {
+  const w = { running: 0, most: 0, calls: 0, background: 0, encodes: [] as Array<Promise<unknown>> }
+  const encoder: ParquetEncoder = {
+    threads: pool.threads,
+    async encode (ipc, o) {
+      w.calls++
+      if (o?.background === true) w.background++
+      w.most = Math.max(w.most, ++w.running)
+      const p = pool.encode(ipc, o).finally(() => { w.running-- })
+      w.encodes.push(p)
+      return await p
+    },
+    async close () {}
+  }
+  return { w, encoder }
+}
+
+t.test('batches of every size become one object of many row groups, read back row for row like a single-pass encode (parquet-wasm, DuckDB, polars, hyparquet)', async (t) => {
+  const pool = createEncoderPool({ threads: 2, compression: 'zstd' })
+  t.teardown(() => pool.close())
+  const { w, encoder } = watched(pool)
+  // Batch sizes around the group size: a single row, small ones filling a group, one spanning several.
+  const sizes = [1, 700, 3000, 20_000, 5, 4096, 9000]
+  const batches: RecordBatch[] = []
+  let start = 0
+  for (const n of sizes) { batches.push(...batchesOf(n, start)); start += n }
+  const schema = batches[0].schema
+  const stream = new RowGroupStream({ encoder, schema, rowGroupBytes: 64 * 1024, metadata: { 'quiver.test': 'yes', 'quiver.topic': 'events', 'quiver.idempotency_keys': 'abc:1' } })
+  const out = collect(stream.output())
+  for (const b of batches) await stream.write(b)
+  stream.end()
+  const object = await out
+  t.equal(stream.rows, start)
+  t.ok(w.calls >= 10, `encoded as ${w.calls} row groups`)
+  t.equal(w.background, w.calls, 'every row group is a background encode: flushes go first')
+  t.ok(w.most >= 2 && w.most <= 4, `${w.most} row groups handed to the pool at once: several, at most the window (threads + 2)`)
+
+  const single = writeParquet(WasmTable.fromIPCStream(toIpcStream(batches)), writerProperties('zstd', 1 << 20))
+  t.same(rowsOf(object), rowsOf(single), 'parquet-wasm: the same rows, in order, as one single-pass encode')
+
+  const meta = parquetMetadata(object.buffer.slice(object.byteOffset, object.byteOffset + object.byteLength) as ArrayBuffer)
+  t.equal(Number(meta.num_rows), start)
+  t.equal(meta.row_groups.length, w.calls, 'hyparquet: one row group per encode')
+  t.same(meta.row_groups.map((g) => Number(g.num_rows)).reduce((a, b) => a + b, 0), start)
+  t.equal(meta.key_value_metadata?.find((kv) => kv.key === 'quiver.test')?.value, 'yes', 'footer metadata kept')
+
+  const file = join(t.testdir(), 'staged.parquet')
+  writeFileSync(file, object)
+  const db = await DuckDBInstance.create(':memory:')
+  const conn = await db.connect()
+  t.teardown(() => { conn.closeSync(); db.closeSync() })
+  const agg = (await conn.runAndReadAll(`SELECT count(*)::BIGINT AS n, count(DISTINCT id)::BIGINT AS ids, sum(id)::HUGEINT::VARCHAR AS total,
+    count(name)::BIGINT AS names, epoch_us(max(ts))::BIGINT AS last FROM read_parquet('${file}')`)).getRowObjectsJS()[0]
+  t.same(agg, {
+    n: BigInt(start),
+    ids: BigInt(start),
+    total: String(BigInt(start * (start - 1) / 2) * 1_000_000_007n),
+    names: BigInt(start - Math.ceil(start / 7)),
+    last: BASE_US + BigInt(start - 1) * 1_000_001n
+  })
+  const df = pl.readParquet(file)
+  t.equal(df.height, start)
+  t.equal(df.getColumn('name').get(8), 'user-8')
+  t.equal(df.getColumn('score').nullCount(), Math.ceil(start / 11))
+})
+
+t.test('bounded: write() waits while `window` row groups are encoding or unread; the output is read at its own pace', async (t) => {
+  const pool = createEncoderPool({ threads: 2, compression: 'zstd' })
+  t.teardown(() => pool.close())
+  const { w, encoder } = watched(pool)
+  const stream = new RowGroupStream({ encoder, schema: batchesOf(1, 0)[0].schema, rowGroupBytes: 32 * 1024, window: 3 })
+  const [big] = batchesOf(40_000, 0) // ~1.5 MiB: about 45 groups
+  let written = false
+  const writing = stream.write(big).then(() => { written = true; stream.end() })
+  const out = stream.output()
+  const head = (await out.next()).value as Uint8Array
+  t.same([...head], [0x50, 0x41, 0x52, 0x31], 'PAR1 first')
+  // Nothing is read yet: once the first three groups are encoded, the writer still waits.
+  await Promise.all(w.encodes.slice(0, 3))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(w.calls, 3, 'three groups taken, no more')
+  t.notOk(written, 'write() is waiting')
+  const chunks: Uint8Array[] = [head.slice()]
+  let read = 0
+  for (;;) {
+    const r = await out.next()
+    if (r.done === true) break
+    chunks.push(r.value.slice())
+    read++
+    t.ok(w.calls <= 3 + read, 'a group is taken only for a group read')
+  }
+  await writing
+  t.equal(tableFromIPC(readParquet(Buffer.concat(chunks)).intoIPCStream()).numRows, 40_000)
+})
+
+t.test('an encode that fails fails the output and the writer; destroy() stops both', async (t) => {
+  const schema = batchesOf(1, 0)[0].schema
+  let n = 0
+  const failing: ParquetEncoder = {
+    threads: 2,
+    // A mock: an encoder thread failing on valid input is a fault no real pool produces on demand.
+    async encode (ipc) {
+      if (++n === 2) throw new Error('encoder thread died')
+      return writeParquet(WasmTable.fromIPCStream(ipc))
+    },
+    async close () {}
+  }
+  const s1 = new RowGroupStream({ encoder: failing, schema, rowGroupBytes: 16 * 1024 })
+  const out = collect(s1.output())
+  const writes = (async () => { for (const b of batchesOf(5000, 0)) await s1.write(b) })()
+  await t.rejects(out, new Error('encoder thread died'))
+  await writes.then(() => s1.write(batchesOf(10, 0)[0])).then(() => t.fail('write after a failed encode'), (err: Error) => t.equal(err.message, 'encoder thread died'))
+
+  const pool = createEncoderPool({ threads: 2, compression: 'zstd' })
+  t.teardown(() => pool.close())
+  const s2 = new RowGroupStream({ encoder: pool, schema, rowGroupBytes: 16 * 1024, window: 2 })
+  const out2 = collect(s2.output())
+  const w2 = s2.write(batchesOf(20_000, 0)[0])
+  s2.destroy(new Error('request aborted'))
+  await t.rejects(out2, new Error('request aborted'))
+  await t.rejects(w2, new Error('request aborted'))
+
+  // No rows: no object.
+  const s3 = new RowGroupStream({ encoder: pool, schema })
+  const out3 = collect(s3.output())
+  s3.end()
+  await t.rejects(out3, new Error('a staged object needs at least one row'))
+})
+
+t.test('the encoder pool: background encodes start only on threads no foreground encode wants', async (t) => {
+  const pool = createEncoderPool({ threads: 1, compression: 'zstd' })
+  t.teardown(() => pool.close())
+  const big = toIpcStream(batchesOf(200_000, 0))
+  const small = toIpcStream(batchesOf(1000, 0))
+  await pool.encode(small.slice()) // the thread is up
+  const order: string[] = []
+  const a = pool.encode(big.slice()).then(() => order.push('foreground a'))
+  const b = pool.encode(small.slice(), { background: true }).then(() => order.push('background b'))
+  const c = pool.encode(small.slice()).then(() => order.push('foreground c'))
+  await Promise.all([a, b, c])
+  t.same(order, ['foreground a', 'foreground c', 'background b'], 'the foreground encode queued later went first')
+  // With the thread free, a background encode starts at once.
+  await pool.encode(small.slice(), { background: true })
+  t.equal(tableFromIPC(readParquet(await pool.encode(small.slice(), { background: true })).intoIPCStream()).numRows, 1000)
+})
