@@ -131,10 +131,20 @@ export async function matrix (opts: BenchOptions): Promise<BenchResult> {
         target: '≥ 0.75 ×',
         pass: ws.rowsPerS / ceil.rowsPerS >= 0.75
       }, { name: '200 WS producers: ack p50 / p99', value: `${ws.p50.toFixed(0)} / ${ws.p99.toFixed(0)} ms`, target: `p99 ≤ ${ws.flushMs + 500} ms`, pass: ws.p99 <= ws.flushMs + 500 })
+      // A closed loop acked at flushes moves at most its rows in flight per window: every producer's
+      // next messages arrive just after the flush that answered the last ones, and wait for the next.
+      const bound = 200 * 4 * 1000 / (ws.flushMs / 1000)
+      notes.push(`WebSocket case, 4 in flight: a durable closed loop cannot exceed 200 × 4 × 1,000 rows per ${ws.flushMs} ms window = ${Math.round(bound).toLocaleString('en-US')} rows/s = ${(bound / ceil.rowsPerS).toFixed(2)} × this run's ceiling, whatever the gateway's speed; the 16-in-flight line shows what the gateway itself sustains`)
+      log('matrix: 200 WebSocket producers, 16 in flight')
+      const ws16 = await smallWriters(scope, opts.quick ? 4 : 10, 16)
+      figures.push({
+        name: '200 WS producers, 16 in flight (the gateway\'s capacity, not judged)',
+        value: `${Math.round(ws16.rowsPerS).toLocaleString('en-US')} rows/s = ${(ws16.rowsPerS / ceil.rowsPerS).toFixed(2)} ×; p50/p99 ${ws16.p50.toFixed(0)}/${ws16.p99.toFixed(0)} ms; ${ws16.cores.toFixed(2)} cores; RSS ${ws16.rssPeak.toFixed(0)} MiB${ws16.errors ? `; ${ws16.errors} errors (${ws16.lastError})` : ''}`
+      })
       for (const rowsPerBatch of opts.quick ? [100_000] : [100_000, 5_000]) {
         log(`matrix: 1 GiB body of ${rowsPerBatch}-row batches`)
         const big = await bigBody(scope, rowsPerBatch, 1024 * MiB)
-        figures.push({ name: `1 GiB body, ${rowsPerBatch.toLocaleString('en-US')}-row batches, accepted: RSS peak`, value: `${big.rssPeak.toFixed(0)} MiB (${big.status}, ${(1024 / big.seconds).toFixed(0)} MiB/s)`, target: '≤ 400 MiB', pass: big.status < 300 && big.rssPeak <= 400 })
+        figures.push({ name: `1 GiB body, ${rowsPerBatch.toLocaleString('en-US')}-row batches, accepted: RSS peak`, value: `${big.rssPeak.toFixed(0)} MiB (${big.status}, ${(1024 / big.seconds).toFixed(0)} MiB/s, ${big.cores.toFixed(2)} cores)`, target: '≤ 400 MiB', pass: big.status < 300 && big.rssPeak <= 400 })
       }
     }
   } catch (err) {

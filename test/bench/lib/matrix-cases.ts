@@ -22,8 +22,8 @@ export async function adminFlush (gw: ShippedGateway): Promise<void> {
  */
 export const WS_PER_PRINCIPAL = 50
 
-/** 200 WebSocket producers, 1,000-row messages, 4 in flight each, default flush interval. */
-export async function smallWriters (scope: Scope, seconds: number): Promise<Cell & { flushMs: number, principals: number }> {
+/** 200 WebSocket producers, 1,000-row messages, `inFlight` (4) in flight each, default flush interval. */
+export async function smallWriters (scope: Scope, seconds: number, inFlight = 4): Promise<Cell & { flushMs: number, principals: number }> {
   const gw = await launchShipped(scope, {})
   const msg = ipcOf([userBatch(1000, 3)])
   const n = 200
@@ -35,8 +35,8 @@ export async function smallWriters (scope: Scope, seconds: number): Promise<Cell
   open[0].send(msg)
   await waitFor(() => open[0].stats.acked + open[0].stats.errors > 0, 'an answer to the first message', { timeoutMs: 60_000, everyMs: 20 })
   let sending = true
-  for (const p of open) p.onAck = (q) => { if (sending && q.inflight < 4) q.send(msg) }
-  for (const p of open) for (let i = 0; i < 4; i++) p.send(msg)
+  for (const p of open) p.onAck = (q) => { if (sending && q.inflight < inFlight) q.send(msg) }
+  for (const p of open) for (let i = 0; i < inFlight; i++) p.send(msg)
   // Warm-up: until every producer has been answered once (all sockets in their steady loop).
   await waitFor(() => open.every((p) => p.stats.acked + p.stats.errors > 1), 'an answer to every producer', { timeoutMs: 60_000, everyMs: 20 })
   for (const p of open) { p.stats.latenciesMs = []; p.recordLatency = true }
@@ -59,7 +59,7 @@ export async function smallWriters (scope: Scope, seconds: number): Promise<Cell
 }
 
 /** One streamed body of `bytes` of `rowsPerBatch`-row batches, ack=accepted: the gateway's RSS peak. */
-export async function bigBody (scope: Scope, rowsPerBatch: number, bytes: number): Promise<{ rssPeak: number, status: number, seconds: number, rows: number }> {
+export async function bigBody (scope: Scope, rowsPerBatch: number, bytes: number): Promise<{ rssPeak: number, status: number, seconds: number, rows: number, cores: number }> {
   const gw = await launchShipped(scope, { MAX_REQUEST_BYTES: String(2 * 1024 * MiB) })
   const one = ipcOf([userBatch(rowsPerBatch, 5)])
   const two = ipcOf([userBatch(rowsPerBatch, 5), userBatch(rowsPerBatch, 5)])
@@ -73,6 +73,7 @@ export async function bigBody (scope: Scope, rowsPerBatch: number, bytes: number
     yield one.subarray(one.byteLength - 8)
   }
   const rss = new RssSampler(gw.pid, 50).start()
+  const cpu = new CpuMeter(gw.pid).start()
   const client = new Client(gw.url, { headersTimeout: 600_000, bodyTimeout: 600_000 })
   const t0 = performance.now()
   const r = await client.request({ method: 'POST', path: '/v1/topics/big/records?ack=accepted', headers: { authorization: `Bearer ${gw.token(['write'])}`, 'content-type': 'application/vnd.apache.arrow.stream' }, body: Readable.from(body(), { objectMode: false }) })
@@ -80,7 +81,8 @@ export async function bigBody (scope: Scope, rowsPerBatch: number, bytes: number
   await adminFlush(gw)
   const seconds = (performance.now() - t0) / 1000
   rss.stop()
+  const { gatewayCores: cores } = cpu.stop()
   await client.close()
   await gw.stop()
-  return { rssPeak: rss.peak / MiB, status: r.statusCode, seconds, rows: r.statusCode < 300 ? (JSON.parse(text) as { rows: number }).rows : 0 }
+  return { rssPeak: rss.peak / MiB, status: r.statusCode, seconds, rows: r.statusCode < 300 ? (JSON.parse(text) as { rows: number }).rows : 0, cores }
 }
