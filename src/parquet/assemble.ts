@@ -46,7 +46,9 @@ function readPart (bytes: Uint8Array, i: number): Part {
   if (n < 12 || !hasMagic(bytes, 0) || !hasMagic(bytes, n - 4)) throw new ParquetAssemblyError(`part ${i} is not a Parquet file`)
   const len = new DataView(bytes.buffer, bytes.byteOffset + n - 8, 4).getUint32(0, true)
   if (len + 12 > n) throw new ParquetAssemblyError(`part ${i}: footer length ${len} exceeds the file`)
-  const meta = readThrift(bytes.subarray(n - 8 - len, n - 8))
+  // Parsed from a copy: the reader's binary fields (statistics, names) are views of what it read,
+  // and the assembler keeps the row groups' entries after the part itself is let go.
+  const meta = readThrift(bytes.slice(n - 8 - len, n - 8))
   if (meta.field_8 !== undefined) throw new ParquetAssemblyError(`part ${i} is encrypted`)
   let dataEnd = 4
   for (const rg of meta.field_4 ?? []) {
