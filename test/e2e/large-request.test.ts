@@ -223,3 +223,57 @@ test('a large request that would create a topic with an invalid schema is refuse
   t.equal(topic.status, 404, 'no topic was created')
   t.same(readdirSync(gw.dataDir).filter((f) => f === 'wide'), [], 'nothing staged')
 })
+
+test('two large requests are staged at once; a third is refused with 503 and stores nothing; the two commit whole', async (t) => {
+  const gw = await startGateway(t, { FLUSH_MAX_BYTES: String(MiB) }) // the staging threshold: 1 MiB
+  await createTopic(gw)
+  const writer = localToken(gw.dataDir, ['write'])
+  const p = pieces(20_000)
+  const repeat = 12
+  const length = p.head.byteLength + repeat * p.batch.byteLength + p.eos.byteLength
+  t.ok(length > 4 * MiB, `a ${(length / MiB).toFixed(1)} MiB body, announced`)
+  // Two requests send their first batches and keep the rest back: both are staged meanwhile.
+  const open = (start: number) => {
+    let send!: () => void
+    const gate = new Promise<void>((resolve) => { send = resolve })
+    const answer = new Promise<{ status: number, body: string }>((resolve, reject) => {
+      const req = request(`${gw.url}/v1/topics/events/records`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/vnd.apache.arrow.stream', 'content-length': length }
+      }, (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (d: string) => { body += d })
+        res.on('end', () => resolve({ status: res.statusCode!, body }))
+      })
+      req.on('error', reject)
+      req.write(p.head)
+      for (let i = 0; i < start; i++) req.write(p.batch)
+      gate.then(() => {
+        for (let i = start; i < repeat; i++) req.write(p.batch)
+        req.end(p.eos)
+      }, () => {})
+    })
+    return { answer, send }
+  }
+  const a = open(3)
+  const b = open(3)
+  // Each staged request's object is a temp file from its first bytes on.
+  await waitFor(() => eventFiles(gw.dataDir).filter((f) => f.includes('.tmp-')).length === 2, 'two staged objects under way')
+  const third = await post(`${gw.url}/v1/topics/events/records`, writer, body(p, repeat), length)
+  t.equal(third.status, 503)
+  t.same(JSON.parse(third.body), { statusCode: 503, code: 'QUIVER_OVERLOADED', error: 'Service Unavailable', message: 'The gateway is buffering as much as it may; retry shortly' })
+  t.equal(third.headers['retry-after'], '1')
+  a.send()
+  b.send()
+  const answers = await Promise.all([a.answer, b.answer])
+  for (const r of answers) {
+    t.equal(r.status, 200, r.body)
+    t.same(JSON.parse(r.body), { topic: 'events', rows: repeat * 20_000, batches: repeat, bytes: length, ack: 'durable' })
+  }
+  const objects = eventFiles(gw.dataDir).filter((f) => f.endsWith('.parquet'))
+  t.equal(objects.length, 2, 'two objects, none for the refused request')
+  t.same(eventFiles(gw.dataDir).filter((f) => f.includes('.tmp-')), [], 'no temp file left')
+  const agg = await duck(t, `SELECT count(*)::INT AS n, count(DISTINCT id)::INT AS ids FROM read_parquet('${join(gw.dataDir, 'events')}/**/*.parquet')`)
+  t.same(agg, { n: 2 * repeat * 20_000, ids: 20_000 })
+})

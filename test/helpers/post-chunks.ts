@@ -1,11 +1,11 @@
-import { request } from 'node:http'
+import { request, type IncomingHttpHeaders } from 'node:http'
 
 /**
  * POSTs a body chunk by chunk as the iterable yields it, honouring the socket's backpressure, so a
  * test can send far more than it could hold; stops writing once the gateway answers (a refusal
  * mid-body) and never throws on the request side after that. Resolves with the answer.
  */
-export function postChunks (url: string, token: string, chunks: Iterable<Uint8Array>, o: { contentType: string, length?: number }): Promise<{ status: number, body: string }> {
+export function postChunks (url: string, token: string, chunks: Iterable<Uint8Array>, o: { contentType: string, length?: number }): Promise<{ status: number, body: string, headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { authorization: `Bearer ${token}`, 'content-type': o.contentType }
     if (o.length !== undefined) headers['content-length'] = o.length
@@ -13,7 +13,7 @@ export function postChunks (url: string, token: string, chunks: Iterable<Uint8Ar
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (d: string) => { body += d })
-      res.on('end', () => resolve({ status: res.statusCode!, body }))
+      res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }))
     })
     let answered = false
     req.on('response', () => { answered = true })
