@@ -39,10 +39,11 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
     idleTimeout: 2 ** 31 - 1
   })))
   let closed = false
-  // Background encodes (staged requests' row groups) run only on threads no flush is using or
-  // waiting for: a flush queues behind at most the background encodes already running.
+  // Background encodes (staged requests' row groups) run on the threads no flush is using or
+  // waiting for, and one at a time when flushes want them all (so a staged request never starves):
+  // a flush queues behind at most the background encodes already started.
   let foreground = 0
-  const background = new BackgroundQueue(() => threads - foreground)
+  const background = new BackgroundQueue(() => Math.max(1, threads - foreground))
 
   return {
     threads,
@@ -58,8 +59,10 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
     },
     async encode (ipc, o) {
       if (closed) throw new Error('encoder pool is closed')
-      if (o?.background === true) await background.turn()
-      else foreground++
+      const later = o?.background === true
+      const turn = later ? background.turn() : null
+      if (turn !== null) await turn
+      else if (!later) foreground++
       try {
         // A shared buffer is read in place by the worker: the caller may reuse it once this resolves.
         const shared = ipc.buffer instanceof SharedArrayBuffer
@@ -67,7 +70,7 @@ export function createEncoderPool (opts: EncoderPoolOptions): ParquetEncoder {
         const task: EncodeTask = { ipc: input, compression: opts.compression, maxRowGroupSize, dictionaryColumns: o?.dictionaryColumns, metadata: o?.metadata }
         return await (await started()).run(task, shared ? {} : { transferList: [input.buffer as ArrayBuffer] }) as Uint8Array
       } finally {
-        if (o?.background === true) background.done()
+        if (later) background.done()
         else foreground--
         background.next()
       }
@@ -96,12 +99,13 @@ class BackgroundQueue {
     this.#free = free
   }
 
-  async turn (): Promise<void> {
+  /** null when the task may start now (no await: it keeps its place among tasks submitted meanwhile). */
+  turn (): Promise<void> | null {
     if (this.#waiting.length === 0 && this.#running < this.#free()) {
       this.#running++
-      return
+      return null
     }
-    await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    return new Promise<void>((resolve) => this.#waiting.push(resolve))
   }
 
   done (): void {

@@ -5,8 +5,9 @@ export interface ParquetEncoder {
   /**
    * `dictionaryColumns`: the columns to dictionary-encode (see src/parquet/dictionary.ts); others are plain.
    * `metadata`: footer key-value metadata (src/parquet/quiver-metadata.ts).
-   * `background`: starts only while a thread is left over by foreground encodes (flushes), which
-   * go first (staged requests' row groups, src/pipeline/row-group-stream.ts).
+   * `background`: starts only on a thread left over by foreground encodes (flushes), or as the
+   * only background encode when there is none: flushes go first, staged requests' row groups
+   * (src/pipeline/row-group-stream.ts) never starve.
    */
   encode (ipc: Uint8Array, opts?: { dictionaryColumns?: readonly string[], metadata?: Record<string, string>, background?: boolean }): Promise<Uint8Array>
   readonly threads: number

@@ -154,19 +154,21 @@ t.test('an encode that fails fails the output and the writer; destroy() stops bo
   await t.rejects(out3, new Error('a staged object needs at least one row'))
 })
 
-t.test('the encoder pool: background encodes start only on threads no foreground encode wants', async (t) => {
+t.test('the encoder pool: background encodes take the threads foreground ones leave, one at a time when there are none', async (t) => {
   const pool = createEncoderPool({ threads: 1, compression: 'zstd' })
   t.teardown(() => pool.close())
   const big = toIpcStream(batchesOf(200_000, 0))
   const small = toIpcStream(batchesOf(1000, 0))
   await pool.encode(small.slice()) // the thread is up
   const order: string[] = []
-  const a = pool.encode(big.slice()).then(() => order.push('foreground a'))
-  const b = pool.encode(small.slice(), { background: true }).then(() => order.push('background b'))
-  const c = pool.encode(small.slice()).then(() => order.push('foreground c'))
-  await Promise.all([a, b, c])
-  t.same(order, ['foreground a', 'foreground c', 'background b'], 'the foreground encode queued later went first')
-  // With the thread free, a background encode starts at once.
-  await pool.encode(small.slice(), { background: true })
+  const run = (name: string, ipc: Uint8Array, background: boolean) => pool.encode(ipc.slice(), { background }).then(() => order.push(name))
+  const all = [
+    run('foreground a', big, false),
+    run('background b1', small, true), // the one background encode: it queues behind a
+    run('background b2', small, true), // waits for b1
+    run('foreground c', small, false) // goes before b2
+  ]
+  await Promise.all(all)
+  t.same(order, ['foreground a', 'background b1', 'foreground c', 'background b2'], 'the later foreground encode went before the waiting background one')
   t.equal(tableFromIPC(readParquet(await pool.encode(small.slice(), { background: true })).intoIPCStream()).numRows, 1000)
 })
