@@ -123,10 +123,9 @@ const SCALE: Record<number, { mul: number, div: number }> = {
  * centuries) and in BigInt otherwise; BigInt on every row would be ~10× slower. Division floors
  * (sub-microsecond digits dropped, also before 1970).
  */
-export function rescale (src: BigInt64Array, mul: number, div: number): BigInt64Array {
-  const out = new BigInt64Array(src.length)
+export function rescale (src: BigInt64Array, mul: number, div: number, out: BigInt64Array = new BigInt64Array(src.length)): BigInt64Array {
   const s = new Int32Array(src.buffer, src.byteOffset, src.length * 2)
-  const o = new Int32Array(out.buffer)
+  const o = new Int32Array(out.buffer, out.byteOffset, out.length * 2)
   const limit = Number.MAX_SAFE_INTEGER / mul
   for (let i = 0, j = 0; i < src.length; i++, j += 2) {
     const hi = s[j + 1]
@@ -158,15 +157,16 @@ function castType (t: DataType): DataType {
   return t.typeId === Type.List ? new (t.constructor as new (f: Field) => DataType)(kids[0]) : new Struct(kids)
 }
 
-function castData (d: Data, type: DataType): Data {
+function castData (d: Data, type: DataType, alloc?: (n: number) => BigInt64Array): Data {
   if (d.type === type || !needsCast(d.type)) return d
   if (d.typeId === Type.Timestamp) {
     const { mul, div } = SCALE[(d.type as Timestamp).unit]
-    const buffers = [d.valueOffsets, rescale(d.values, mul, div), d.nullBitmap, d.typeIds]
+    const values = d.values as BigInt64Array
+    const buffers = [d.valueOffsets, rescale(values, mul, div, alloc?.(values.length)), d.nullBitmap, d.typeIds]
     return d.clone(type, undefined, undefined, undefined, buffers as never)
   }
   const kids = type.children as Field[]
-  return d.clone(type, undefined, undefined, undefined, undefined, d.children.map((c, i) => castData(c, kids[i].type)))
+  return d.clone(type, undefined, undefined, undefined, undefined, d.children.map((c, i) => castData(c, kids[i].type, alloc)))
 }
 
 const castSchemas = new WeakMap<Schema, Schema>()
@@ -187,11 +187,38 @@ export function castSchema (schema: Schema): Schema {
 /**
  * Timestamps in s, ms or ns (also inside lists and structs) → microseconds, keeping the time
  * zone: Parquet readers (DuckDB, Spark, Athena) expect microsecond timestamps. Other columns are
- * shared, not copied; a batch without such columns is returned as is.
+ * shared, not copied; a batch without such columns is returned as is. `alloc`, if given, gives
+ * the memory of each rescaled column (n values), e.g. scratch reused from one message to the next.
  */
-export function castTimestampsToMicros (batch: RecordBatch): RecordBatch {
+export function castTimestampsToMicros (batch: RecordBatch, alloc?: (n: number) => BigInt64Array): RecordBatch {
   const out = castSchema(batch.schema)
   if (out === batch.schema) return batch
   const fields = out.fields
-  return batchOf(out, batch.data.children.map((c, i) => castData(c, fields[i].type)), batch.numRows)
+  return batchOf(out, batch.data.children.map((c, i) => castData(c, fields[i].type, alloc)), batch.numRows)
+}
+
+/**
+ * 64-bit column memory handed out from one reused buffer until reset(): for values that live
+ * only while one message is in hand (a staged request's µs timestamps and `__ingested_at`).
+ * A new message's values would otherwise be fresh memory each time, left to the collector.
+ */
+export class Int64Scratch {
+  #buf = new BigInt64Array(0)
+  #used = 0
+
+  /** Everything handed out before is free again. */
+  reset (): void {
+    this.#used = 0
+  }
+
+  take (n: number): BigInt64Array {
+    if (this.#used + n > this.#buf.length) {
+      // Earlier views keep the old buffer alive until they are dropped; the next reset() starts on the new one.
+      this.#buf = new BigInt64Array(Math.ceil((this.#used + n) * 1.25))
+      this.#used = 0
+    }
+    const out = this.#buf.subarray(this.#used, this.#used + n)
+    this.#used += n
+    return out
+  }
 }

@@ -2,7 +2,7 @@ import type { RecordBatch, Schema } from 'apache-arrow'
 import type { Config } from '../../config/schema.ts'
 import type { TopicRecord } from '../schema/topic-schema.ts'
 import { openArrowStream, type ArrowBatchStream } from '../arrow/decode.ts'
-import { castTimestampsToMicros, withIngestedAt } from '../arrow/encode.ts'
+import { castTimestampsToMicros, Int64Scratch, withIngestedAt } from '../arrow/encode.ts'
 import { matchSchema, normaliseBatch } from '../arrow/compare.ts'
 import { toArrowSchema } from '../schema/types.ts'
 import { prospectiveTopic, evolveForStream } from './evolve-stream.ts'
@@ -135,8 +135,13 @@ async function stage (o: StageOptions, existing: TopicRecord | null, stream: Arr
   let failed: unknown = null
   let batches = 0
 
+  // One message is in hand at a time, and write() has copied its rows when it resolves: its
+  // µs timestamps and `__ingested_at` can live in memory reused by the next message.
+  const scratch = new Int64Scratch()
+  const take = (n: number): BigInt64Array => scratch.take(n)
   const feed = async (raw: RecordBatch): Promise<void> => {
-    const b = withIngestedAt(castTimestampsToMicros(normaliseBatch(raw, target.schema, target.reorder)), at)
+    scratch.reset()
+    const b = withIngestedAt(castTimestampsToMicros(normaliseBatch(raw, target.schema, target.reorder), take), at, take(raw.numRows))
     batches++
     if (encoder === null) {
       const settings = encodeSettings(o.topic, b.schema)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Field, makeData, RecordBatch, Schema, Struct, TimeUnit, Timestamp, tableFromIPC } from 'apache-arrow'
-import { castTimestampsToMicros, INGESTED_AT_TYPE, rescale, toIpcStream, withIngestedAt } from '../../src/arrow/encode.ts'
+import { castTimestampsToMicros, INGESTED_AT_TYPE, Int64Scratch, rescale, toIpcStream, withIngestedAt } from '../../src/arrow/encode.ts'
 import { rowsToBatches } from '../../src/arrow/json.ts'
 import { formatType, toArrowSchema } from '../../src/schema/types.ts'
 import { makeBatch, makeTable, TEST_ARROW_SCHEMA } from '../helpers/arrow.ts'
@@ -65,6 +65,22 @@ t.test('castTimestampsToMicros rescales s, ms and ns (also nested), keeps the zo
   t.same([out.get(1)?.toJSON().s, out.get(1)?.toJSON().nested], [null, null], 'nulls kept')
   t.equal(castTimestampsToMicros(makeBatch(2)).schema, TEST_ARROW_SCHEMA, 'nothing to cast → the batch as is')
   t.equal(castTimestampsToMicros(b).schema, out.schema, 'output schema cached')
+
+  // The same values in memory from a scratch buffer, reused after reset() (the staged path, one message at a time).
+  const scratch = new Int64Scratch()
+  scratch.take(100) // grown once: every column below fits
+  scratch.reset()
+  const again = castTimestampsToMicros(b, (n) => scratch.take(n))
+  t.same(again.toArray().map((r) => JSON.stringify(r.toJSON(), (_k, x) => typeof x === 'bigint' ? String(x) : x)), out.toArray().map((r) => JSON.stringify(r.toJSON(), (_k, x) => typeof x === 'bigint' ? String(x) : x)))
+  const first = again.getChild('ms')!.data[0].values as BigInt64Array
+  t.ok(first.buffer === (again.getChild('s')!.data[0].values as BigInt64Array).buffer, 'every rescaled column lives in the scratch buffer')
+  scratch.reset()
+  const third = castTimestampsToMicros(b, (n) => scratch.take(n))
+  t.equal((third.getChild('s')!.data[0].values as BigInt64Array).buffer, first.buffer, 'reused after reset()')
+  const big = scratch.take(1000)
+  t.equal(big.length, 1000)
+  t.not(big.buffer, first.buffer, 'a larger request gets a larger buffer; earlier views keep the old one')
+  t.same(v('ms'), [1714564800123000n, -1000n], 'the first cast, made without scratch, is untouched')
 })
 
 t.test('rescale is exact at the edges and falls back to BigInt beyond 2^53', async (t) => {

@@ -277,3 +277,41 @@ test('two large requests are staged at once; a third is refused with 503 and sto
   const agg = await duck(t, `SELECT count(*)::INT AS n, count(DISTINCT id)::INT AS ids FROM read_parquet('${join(gw.dataDir, 'events')}/**/*.parquet')`)
   t.same(agg, { n: 2 * repeat * 20_000, ids: 20_000 })
 })
+
+test('a staged request converts every timestamp column (s, ms, ns, nested) to µs exactly, message after message', async (t) => {
+  const gw = await startGateway(t, { FLUSH_MAX_BYTES: String(MiB) }) // the staging threshold: 1 MiB
+  const fields = [
+    { name: 'id', type: 'int64', nullable: false },
+    { name: 'ms', type: 'timestamp[ms, tz=UTC]', nullable: true },
+    { name: 's', type: 'timestamp[s]', nullable: true },
+    { name: 'ns', type: 'timestamp[ns, tz=UTC]', nullable: true },
+    { name: 'nested', type: 'struct<at: timestamp[ms, tz=UTC]>', nullable: true }
+  ]
+  await createTopic(gw, 'times', { fields })
+  const BASE_MS = 1_767_225_600_000 // 2026-01-01
+  const rowsOf = (start: number, n: number) => Array.from({ length: n }, (_, i) => {
+    const r = start + i
+    // JSON-style numbers are epoch milliseconds whatever the unit (src/arrow/json-values.ts).
+    return { id: r, ms: BASE_MS + r, s: (BASE_MS / 1000 + r) * 1000, ns: `2026-01-01T00:00:00.${String(r % 1_000_000).padStart(6, '0')}789Z`, nested: r % 10 === 0 ? null : { at: BASE_MS - r } }
+  })
+  // Several messages, each converted in turn (the conversions' memory is reused between them).
+  const per = 20_000
+  const messages = Array.from({ length: 5 }, (_, k) => makeIpcStream(rowsOf(k * per, per), fields))
+  const [schemaMsg] = ipcMessages(messages[0])
+  const chunks = [messages[0].subarray(0, schemaMsg.end), ...messages.map((m) => { const [, b] = ipcMessages(m); return m.subarray(b.start, b.end) }), messages[0].subarray(messages[0].byteLength - 8)]
+  const length = chunks.reduce((n, c) => n + c.byteLength, 0)
+  t.ok(length > 2 * MiB, `a ${(length / MiB).toFixed(1)} MiB body: staged`)
+  const res = await post(`${gw.url}/v1/topics/times/records`, localToken(gw.dataDir, ['write']), chunks, length)
+  t.equal(res.status, 200, res.body)
+  t.equal(JSON.parse(res.body).rows, 5 * per)
+  const n = 5 * per
+  const bad = await duck(t, `SELECT count(*)::INT AS n,
+      count(*) FILTER (WHERE epoch_ms(ms) <> ${BASE_MS} + id)::INT AS ms,
+      count(*) FILTER (WHERE epoch(s)::BIGINT <> ${BASE_MS / 1000} + id)::INT AS s,
+      count(*) FILTER (WHERE epoch_us(ns) <> ${BASE_MS * 1000} + (id % 1000000))::INT AS ns,
+      count(*) FILTER (WHERE (id % 10 = 0) <> (nested IS NULL) OR epoch_ms(nested.at) <> ${BASE_MS} - id)::INT AS nested
+    FROM read_parquet('${join(gw.dataDir, 'times')}/**/*.parquet')`)
+  t.same(bad, { n, ms: 0, s: 0, ns: 0, nested: 0 }, 'every value exact (ns floored to µs)')
+  const objects = readdirSync(join(gw.dataDir, 'times'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.parquet'))
+  t.equal(objects.length, 1, 'one staged object')
+})
