@@ -199,12 +199,39 @@ t.test('desync shortens the second window once, by its fraction; the first and l
     async write () { times.push(clock.now()) }
   })
   const e = (payload: string): BatchEntry<string> => ({ payload, rows: 1, bytes: 10, partition: 'h', retain: false })
-  for (const payload of ['a', 'b', 'c']) {
+  for (const payload of ['a', 'b', 'c', 'd']) {
     const added = b.add(e(payload))
-    await clock.advance(200)
+    await clock.advance(250)
     await added
   }
   t.equal(calls, 1, 'asked once')
-  // a: window 0–200 (whole); b added at 200: 200–300 (half); c added at 400: 400–600 (whole).
-  t.same(times, [200, 300, 600])
+  // a: window 0–200 (whole); b added at 250, after a's flush started at 200: 200–300 (half);
+  // c added at 500, a whole window after b's flush started: 500–700 (whole); d added at 750:
+  // what is left of the window that c's flush started (700–900).
+  t.same(times, [200, 300, 700, 900])
+})
+
+t.test('windows follow one another under steady load: an entry added while a flush writes waits for the rest of the interval only', async (t) => {
+  const { b, clock, written, writtenAt, entry } = setup({ intervalMs: 100, writeMs: 30 })
+  // A closed-loop producer: sends again as soon as its entry is written.
+  const first = b.add(entry('a'))
+  await clock.advance(130)
+  await first
+  t.same(writtenAt, [130], 'first window whole (0–100), then the write (30)')
+  const second = b.add(entry('b')) // at 130, while nothing is buffered
+  const third = b.add(entry('c'))
+  await clock.advance(69)
+  t.same(written.length, 1, 'the next flush starts 100 after the previous one started (at 200), not before')
+  await clock.advance(31)
+  await Promise.all([second, third])
+  t.same(written.map((w) => w.payloads), [['a'], ['b', 'c']], 'the entries of one window share one write')
+  t.same(writtenAt, [130, 230], 'one round trip per interval: flushes started at 100 and 200')
+  // After an idle spell longer than the interval, the window is whole again.
+  await clock.advance(500)
+  const late = b.add(entry('d'))
+  await clock.advance(99)
+  t.equal(written.length, 2, 'the window after an idle spell is whole')
+  await clock.advance(1 + 30)
+  await late
+  t.same(writtenAt.at(-1), 860, 'added at 730: window 730–830, write 30')
 })
