@@ -14,7 +14,15 @@ import { waitFor } from '../helpers/wait.ts'
 const ROWS_PER_REQUEST = 20_000
 const REQUESTS = 10
 
-interface Run { stdout: () => string, launcherPid: number, serverPid: number, dataDir: string, exited: Promise<number | string> }
+interface Run {
+  stdout: () => string
+  launcherPid: number
+  serverPid: number
+  dataDir: string
+  exited: Promise<number | string>
+  /** Calls `fn` from the output handler itself, the moment `text` first appears in the output. */
+  onOutput: (text: string, fn: () => void) => void
+}
 
 const alive = (pid: number): boolean => {
   try {
@@ -26,7 +34,7 @@ const alive = (pid: number): boolean => {
 }
 
 /** Starts `command` in its own process group in a checkout copy; resolves once it is healthy and holds buffered, acked rows. */
-async function startWithRowsInFlight (t: Test, command: string, args: string[]): Promise<Run & { acked: number }> {
+async function startWithRowsInFlight (t: Test, command: string, args: string[], requests = REQUESTS): Promise<Run & { acked: number }> {
   const cwd = checkoutCopy(t)
   const dataDir = mkdtempSync(join(tmpdir(), 'quiver-signals-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
@@ -37,8 +45,20 @@ async function startWithRowsInFlight (t: Test, command: string, args: string[]):
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', FLUSH_INTERVAL_MS: '600000', ENCODER_THREADS: '1' }
   })
   let out = ''
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString() })
-  proc.stderr!.on('data', (d: Buffer) => { out += d.toString() })
+  const watches: Array<{ text: string, fn: () => void }> = []
+  const onData = (d: Buffer): void => {
+    out += d.toString()
+    for (const w of watches.splice(0)) {
+      if (out.includes(w.text)) w.fn()
+      else watches.push(w)
+    }
+  }
+  proc.stdout!.on('data', onData)
+  proc.stderr!.on('data', onData)
+  const onOutput = (text: string, fn: () => void): void => {
+    if (out.includes(text)) fn()
+    else watches.push({ text, fn })
+  }
   const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)))
   const url = `http://127.0.0.1:${port}`
   await waitFor(async () => (await fetch(`${url}/healthz`).then((r) => r.status, () => 0)) === 200, `healthy gateway\n${out}`, { timeoutMs: 120_000, everyMs: 100 })
@@ -55,14 +75,14 @@ async function startWithRowsInFlight (t: Test, command: string, args: string[]):
   })
   t.equal(created.status, 201)
   let acked = 0
-  for (let r = 0; r < REQUESTS; r++) {
+  for (let r = 0; r < requests; r++) {
     const body = Array.from({ length: ROWS_PER_REQUEST }, (_, i) => JSON.stringify({ id: r * ROWS_PER_REQUEST + i, note: `row ${r * ROWS_PER_REQUEST + i} of a request acknowledged before the signal` })).join('\n') + '\n'
     const res = await fetch(`${url}/v1/topics/signals/records?ack=accepted`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/x-ndjson' }, body })
     t.equal(res.status, 202)
     acked += ((await res.json()) as { rows: number }).rows
   }
-  t.equal(acked, REQUESTS * ROWS_PER_REQUEST)
-  return { stdout: () => out, launcherPid: proc.pid!, serverPid, dataDir, exited, acked }
+  t.equal(acked, requests * ROWS_PER_REQUEST)
+  return { stdout: () => out, launcherPid: proc.pid!, serverPid, dataDir, exited, acked, onOutput }
 }
 
 /** Rows on storage read back with DuckDB: count, distinct ids, min and max id. */
@@ -105,12 +125,20 @@ test('npm start, Ctrl-C (SIGINT to the whole group: npm, sh and the server): eve
 })
 
 test('node src/start.js (the built server in its own process): Ctrl-C twice during the flush loses nothing, exit 0', async (t) => {
-  const run = await startWithRowsInFlight(t, process.execPath, ['src/start.js'])
+  // Four times the rows of the other cases, so the flush outlasts the second Ctrl-C by far: with
+  // 200k rows it once ended, and the server exited, before the second signal was handled.
+  const run = await startWithRowsInFlight(t, process.execPath, ['src/start.js'], 4 * REQUESTS)
   t.notMatch(run.stdout(), /npm run build/, 'the copy\'s dist/ is current: no build')
+  let second = 0
+  // A second Ctrl-C the moment the flush is logged, not at the next poll.
+  run.onOutput('"msg":"shutting down: flushing buffers"', () => {
+    second = performance.now()
+    process.kill(-run.launcherPid, 'SIGINT')
+  })
   process.kill(-run.launcherPid, 'SIGINT')
-  await waitFor(() => run.stdout().includes('"msg":"shutting down: flushing buffers"'), 'the flush to begin')
-  process.kill(-run.launcherPid, 'SIGINT') // a second Ctrl-C
   t.equal(await run.exited, 0, 'exit code 0')
+  t.ok(second > 0, 'the second Ctrl-C was sent during the flush')
+  t.comment(`the server exited ${(performance.now() - second).toFixed(0)} ms after the second Ctrl-C`)
   await serverGone(t, run, 'two SIGINTs to the group')
   // Sent after the flush began, so it is a repeat, logged and ignored.
   t.ok((run.stdout().match(/already shutting down/g) ?? []).length >= 1, 'the repeat is logged and ignored')
