@@ -136,6 +136,9 @@ t.test('at most threads + 1 groups are turned into IPC at once; the groups a flu
   t.same(started, [0, 100], 'five full groups, two started: one encoding, one ready')
   ahead.add(b)
   const flushed = ahead.take('b', [b])
+  t.same(started, [0, 100], 'the flush\'s group is not turned into IPC while threads + 1 encodes run')
+  gates.shift()!()
+  await new Promise((resolve) => setImmediate(resolve))
   t.same(started, [0, 100, 500], 'the waiting flush does not queue behind groups nobody waits for yet')
   while (gates.length > 0) {
     gates.shift()!()
