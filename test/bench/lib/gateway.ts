@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { freePort, type Gateway } from '../../helpers/gateway.ts'
 import { startS3rver, type S3rverHandle } from '../../helpers/s3rver.ts'
 import { createLocalIssuer, loadOrCreateLocalKeys, type LocalIssuer } from '../../../src/auth/local-keys.ts'
 import type { Role } from '../../../src/auth/types.ts'
+import { ensureBuilt, SHIPPED_ROOT, SHIPPED_SERVER } from './shipped.ts'
 
 /** Teardown list standing in for tap's `t`: the helpers register cleanups on it. */
 export class Scope {
@@ -26,13 +26,12 @@ export interface BenchGateway extends Gateway {
   issuer: LocalIssuer
 }
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url))
-
 /**
- * Starts the real server process as `npm start` does (`node --import tsx src/server.ts`), like
- * test/helpers/gateway.ts but with extra node flags (--cpu-prof is refused in NODE_OPTIONS) and the
- * local auth provider's signing key created in DATA_DIR first, so this process can mint tokens the
- * gateway accepts without an admin round trip.
+ * Starts the shipped build as production runs it (`node dist/src/server.js`, built first when a
+ * source is newer), like test/helpers/gateway.ts but with extra node flags (--cpu-prof is refused
+ * in NODE_OPTIONS) and the local auth provider's signing key created in DATA_DIR first, so this
+ * process can mint tokens the gateway accepts without an admin round trip. (Until 2026-12-03 it
+ * ran the TypeScript sources under tsx.) The matrix and cold start go through `npm start` itself.
  */
 export async function launchGateway (scope: Scope, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchGateway> {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'quiver-bench-'))
@@ -42,8 +41,9 @@ export async function launchGateway (scope: Scope, env: Record<string, string> =
   const port = await freePort()
   let out = ''
   let err = ''
-  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src', 'server.ts')], {
-    cwd: ROOT,
+  ensureBuilt()
+  const proc = spawn(process.execPath, [...nodeArgs, SHIPPED_SERVER], {
+    cwd: SHIPPED_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env, PORT: String(port), DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'pipe']
   })

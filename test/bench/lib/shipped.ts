@@ -12,6 +12,10 @@ import { log } from './table.ts'
 // BENCH_ROOT: another checkout's build to run instead (e.g. the commit before a change, in the same run).
 const ROOT = process.env.BENCH_ROOT ?? fileURLToPath(new URL('../../..', import.meta.url))
 
+/** The shipped build's entry point: what `node dist/src/server.js` (production, the Docker image) runs. */
+export const SHIPPED_ROOT = ROOT
+export const SHIPPED_SERVER = join(ROOT, 'dist', 'src', 'server.js')
+
 export interface ShippedGateway {
   url: string
   /** The server process itself (under npm and its shell): the one whose CPU and RSS count. */
