@@ -97,11 +97,18 @@ t.test('ws `_socket`: the TCP socket the ingest session corks (src/ws/ingest-ses
   t.same(got, ['a', 'b'])
 })
 
-t.test('node http: `socket._httpMessage` (src/http/client-error.ts) and `destroySoon` (src/http/linger.ts)', async (t) => {
+t.test('node http: `socket._httpMessage` (src/http/client-error.ts), `destroySoon`, `_dump` and `_handle.readStart` (src/http/linger.ts)', async (t) => {
   let seen: { message: unknown, res: ServerResponse } | null = null
   let destroySoonCalled = false
+  let internals: Record<string, string> = {}
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     seen = { message: (req.socket as Socket & { _httpMessage?: unknown })._httpMessage, res }
+    // linger.ts drains a refused body with these: Node's own discard, and the socket's handle.
+    internals = {
+      dump: typeof (req as IncomingMessage & { _dump?: unknown })._dump,
+      reading: typeof (req.socket as Socket & { _handle?: { reading?: unknown } })._handle?.reading,
+      readStart: typeof (req.socket as Socket & { _handle?: { readStart?: unknown } })._handle?.readStart
+    }
     const original = req.socket.destroySoon
     req.socket.destroySoon = function (this: Socket) { destroySoonCalled = true; return original.call(this) }
     res.writeHead(200, { connection: 'close' }).end('ok')
@@ -117,6 +124,7 @@ t.test('node http: `socket._httpMessage` (src/http/client-error.ts) and `destroy
   t.equal(seen!.message, seen!.res, 'the socket points at the response under way')
   t.ok(seen!.res.headersSent)
   t.ok(destroySoonCalled, 'a connection: close answer ends through socket.destroySoon()')
+  t.same(internals, { dump: 'function', reading: 'boolean', readStart: 'function' }, 'IncomingMessage#_dump, the socket handle\'s reading and readStart()')
 })
 
 // src/auth/jwks.ts uses get-jwks as its key cache and relies on these of its internals (then

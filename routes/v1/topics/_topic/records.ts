@@ -104,7 +104,7 @@ const recordsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       // answering, once the client had a chance to read the answer (src/http/linger.ts).
       if (!request.raw.readableEnded) {
         reply.header('connection', 'close')
-        lingerBeforeClose(request.raw.socket)
+        lingerBeforeClose(request.raw)
       }
       throw err
     }
