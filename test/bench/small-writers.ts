@@ -8,7 +8,7 @@ import { openMany, Producer } from './lib/ws-producer.ts'
 import { log, MiB, percentile, type BenchResult } from './lib/table.ts'
 import type { BenchOptions } from './throughput.ts'
 import { profileArgs, summariseProfiles } from './lib/profile.ts'
-import { WS_PER_PRINCIPAL } from './lib/matrix-cases.ts'
+import { WS_PER_PRINCIPAL, writerTokens } from './lib/matrix-cases.ts'
 
 const WRITERS = 1000
 const TOPICS = 10
@@ -46,12 +46,12 @@ export async function smallWriters (opts: BenchOptions): Promise<BenchResult> {
     const gw = await launchGateway(scope, { FLUSH_INTERVAL_MS: String(FLUSH_INTERVAL_MS) }, prof?.args)
     // Producers are many services, not one: WS_MAX_CONNECTIONS_PER_SUB (100 by default) holds per
     // principal, so they sign in as WRITERS / WS_PER_PRINCIPAL principals.
-    const tokens = Array.from({ length: Math.ceil(WRITERS / WS_PER_PRINCIPAL) }, (_, i) => gw.token(['write'], `bench-small-${i}`))
+    const { tokens, principals } = writerTokens(gw, WRITERS, 'bench-small')
     const wsBase = gw.url.replace('http:', 'ws:')
-    log(`small writers: opening ${WRITERS} WebSocket producers as ${tokens.length} principals`)
+    log(`small writers: opening ${WRITERS} WebSocket producers as ${principals} principals`)
     const t0 = performance.now()
-    const { open: producers, failed, firstError } = await openMany((i) => new Producer(`${wsBase}/v1/topics/bench_small_${i % TOPICS}/stream`, tokens[Math.floor(i / WS_PER_PRINCIPAL)]), WRITERS, 100, 60_000)
-    notes.push(`${producers.length} producers open in ${((performance.now() - t0) / 1000).toFixed(1)} s as ${tokens.length} principals of ${WS_PER_PRINCIPAL}${failed ? `, ${failed} failed (${firstError})` : ''}`)
+    const { open: producers, failed, firstError } = await openMany((i) => new Producer(`${wsBase}/v1/topics/bench_small_${i % TOPICS}/stream`, tokens[i]), WRITERS, 100, 60_000)
+    notes.push(`${producers.length} producers open in ${((performance.now() - t0) / 1000).toFixed(1)} s as ${principals} principals of ${WS_PER_PRINCIPAL}${failed ? `, ${failed} failed (${firstError})` : ''}`)
     figures.push({ name: 'producers connected', value: producers.length, target: `all ${WRITERS.toLocaleString('en-US')}`, pass: producers.length === WRITERS })
     if (producers.length === 0) throw new Error(`no producer could connect: ${firstError}`)
     const runStart = Date.now()

@@ -22,13 +22,23 @@ export async function adminFlush (gw: ShippedGateway): Promise<void> {
  */
 export const WS_PER_PRINCIPAL = 50
 
+/**
+ * Write tokens for `n` producers, WS_PER_PRINCIPAL per principal (`${prefix}-0`, `${prefix}-1`, …):
+ * `tokens[i]` is producer i's, `principals` how many identities they are.
+ */
+export function writerTokens (gw: { token: (roles: ['write'], subject: string) => string }, n: number, prefix: string): { tokens: string[], principals: number } {
+  const principals = Math.ceil(n / WS_PER_PRINCIPAL)
+  const own = Array.from({ length: principals }, (_, i) => gw.token(['write'], `${prefix}-${i}`))
+  return { tokens: Array.from({ length: n }, (_, i) => own[Math.floor(i / WS_PER_PRINCIPAL)]), principals }
+}
+
 /** 200 WebSocket producers, 1,000-row messages, `inFlight` (4) in flight each, default flush interval. */
 export async function smallWriters (scope: Scope, seconds: number, inFlight = 4): Promise<Cell & { flushMs: number, principals: number }> {
   const gw = await launchShipped(scope, {})
   const msg = ipcOf([userBatch(1000, 3)])
   const n = 200
-  const tokens = Array.from({ length: Math.ceil(n / WS_PER_PRINCIPAL) }, (_, i) => gw.token(['write'], `bench-ws-${i}`))
-  const { open, failed, firstError } = await openMany((i) => new Producer(`${gw.url.replace('http:', 'ws:')}/v1/topics/small/stream`, tokens[Math.floor(i / WS_PER_PRINCIPAL)]), n, 50, 60_000)
+  const { tokens, principals } = writerTokens(gw, n, 'bench-ws')
+  const { open, failed, firstError } = await openMany((i) => new Producer(`${gw.url.replace('http:', 'ws:')}/v1/topics/small/stream`, tokens[i]), n, 50, 60_000)
   if (failed > 0) throw new Error(`${failed} producers failed to open: ${firstError}`)
   // One message first: 200 first writers racing the topic's auto-creation measured ~10 s of
   // creation retries at load 15, not the steady state.
@@ -55,7 +65,7 @@ export async function smallWriters (scope: Scope, seconds: number, inFlight = 4)
   const errors = open.reduce((k, p) => k + p.stats.errors, 0)
   for (const p of open) p.close()
   await gw.stop()
-  return { mibPerS: rows * msg.byteLength / 1000 / MiB / s, rowsPerS: rows / s, p50: percentile(lat, 50), p99: percentile(lat, 99), cores: c.gatewayCores, rssPeak: rss.peak / MiB, errors, lastError: open.find((p) => p.lastError)?.lastError ?? '', flushMs: 1000, principals: tokens.length }
+  return { mibPerS: rows * msg.byteLength / 1000 / MiB / s, rowsPerS: rows / s, p50: percentile(lat, 50), p99: percentile(lat, 99), cores: c.gatewayCores, rssPeak: rss.peak / MiB, errors, lastError: open.find((p) => p.lastError)?.lastError ?? '', flushMs: 1000, principals }
 }
 
 /** One streamed body of `bytes` of `rowsPerBatch`-row batches, ack=accepted: the gateway's RSS peak. */
