@@ -26,8 +26,13 @@ export interface ShippedGateway {
   stderr: () => string
 }
 
+// One check per bench process: the sources do not change under a run, and each check walks the tree in a child process.
+let checked = false
+
 /** Builds dist/ when a source is newer than it, as `npm start` would otherwise fall back to tsx. */
 export function ensureBuilt (): void {
+  if (checked) return
+  checked = true
   const out = execFileSync(process.execPath, ['-e', `
     const { statSync, readdirSync } = require('node:fs'); const { join, extname } = require('node:path')
     const kinds = new Set(['.ts', '.js', '.html', '.css', '.json'])
