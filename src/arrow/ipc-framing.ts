@@ -19,6 +19,9 @@ export interface FrameLimits {
 
 export type ByteSource = AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>
 
+/** A body's buffer is allocated once 1/BODY_PROOF of it has arrived (IpcFramer.body). */
+const BODY_PROOF = 4
+
 const HEADER_NAMES = ['none', 'schema', 'dictionary batch', 'record batch', 'tensor', 'sparse tensor']
 
 /**
@@ -44,15 +47,50 @@ export class IpcFramer {
   /** Pulls chunks until `n` bytes are buffered; false if the input ends first. */
   private async fill (n: number): Promise<boolean> {
     while (this.buffered < n) {
-      if (this.done) return false
-      const r = await this.it.next()
-      if (r.done === true) { this.done = true; return false }
-      const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value
-      this.bytes += chunk.byteLength
-      if (this.bytes > this.limits.maxBytes) throw new PayloadTooLargeError(this.limits.maxBytes)
+      const chunk = await this.pull()
+      if (chunk === null) return false
       if (chunk.byteLength > 0) { this.chunks.push(chunk); this.buffered += chunk.byteLength }
     }
     return true
+  }
+
+  /** The next input chunk, counted against maxBytes; null at the end of input. */
+  private async pull (): Promise<Uint8Array | null> {
+    if (this.done) return null
+    const r = await this.it.next()
+    if (r.done === true) { this.done = true; return null }
+    const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value
+    this.bytes += chunk.byteLength
+    if (this.bytes > this.limits.maxBytes) throw new PayloadTooLargeError(this.limits.maxBytes)
+    return chunk
+  }
+
+  /**
+   * A message body of `n` bytes: a view of the input when one chunk holds it all (a WebSocket
+   * message), else one buffer the rest of the input is copied into chunk by chunk as it arrives,
+   * so that a large message is in memory about once, not also as all the chunks it came in
+   * (twice its size at the copy, and the chunks left as garbage). The buffer is taken once a
+   * quarter of the body has arrived: a length prefix alone never allocates more than four times
+   * what the client has sent. Null if the input ends first.
+   */
+  private async body (n: number): Promise<Uint8Array | null> {
+    if (!await this.fill(Math.min(n, Math.max(1, Math.ceil(n / BODY_PROOF))))) return null
+    if (this.buffered >= n) return this.take(n)
+    const out = this.limits.alloc?.(n) ?? new Uint8Array(n)
+    let at = 0
+    for (const c of this.chunks) { out.set(c, at); at += c.byteLength }
+    this.chunks = []
+    this.buffered = 0
+    while (at < n) {
+      const c = await this.pull()
+      if (c === null) return null
+      const k = Math.min(c.byteLength, n - at)
+      out.set(k === c.byteLength ? c : c.subarray(0, k), at)
+      at += k
+      if (k < c.byteLength) { this.chunks.push(c.subarray(k)); this.buffered = c.byteLength - k }
+    }
+    this.consumed += n
+    return out
   }
 
   private take (n: number): Uint8Array {
@@ -121,15 +159,18 @@ export class IpcFramer {
           : `unexpected ${name} message at message ${this.messages + 1}`)
       }
       this.checkLength('body length', bodyLength, this.limits.maxMessageBytes - metaLen)
-      if (!await this.fill(bodyLength)) this.truncated('the body')
       const head = new Uint8Array(prefix + metaLen)
       const dv = new DataView(head.buffer)
       if (prefix === 8) dv.setInt32(0, -1, true)
       dv.setInt32(prefix - 4, metaLen, true)
       head.set(meta, prefix)
-      this.messages++
+      // The header goes first: the reader asks for the body only once it has parsed it.
+      if (bodyLength === 0) { this.messages++; yield head; continue }
       yield head
-      if (bodyLength > 0) yield this.take(bodyLength)
+      const body = await this.body(bodyLength)
+      if (body === null) this.truncated('the body')
+      this.messages++
+      yield body
     }
   }
 }

@@ -58,3 +58,28 @@ t.test('bodies over maxBytes are 413, counted as they arrive', async (t) => {
   t.ok(pulled <= 10_500, `stopped reading at ${pulled} bytes`)
   t.equal((await readArrowStream(streamOf([ipc]), { maxBytes: ipc.byteLength })).rows, 2000, 'exactly maxBytes is fine')
 })
+
+t.test('a body spanning chunks is copied into one buffer as it arrives, taken once a quarter of it is in', async (t) => {
+  const ipc = makeIpcStream(60_000, { batchRows: 60_000 }) // one record batch of ~2 MiB
+  const message = ipcMessages(ipc)[1]
+  const bodyStart = message.meta + message.metaLen
+  const bodyBytes = message.end - bodyStart
+  t.ok(bodyBytes > 1024 * 1024, 'a body of over 1 MiB')
+  let pulled = 0
+  const allocs: Array<{ n: number, pulledAt: number }> = []
+  async function * counting () { for (const c of chunked(ipc, 65_536)) { pulled += c.byteLength; yield c } }
+  const read = await readArrowStream(counting(), { ...LIMITS, alloc: (n) => { allocs.push({ n, pulledAt: pulled }); return new Uint8Array(n) } })
+  t.equal(read.rows, 60_000)
+  t.same(read.batches[0].getChild('id')!.get(59_999), makeBatch(60_000).getChild('id')!.get(59_999))
+  t.same(allocs.map((a) => a.n), [bodyBytes], 'one buffer, for the body')
+  const before = allocs[0].pulledAt - bodyStart // body bytes in when it was taken
+  t.ok(before >= bodyBytes / 4 && before < bodyBytes / 4 + 65_536, `taken with ${before} of ${bodyBytes} body bytes in (a quarter, to the chunk)`)
+
+  // A length prefix alone allocates nothing: a body claimed at 40 MiB, 1 MiB sent, then the end.
+  const claimed = setBodyLength(ipc, 1, 40n * 1024n * 1024n)
+  const sent = claimed.subarray(0, bodyStart + 1024 * 1024)
+  allocs.length = 0
+  await t.rejects(readArrowStream(streamOf(chunked(sent, 65_536)), { ...LIMITS, alloc: (n) => { allocs.push({ n, pulledAt: pulled }); return new Uint8Array(n) } }),
+    ARROW(`truncated stream: input ended inside the body of message 2 (after ${sent.byteLength} bytes)`))
+  t.same(allocs, [], 'no buffer was taken for a body a quarter of which never came')
+})
