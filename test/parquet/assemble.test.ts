@@ -225,6 +225,70 @@ t.test('streaming: a part is let go once its data was written; only its footer e
   t.equal(back.getChild('country')!.get(3), COUNTRIES[3], 'statistics and names survive the copy')
 })
 
+t.test('footer entries are kept as Thrift bytes (~30 bytes of heap a column chunk here, ~1,750 as objects): 300 groups of 40 columns, a long row group list, extra metadata and page indexes read back', async (t) => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const fields = Array.from({ length: 40 }, (_, i) => new Field(`c${i}`, new Int64(), false))
+  const wide = new Schema(fields)
+  const n = 10
+  const batch = new RecordBatch(wide, makeData({
+    type: new Struct(fields),
+    length: n,
+    nullCount: 0,
+    children: fields.map((_f, i) => makeData({ type: new Int64(), length: n, data: BigInt64Array.from({ length: n }, (_v, r) => BigInt(r * 1000 + i)) }))
+  }))
+  const part = writeParquet(WasmTable.fromIPCStream(tableToIPC(new Table([batch]), 'stream')), writerProperties('zstd', 1 << 20))
+  const a = new ParquetAssembler()
+  const chunks: Uint8Array[] = [ParquetAssembler.head]
+  gc()
+  const before = process.memoryUsage().heapUsed
+  for (let i = 0; i < 300; i++) chunks.push(a.add(part).slice())
+  gc()
+  const perChunk = (process.memoryUsage().heapUsed - before) / (300 * 40) // the data copies are outside the heap
+  t.ok(perChunk < 400, `the assembler keeps ${perChunk.toFixed(0)} bytes of heap per column chunk (under 400)`)
+  chunks.push(...a.finish({ 'quiver.idempotency_keys': 'k1:1' }))
+  const object = Buffer.concat(chunks)
+  t.equal(object.byteLength, a.bytes)
+
+  const meta = parquetMetadata(object.buffer.slice(object.byteOffset, object.byteOffset + object.byteLength) as ArrayBuffer)
+  t.equal(meta.row_groups.length, 300, 'over 14 row groups: the list header with its own length')
+  t.equal(Number(meta.num_rows), 3000)
+  t.same(meta.key_value_metadata!.filter((kv) => kv.key.startsWith('quiver.')), [{ key: 'quiver.idempotency_keys', value: 'k1:1' }])
+  t.ok(meta.created_by !== undefined && meta.created_by.length > 0, 'fields after the row groups (created_by) come through')
+  let columnIndexes = 0
+  let offsetIndexes = 0
+  let misplaced = 0
+  const ends: number[] = []
+  for (const rg of meta.row_groups) {
+    for (const cc of rg.columns) {
+      const md = cc.meta_data!
+      if (cc.offset_index_offset !== undefined) {
+        offsetIndexes++
+        const index = readOffsetIndex({ view: new DataView(object.buffer, object.byteOffset + Number(cc.offset_index_offset), cc.offset_index_length!), offset: 0 })
+        if (Number(index.page_locations[0].offset) !== Number(md.data_page_offset)) misplaced++
+        ends.push(Number(cc.offset_index_offset) + cc.offset_index_length!)
+      }
+      if (cc.column_index_offset !== undefined) {
+        columnIndexes++
+        ends.push(Number(cc.column_index_offset) + cc.column_index_length!)
+      }
+    }
+  }
+  t.equal(misplaced, 0, 'every offset index\'s first page is its chunk\'s data page')
+  t.ok(columnIndexes > 0 && offsetIndexes > 0, `page indexes written (${columnIndexes} column, ${offsetIndexes} offset)`)
+  const footerStart = object.byteLength - 8 - object.readUInt32LE(object.byteLength - 8)
+  t.equal(Math.max(...ends), footerStart, 'the page indexes end where the footer starts')
+
+  const dir = t.testdir()
+  writeFileSync(join(dir, 'wide.parquet'), object)
+  const conn = await duck(t)
+  const sums = await conn.runAndReadAll(`SELECT count(*)::INTEGER AS n, sum(c7)::BIGINT::VARCHAR AS s7, count(DISTINCT c39)::INTEGER AS d FROM read_parquet('${join(dir, 'wide.parquet')}')`)
+  t.same(sums.getRowObjectsJS(), [{ n: 3000, s7: String(300 * (45 * 1000 + 10 * 7)), d: 10 }])
+  const pa = pl.readParquet(object)
+  t.equal(pa.height, 3000)
+  t.equal(Number(pa.getColumn('c39').sum()), 300 * (45 * 1000 + 10 * 39))
+})
+
 t.test('refuses parts it cannot join, naming the part', async (t) => {
   const part = encode([batchOf(0, 10)])
   const other = writeParquet(WasmTable.fromIPCStream(tableToIPC(new Table({ x: vectorFromArray([1, 2, 3]) }), 'stream')), writerProperties('zstd', 1024))
