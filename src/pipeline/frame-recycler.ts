@@ -2,8 +2,12 @@ import { DataType, type Field, type Schema } from 'apache-arrow'
 
 /** Copies smaller than this are plain allocations: malloc reuses small blocks well by itself. */
 const MIN_BYTES = 256 * 1024
-/** Buffers kept for the next messages: a message body, and one spare for a larger one. */
-const KEEP = 2
+/**
+ * Buffers kept for the next messages: one, the largest (it takes any smaller message too). One
+ * message is in hand at a time; keeping a second for the 50 MiB messages of a wide table held
+ * 50 MiB more for nothing.
+ */
+const KEEP = 1
 
 /**
  * The buffers a staged request's framer copies record-batch bodies into (a body spanning socket
@@ -20,9 +24,17 @@ export class FrameRecycler {
   #lent: ArrayBuffer[] = []
   #on = false
 
-  /** For the framer's `alloc`: a new buffer until start(), a reused one (when it fits) after. */
+  /**
+   * For the framer's `alloc`: a new buffer until start() (remembered, so that recycle() can
+   * take it once the batches held before staging were written), a reused one (when it fits) after.
+   */
   readonly alloc = (n: number): Uint8Array => {
-    if (!this.#on || n < MIN_BYTES) return new Uint8Array(n)
+    if (n < MIN_BYTES) return new Uint8Array(n)
+    if (!this.#on) {
+      const ab = new ArrayBuffer(n)
+      this.#lent.push(ab)
+      return new Uint8Array(ab)
+    }
     let best = -1
     for (let i = 0; i < this.#free.length; i++) {
       if (this.#free[i].byteLength >= n && (best < 0 || this.#free[i].byteLength < this.#free[best].byteLength)) best = i
@@ -33,19 +45,22 @@ export class FrameRecycler {
   }
 
   /**
-   * From now on, every buffer lent is given back by recycle(): call once nothing read before
-   * (batches held while the request was still small) points into what alloc() returns next.
-   * Stays off for a schema with dictionary-encoded columns.
+   * From now on, every buffer lent (those lent before included) is given back by recycle().
+   * Stays off for a schema with dictionary-encoded columns (and then forgets what it lent).
    */
   start (schema: Schema): void {
     this.#on = !schema.fields.some(hasDictionary)
+    if (!this.#on) this.#lent = []
   }
 
   /** Nothing reads the messages read so far any more: their buffers take the next ones. */
   recycle (): void {
-    if (this.#lent.length === 0) return
+    if (!this.#on || this.#lent.length === 0) return
     this.#free.push(...this.#lent.splice(0))
-    if (this.#free.length > KEEP) this.#free = this.#free.sort((a, b) => b.byteLength - a.byteLength).slice(0, KEEP)
+    // The newest first: the readers in front (the framer, apache-arrow's async generators) may
+    // keep the last message's buffer in a suspended frame until the next message arrives, so
+    // keeping an older one would hold two.
+    if (this.#free.length > KEEP) this.#free = this.#free.slice(-KEEP)
   }
 }
 

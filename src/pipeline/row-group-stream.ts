@@ -28,6 +28,14 @@ export interface RowGroupStreamOptions {
 
 interface Open { slab: Uint8Array, used: number, rows: number }
 
+/** What RowGroupStream.write does to each slice of a batch before copying it (see there). */
+export interface Shape {
+  /** The slice's rows as written; its memory may be reused once the next slice is shaped. */
+  rows: (slice: RecordBatch) => RecordBatch
+  /** Bytes a row gains (e.g. 8 for an added int64 column). */
+  extraPerRow: number
+}
+
 /**
  * One Parquet object for a request too large to hold (src/ingest/large-request.ts), on the path
  * buffered rows take (src/pipeline/encode-ahead.ts): rows are cut into row groups of
@@ -67,16 +75,22 @@ export class RowGroupStream {
   /**
    * Copies the batch's rows into row groups (the batch's buffers may be reused as soon as this
    * resolves); waits while `window` groups are encoding or waiting for the output.
+   *
+   * `shape`, if given, turns each slice of the batch into the rows written (of this stream's
+   * schema) just before they are copied, and `shape.extraPerRow` says how many bytes a row gains
+   * on the way: a staged request's timestamp casts and `__ingested_at` then take memory for one
+   * group's rows at a time (reused from slice to slice), not for the whole message.
    */
-  async write (batch: RecordBatch): Promise<void> {
+  async write (batch: RecordBatch, shape?: Shape): Promise<void> {
     if (this.#error) throw this.#error
     if (batch.numRows === 0) return
-    const perRow = Math.max(1, batchBytes(batch) / batch.numRows)
+    const perRow = Math.max(1, batchBytes(batch) / batch.numRows + (shape?.extraPerRow ?? 0))
     for (let at = 0; at < batch.numRows;) {
       const open = this.#open ??= this.#start()
       const room = Math.max(1, Math.ceil((this.#o.rowGroupBytes - open.used) / perRow))
       const n = Math.min(room, batch.numRows - at)
-      this.#pieces.write(at === 0 && n === batch.numRows ? batch : batch.slice(at, at + n), (size) => this.#room(open, size))
+      const slice = at === 0 && n === batch.numRows ? batch : batch.slice(at, at + n)
+      this.#pieces.write(shape === undefined ? slice : shape.rows(slice), (size) => this.#room(open, size))
       open.rows += n
       this.#rowsIn += n
       at += n
