@@ -44,6 +44,13 @@ export interface StageOptions {
    */
   pool: ParquetEncoder
   /**
+   * Told what the request will hold in memory at once beyond the threshold, so that its
+   * reservation covers it (src/ingest/service.ts): a record batch is held whole (`bytes` its
+   * body), and a request to a partitioned topic is held whole (Infinity). `what` names it in the
+   * 413 when it cannot fit in MAX_BUFFERED_BYTES even alone.
+   */
+  holds?: (bytes: number, what: string) => void
+  /**
    * Takes one of the ingest service's staging slots (each staged request holds its windows,
    * src/pipeline/row-group-stream.ts) and returns its release; throws OverloadedError when none is free.
    */
@@ -93,7 +100,11 @@ export async function readOrStage (o: StageOptions): Promise<StageOutcome> {
   // Arrow bodies are framed into reused buffers (frame-recycler.ts); a JSON body's batches are
   // built by its reader (`open`), so the recycler lends nothing for them.
   const frames = new FrameRecycler()
-  const stream = o.open !== undefined ? await o.open(found) : await openArrowStream(o.body, { maxBytes: o.maxBytes, alloc: frames.alloc })
+  const alloc = (n: number): Uint8Array => {
+    o.holds?.(n, `A record batch of ${n} bytes`)
+    return frames.alloc(n)
+  }
+  const stream = o.open !== undefined ? await o.open(found) : await openArrowStream(o.body, { maxBytes: o.maxBytes, alloc })
   // A stream adding nullable fields is read against the schema it evolves the topic to; the
   // topic evolves only once the whole body was valid (src/ingest/evolve-stream.ts).
   const existing = found && prospectiveTopic(found, stream.schema, o.catalog.evolve !== undefined)
@@ -103,6 +114,7 @@ export async function readOrStage (o: StageOptions): Promise<StageOutcome> {
   // A partitioned topic's request is split by partition in the pipeline: one streamed object per
   // request cannot hold several partitions (lake; staging per partition is not built yet).
   const partitioned = existing !== null && !isArrivalHourly(specOf(existing))
+  if (partitioned) o.holds?.(Infinity, `A request to partitioned topic "${o.topic}"`)
   if ((!o.large || partitioned) && await holdUntil(stream, held, partitioned ? Infinity : o.thresholdBytes)) {
     const topic = await resolve()
     const batches = validateStream(topic, { schema: stream.schema, batches: held })

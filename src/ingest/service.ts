@@ -4,7 +4,7 @@ import type { ParquetEncoder } from '../parquet/types.ts'
 import type { QuiverPipeline } from '../pipeline/pipeline.ts'
 import type { AckMode, IngestKey } from '../pipeline/types.ts'
 import type { DecodedMessage, PreparedMessage } from './messages.ts'
-import { OverloadedError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.ts'
+import { HeldTooLargeError, OverloadedError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.ts'
 import { readArrowMessage } from '../arrow/decode.ts'
 import { BufferPool } from '../arrow/buffer-pool.ts'
 import { sniffArrowFile } from '../arrow/file-sniff.ts'
@@ -49,6 +49,9 @@ export type IngestService = ReturnType<typeof createIngestService>
 /** Each staged request holds its windows (src/pipeline/row-group-stream.ts): more get a 503 and retry. */
 export const MAX_STAGED_REQUESTS = 2
 
+/** What a request may hold in memory (its reservation's ceiling), and what to call it when that cannot fit. */
+interface HeldLimit { ceiling: number, what: string }
+
 /**
  * The ingest service both transports call (HTTP records route, WebSocket ingest session): admission
  * against MAX_BUFFERED_BYTES, reading every media type, staging large requests, validation and
@@ -68,14 +71,20 @@ export function createIngestService (o: IngestServiceOptions) {
   const stagingSlots = MAX_STAGED_REQUESTS
   let staging = 0
 
-  /** A body whose bytes are reserved as they arrive, up to `ceiling` (what the request may hold in memory). */
-  async function * metered (body: Body, r: Reservation, ceiling: number, refused: { err: Error | null }): AsyncGenerator<Uint8Array> {
+  /**
+   * A body whose bytes are reserved as they arrive, up to `held.ceiling` (what the request may
+   * hold in memory; the staging path raises it for what it must hold whole). What can never fit
+   * in the budget, even alone, is a 413 rather than a 503 to retry forever.
+   */
+  async function * metered (body: Body, r: Reservation, held: HeldLimit, refused: { err: Error | null }): AsyncGenerator<Uint8Array> {
     let seen = 0
     for await (const c of body as AsyncIterable<Uint8Array | string>) {
       const chunk = typeof c === 'string' ? Buffer.from(c) : c
       seen += chunk.byteLength
-      const more = Math.min(seen, ceiling) - r.bytes
-      if (more > 0 && !r.grow(more)) throw (refused.err = new OverloadedError())
+      const more = Math.min(seen, held.ceiling) - r.bytes
+      if (more > 0 && !r.grow(more)) {
+        throw (refused.err = r.bytes + more > admission.cap ? new HeldTooLargeError(held.what, admission.cap) : new OverloadedError())
+      }
       yield chunk
     }
   }
@@ -94,13 +103,15 @@ export function createIngestService (o: IngestServiceOptions) {
     // An Arrow stream or a JSON body too large to buffer is staged: it never holds more than the threshold.
     const json = mediaType === NDJSON || mediaType === JSON_ARRAY
     const stageable = mediaType === ARROW_STREAM || json
-    const ceiling = stageable ? largeBytes : config.MAX_REQUEST_BYTES
-    const reservation = admission.reserve(Math.min(req.length ?? 0, ceiling))
+    const held: HeldLimit = stageable
+      ? { ceiling: largeBytes, what: 'This request' }
+      : { ceiling: config.MAX_REQUEST_BYTES, what: `A ${mediaType === ARROW_FILE ? 'Arrow IPC file' : 'request'} body` }
+    const reservation = admission.reserve(Math.min(req.length ?? 0, held.ceiling))
     let release: (() => void) | undefined
     // Readers wrap what their source throws (a 400 for a broken stream): a refusal stays a 503.
     const refused: { err: Error | null } = { err: null }
     try {
-      const body = metered(source, reservation, ceiling, refused)
+      const body = metered(source, reservation, held, refused)
       let read
       if (stageable && !(req.length !== undefined && req.length <= largeBytes)) {
         const out = await readOrStage({
@@ -115,6 +126,11 @@ export function createIngestService (o: IngestServiceOptions) {
           large: req.length !== undefined && req.length > largeBytes,
           length: req.length,
           pool: o.encoder,
+          holds: (bytes, what) => {
+            // Reserved from the body's next bytes on (metered): a record batch larger than the
+            // threshold, or every byte of a request to a partitioned topic, is in memory whole.
+            if (bytes > held.ceiling) Object.assign(held, { ceiling: bytes, what })
+          },
           stageSlot: () => {
             if (staging >= stagingSlots) throw new OverloadedError()
             staging++
