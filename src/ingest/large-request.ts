@@ -129,17 +129,21 @@ export async function readOrStage (o: StageOptions): Promise<StageOutcome> {
 }
 
 /**
- * Reads batches into `held` until the stream ends (true) or more than `threshold` bytes were
- * read (false). A function of its own: a suspended async frame may keep its last loop value, and
- * readOrStage stays suspended for the whole staged request (that kept a held message's buffer,
- * 50 MiB of a wide table's, alive beside the recycled one).
+ * Reads batches into `held` until the stream ends (true) or another message as large as the
+ * largest so far would take it over `threshold` bytes (false): with 50 MiB messages and the
+ * 64 MiB threshold, staging starts after the first, not after holding two. A function of its
+ * own: a suspended async frame may keep its last loop value, and readOrStage stays suspended for
+ * the whole staged request (that kept a held message's buffer alive beside the recycled one).
  */
 async function holdUntil (stream: ArrowBatchStream, held: RecordBatch[], threshold: number): Promise<boolean> {
+  let largest = 0
   for (;;) {
+    const before = stream.bytes
     const r = await stream.batches.next()
     if (r.done === true) return true
     held.push(r.value)
-    if (stream.bytes > threshold) return false
+    largest = Math.max(largest, stream.bytes - before)
+    if (stream.bytes + largest > threshold) return false
   }
 }
 

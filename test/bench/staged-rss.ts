@@ -2,7 +2,9 @@
 // own; prints the gateway's RSS before, peak and over time. Used to measure the staging path's
 // memory for issue 15 item 3 (any batch size, any column mix):
 //   node --import tsx test/bench/staged-rss.ts [--mib 1024] [--rows 100000] [--ack accepted]
-//     [--shape mixed|wide|strings] [--announce] [--s3]
+//     [--shape mixed|wide|strings] [--announce] [--s3] [--dist]
+// GW_NODE_OPTIONS=… is given to the gateway as NODE_OPTIONS (e.g. `--require` a script logging
+// process.memoryUsage(), or `--heapsnapshot-signal=SIGUSR2`).
 import { parseArgs } from 'node:util'
 import { Readable } from 'node:stream'
 import {
@@ -76,7 +78,7 @@ try {
   const repeat = Math.ceil(Number(a.mib) * MiB / p.batch.byteLength)
   const total = p.schema.byteLength + repeat * p.batch.byteLength + 8
   const s3 = a.s3 ? await startS3rver(scope as never) : null
-  const env = { MAX_REQUEST_BYTES: String(4096 * MiB), ...(s3?.env ?? {}) }
+  const env = { ...(process.env.GW_NODE_OPTIONS ? { NODE_OPTIONS: process.env.GW_NODE_OPTIONS } : {}), MAX_REQUEST_BYTES: String(4096 * MiB), ...(s3?.env ?? {}) }
   // --dist: `npm start` as the README says (dist/, built first if older than the sources).
   const gw = a.dist ? await launchShipped(scope, env) : await launchGateway(scope, env)
   const rss = new RssSampler('pid' in gw ? gw.pid : gw.proc.pid!, 50).start()

@@ -4,7 +4,8 @@ import { launchShipped, type ShippedGateway } from './shipped.ts'
 import type { Scope } from './gateway.ts'
 import { CpuMeter, RssSampler } from './proc.ts'
 import { Producer, openMany } from './ws-producer.ts'
-import { ipcOf, userBatch } from './user-data.ts'
+import type { RecordBatch } from 'apache-arrow'
+import { ipcOf, userBatch, wideBatch } from './user-data.ts'
 import { MiB, percentile } from './table.ts'
 import { waitFor } from '../../helpers/wait.ts'
 
@@ -68,11 +69,16 @@ export async function smallWriters (scope: Scope, seconds: number, inFlight = 4)
   return { mibPerS: rows * msg.byteLength / 1000 / MiB / s, rowsPerS: rows / s, p50: percentile(lat, 50), p99: percentile(lat, 99), cores: c.gatewayCores, rssPeak: rss.peak / MiB, errors, lastError: open.find((p) => p.lastError)?.lastError ?? '', flushMs: 1000, principals }
 }
 
-/** One streamed body of `bytes` of `rowsPerBatch`-row batches, ack=accepted: the gateway's RSS peak. */
-export async function bigBody (scope: Scope, rowsPerBatch: number, bytes: number): Promise<{ rssPeak: number, status: number, seconds: number, rows: number, cores: number }> {
+/**
+ * One streamed body of `bytes` of `rowsPerBatch`-row batches, ack=accepted: the gateway's RSS
+ * peak. `wide`: 80 columns (wideBatch) instead of the five user columns.
+ */
+export async function bigBody (scope: Scope, rowsPerBatch: number, bytes: number, wide = false): Promise<{ rssPeak: number, status: number, seconds: number, rows: number, cores: number, batchMiB: number }> {
   const gw = await launchShipped(scope, { MAX_REQUEST_BYTES: String(2 * 1024 * MiB) })
-  const one = ipcOf([userBatch(rowsPerBatch, 5)])
-  const two = ipcOf([userBatch(rowsPerBatch, 5), userBatch(rowsPerBatch, 5)])
+  const make = (): RecordBatch => wide ? wideBatch(rowsPerBatch) : userBatch(rowsPerBatch, 5)
+  const first = make()
+  const one = ipcOf([first])
+  const two = ipcOf([first, first])
   const batchLen = two.byteLength - one.byteLength
   const schema = one.subarray(0, one.byteLength - batchLen - 8)
   const batch = one.subarray(schema.byteLength, schema.byteLength + batchLen)
@@ -94,5 +100,5 @@ export async function bigBody (scope: Scope, rowsPerBatch: number, bytes: number
   const { gatewayCores: cores } = cpu.stop()
   await client.close()
   await gw.stop()
-  return { rssPeak: rss.peak / MiB, status: r.statusCode, seconds, rows: r.statusCode < 300 ? (JSON.parse(text) as { rows: number }).rows : 0, cores }
+  return { rssPeak: rss.peak / MiB, status: r.statusCode, seconds, rows: r.statusCode < 300 ? (JSON.parse(text) as { rows: number }).rows : 0, cores, batchMiB: batchLen / MiB }
 }

@@ -1,6 +1,6 @@
 import {
   Bool, Field, Float64, Int64, makeData, RecordBatch, Schema, Struct, TimeUnit, Timestamp, Utf8,
-  RecordBatchStreamWriter, Table
+  RecordBatchStreamWriter, Table, type Data
 } from 'apache-arrow'
 
 /**
@@ -48,6 +48,23 @@ export function userBatch (rows: number, seed = 1): RecordBatch {
     makeData({ type: new Bool(), length: rows, nullCount: 0, data: ok })
   ]
   return new RecordBatch(SCHEMA, makeData({ type: new Struct(USER_FIELDS), length: rows, nullCount: 0, children }))
+}
+
+/**
+ * A wide table: `copies` × the five user columns (`id_3`, `kind_3`, …), each copy of its own seed,
+ * e.g. 16 copies = 80 columns (issue 15's "whatever the column mix" beside the five-column batches).
+ */
+export function wideBatch (rows: number, copies = 16): RecordBatch {
+  const fields: Field[] = []
+  const children: Data[] = []
+  for (let k = 0; k < copies; k++) {
+    const b = userBatch(rows, k + 1)
+    b.schema.fields.forEach((f, i) => {
+      fields.push(new Field(`${f.name}_${k}`, f.type, f.nullable))
+      children.push(b.data.children[i])
+    })
+  }
+  return new RecordBatch(new Schema(fields), makeData({ type: new Struct(fields), length: rows, nullCount: 0, children }))
 }
 
 export function ipcOf (batches: RecordBatch[]): Uint8Array {
