@@ -129,7 +129,11 @@ export function createIngestService (o: IngestServiceOptions) {
           holds: (bytes, what) => {
             // Reserved from the body's next bytes on (metered): a record batch larger than the
             // threshold, or every byte of a request to a partitioned topic, is in memory whole.
-            if (bytes > held.ceiling) Object.assign(held, { ceiling: bytes, what })
+            if (bytes <= held.ceiling) return
+            Object.assign(held, { ceiling: bytes, what })
+            // Known now to be too large even alone (a batch's length, an announced body): refused before it is read.
+            const known = Math.min(bytes, req.length ?? Infinity)
+            if (Number.isFinite(known) && known > admission.cap) throw (refused.err = new HeldTooLargeError(what, admission.cap))
           },
           stageSlot: () => {
             if (staging >= stagingSlots) throw new OverloadedError()

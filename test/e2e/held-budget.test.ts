@@ -110,6 +110,19 @@ test('requests to a partitioned topic reserve every byte they hold: a second one
     error: 'Payload Too Large',
     message: `A request to partitioned topic "days" is held in memory whole, and it exceeds MAX_BUFFERED_BYTES (${BUDGET} bytes): send it in smaller requests or record batches`
   })
+  // Announced, the same body is refused before it is read: only its first 64 KiB are ever sent.
+  const early = await new Promise<{ status: number, body: string }>((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/vnd.apache.arrow.stream', 'content-length': ten.byteLength } }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => { body += d })
+      res.on('end', () => { resolve({ status: res.statusCode!, body }); req.destroy() })
+    })
+    req.on('error', (err) => { if (!(err as NodeJS.ErrnoException).code?.startsWith('ECONN') && (err as NodeJS.ErrnoException).code !== 'EPIPE') reject(err) })
+    req.write(ten.subarray(0, 64 * 1024))
+  })
+  t.equal(early.status, 413)
+  t.equal(JSON.parse(early.body).message, JSON.parse(alone.body).message, 'the same answer, with 64 KiB of the body sent')
   t.equal((await fetch(`${gw.url}/v1/admin/flush`, { method: 'POST', headers: { authorization: `Bearer ${admin}` } })).status, 200)
   t.same(await count(t, join(gw.dataDir, 'days/**/*.parquet')), { n: 150_000, ids: 150_000 }, 'only the first request\'s rows')
   const peak = (await admission()).peakBytes
