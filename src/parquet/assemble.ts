@@ -223,12 +223,12 @@ export class ParquetAssembler {
     // writer expects): those before the row groups, the row groups one at a time, those after.
     const before: ThriftObject = {}
     const after: ThriftObject = { field_4: [] }
-    for (const id of Object.keys(meta).map((k) => Number(k.slice(6))).sort((a, b) => a - b)) {
-      const v = meta[`field_${id}`]
+    let lastBefore = 0
+    for (const [k, v] of Object.entries(ordered(meta))) {
+      const id = Number(k.slice(6))
       if (v === undefined || id === 4) continue
-      ;(id < 4 ? before : after)[`field_${id}`] = v
+      if (id < 4) { before[k as `field_${number}`] = v; lastBefore = id } else after[k as `field_${number}`] = v
     }
-    const lastBefore = Math.max(0, ...Object.keys(before).map((k) => Number(k.slice(6))))
     const writer = new ByteWriter(64 * 1024)
     const head = writeThrift(before)
     writer.appendBytes(head.subarray(0, head.byteLength - 1)) // without its stop byte

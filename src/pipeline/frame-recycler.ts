@@ -3,9 +3,8 @@ import { DataType, type Field, type Schema } from 'apache-arrow'
 /** Copies smaller than this are plain allocations: malloc reuses small blocks well by itself. */
 const MIN_BYTES = 256 * 1024
 /**
- * Buffers kept for the next messages: one, the largest (it takes any smaller message too). One
- * message is in hand at a time; keeping a second for the 50 MiB messages of a wide table held
- * 50 MiB more for nothing.
+ * Buffers kept for the next messages: one, the newest (see recycle()). One message is in hand at
+ * a time; keeping a second for the 50 MiB messages of a wide table held 50 MiB more for nothing.
  */
 const KEEP = 1
 
