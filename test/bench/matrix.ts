@@ -84,7 +84,8 @@ async function cell (gw: ShippedGateway, body: { ipc: Uint8Array, rows: number }
  * The matrix of issue 15 on the shipped build (`npm start`, dist): producers × body size × ack
  * mode as MiB/s, rows/s and their ratio to the single-thread ZSTD ceiling measured in this run,
  * ack latency, gateway CPU and RSS; then 200 WebSocket small writers and a 1 GiB body's RSS.
- * `--profile`: only the 3 × 7 MiB durable cell, with the gateway under --cpu-prof.
+ * `--profile`: only the 3 × 7 MiB durable cell, with the gateway under --cpu-prof. `--cell NAME`
+ * (repeatable): only the cells named so (`8 × 40 MiB accepted`), nothing else.
  */
 export async function matrix (opts: BenchOptions): Promise<BenchResult> {
   const notes: string[] = [`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`]
@@ -106,7 +107,10 @@ export async function matrix (opts: BenchOptions): Promise<BenchResult> {
     const prof = opts.profile ? mkdtempSync(join(tmpdir(), 'quiver-matrix-prof-')) : undefined
     const gw = await launchShipped(scope, { FLUSH_INTERVAL_MS: String(FLUSH_INTERVAL_MS) }, prof)
     await cell(gw, bodies.get(64 * KiB)!, 1, 'durable', 0.5) // creates the topic
-    const cells = opts.profile ? [{ ack: 'durable', p: 3, size: 7 * MiB }] : ACKS.flatMap((ack) => PRODUCERS.flatMap((p) => SIZES.map((size) => ({ ack, p, size }))))
+    const all = ACKS.flatMap((ack) => PRODUCERS.flatMap((p) => SIZES.map((size) => ({ ack, p, size }))))
+    const picked = opts.cells === undefined ? all : all.filter((c) => opts.cells!.includes(`${c.p} × ${sizeName(c.size)} ${c.ack}`))
+    if (picked.length === 0) throw new Error(`no matrix cell named ${opts.cells!.join(', ')}; e.g. ${all.map((c) => `${c.p} × ${sizeName(c.size)} ${c.ack}`).slice(0, 3).join(', ')}`)
+    const cells = opts.profile ? [{ ack: 'durable', p: 3, size: 7 * MiB }] : picked
     for (const { ack, p, size } of cells) {
       log(`matrix: ${p} × ${sizeName(size)} ${ack}`)
       const c = await cell(gw, bodies.get(size)!, p, ack, opts.profile ? 15 : seconds)
@@ -121,7 +125,7 @@ export async function matrix (opts: BenchOptions): Promise<BenchResult> {
     }
     await gw.stop()
     if (prof) notes.push(...summariseProfiles(prof, 15))
-    if (!opts.profile) {
+    if (!opts.profile && opts.cells === undefined) {
       log('matrix: 200 WebSocket producers')
       const ws = await smallWriters(scope, opts.quick ? 4 : 10)
       notes.push(`WebSocket case: 200 producers as ${ws.principals} principals of ${WS_PER_PRINCIPAL} (WS_MAX_CONNECTIONS_PER_SUB left at its default, 100 per principal)`)

@@ -10,7 +10,7 @@ import { raiseNofile } from './lib/proc.ts'
 import { log, printResult, type BenchResult } from './lib/table.ts'
 
 /**
- * `npm run bench [-- --only a,b] [--quick] [--profile]`: runs the benchmarks one after another
+ * `npm run bench [-- --only a,b] [--quick] [--profile] [--cell '8 × 40 MiB accepted']`: runs the benchmarks one after another
  * (each starts and stops its own gateway), prints a table per benchmark and a summary of every
  * target. Exit code 0 even when targets fail: the figures are the output, not a gate.
  */
@@ -33,7 +33,8 @@ function parseArgs (argv: string[]): { only: string[], opts: BenchOptions } {
     else if (a === '--profile') opts.profile = true
     else if (a === '--only') only.push(...(argv[++i] ?? '').split(','))
     else if (a.startsWith('--only=')) only.push(...a.slice(7).split(','))
-    else throw new Error(`unknown argument ${a} (use --only name,name --quick --profile)`)
+    else if (a === '--cell') (opts.cells ??= []).push(argv[++i] ?? '')
+    else throw new Error(`unknown argument ${a} (use --only name,name --quick --profile --cell 'P × SIZE ACK')`)
   }
   for (const name of only) if (!(name in BENCHES)) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(BENCHES).join(', ')}`)
   return { only: only.filter(Boolean), opts }

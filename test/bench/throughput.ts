@@ -7,7 +7,12 @@ import { CpuMeter, RssSampler } from './lib/proc.ts'
 import { log, median, MiB, type BenchResult } from './lib/table.ts'
 import { profileArgs, summariseProfiles } from './lib/profile.ts'
 
-export interface BenchOptions { quick: boolean, profile: boolean }
+export interface BenchOptions {
+  quick: boolean
+  profile: boolean
+  /** matrix only: run just these cells (as named in its table, e.g. `8 × 40 MiB accepted`), skip the rest. */
+  cells?: string[]
+}
 
 const ROWS = 200_000
 

@@ -77,7 +77,8 @@ export async function launchShipped (scope: Scope, env: Record<string, string>, 
   let err = ''
   const proc = spawn(argv[0], argv.slice(1), {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env, PORT: String(port), DATA_DIR: dataDir },
+    // GW_NODE_OPTIONS (e.g. `--expose-gc --require <memory logger>`) reaches the gateway as NODE_OPTIONS.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...(process.env.GW_NODE_OPTIONS ? { NODE_OPTIONS: process.env.GW_NODE_OPTIONS } : {}), ...env, PORT: String(port), DATA_DIR: dataDir },
     stdio: ['ignore', 'ignore', 'pipe']
   })
   proc.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-20_000) })
