@@ -27,7 +27,7 @@ export function createMetrics (opts: { topicLabels: number }) {
     flushDuration: new Histogram({ name: 'quiver_flush_duration_seconds', help: 'Buffer flush duration (encode + upload)', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
     uploadDuration: new Histogram({ name: 'quiver_upload_duration_seconds', help: 'Storage write duration', buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
     uploadErrors: new Counter({ name: 'quiver_upload_errors_total', help: 'Failed storage writes (each attempt)', registers: [registry] }),
-    bufferedBytes: new Gauge({ name: 'quiver_buffered_bytes', help: 'Bytes held in topic buffers', registers: [registry] }),
+    bufferedBytes: new Gauge({ name: 'quiver_buffered_bytes', help: 'Bytes of ingest held in memory: buffered rows, their encoded row groups, objects being written', registers: [registry] }),
     corruptObjects: new Counter({ name: 'quiver_corrupt_objects_total', help: 'Unreadable objects found under topics (skipped; the log names each key)', registers: [registry] }),
     wsConnections: new Gauge({ name: 'quiver_websocket_connections', help: 'Open WebSocket connections', labelNames: ['kind'], registers: [registry] })
   }

@@ -1,12 +1,11 @@
 import type { RecordBatch } from 'apache-arrow'
-import { castTimestampsToMicros } from '../arrow/encode.ts'
 import type { BatchEntry } from './batcher.ts'
 
 /** What encode-ahead needs of an entry's payload (FlushPayload in flush.ts). */
 export interface AheadPayload { batches: RecordBatch[], at: number, topic: string }
 type Entry = BatchEntry<AheadPayload>
 
-/** Rows of one entry, timestamps already in µs, handed to one row-group encode. */
+/** Rows of one entry as they arrived (a view), handed to one row-group encode. */
 export interface Piece {
   entry: Entry
   batch: RecordBatch
@@ -21,6 +20,8 @@ interface Group {
   start: () => void
   /** Undone before it started: it never will. */
   cancelled: boolean
+  /** Its encoded bytes, counted in `held` from the encode's end until the group is dropped. */
+  counted: number
 }
 
 export interface EncodeAheadOptions {
@@ -30,6 +31,11 @@ export interface EncodeAheadOptions {
   threads: number
   /** Encodes pieces (in this order) as one Parquet file, on an encoder thread. */
   encode: (pieces: Piece[]) => Promise<Uint8Array>
+  /**
+   * Encoded bytes kept for a later flush: +n when a group's encode ends, -n when the group is
+   * dropped (its entries settled, or undone to be encoded again). They count in MAX_BUFFERED_BYTES.
+   */
+  held?: (delta: number) => void
 }
 
 /**
@@ -44,8 +50,8 @@ export interface EncodeAheadOptions {
  *
  * Memory: a group holds slices (views) of its entries' batches, which the pipeline holds anyway
  * until they are committed, plus its encoded bytes (a third to a half of the IPC bytes with
- * ZSTD); so encoded-ahead bytes stay below MAX_BUFFERED_BYTES / 2. The IPC stream of an encode
- * in flight is one slab of ~rowGroupBytes per thread plus the queue (see flush.ts).
+ * ZSTD), which are reported through `held` so that MAX_BUFFERED_BYTES bounds both. The IPC
+ * stream of an encode in flight is one slab of ~rowGroupBytes per thread plus the queue (see flush.ts).
  */
 export class EncodeAhead {
   #o: EncodeAheadOptions
@@ -64,8 +70,7 @@ export class EncodeAhead {
   add (entry: Entry): void {
     const acc = this.#accOf(entry.partition)
     const perRow = entry.bytes / Math.max(1, entry.rows)
-    for (const raw of entry.payload.batches) {
-      const batch = castTimestampsToMicros(raw)
+    for (const batch of entry.payload.batches) {
       for (let at = 0; at < batch.numRows;) {
         const room = Math.max(1, Math.ceil((this.#o.rowGroupBytes - acc.bytes) / perRow))
         const n = Math.min(room, batch.numRows - at)
@@ -133,7 +138,7 @@ export class EncodeAhead {
     for (const g of this.#groups.get(entry) ?? []) {
       // Its batches' memory may be reused from now on: a group not started yet never starts.
       if (g.entries.size > 1) this.#split(g, new Set([entry]), [], acc)
-      else g.cancelled = true
+      else this.#drop(g)
     }
     this.#groups.delete(entry)
     if (acc.pieces.some((p) => p.entry === entry)) {
@@ -156,14 +161,21 @@ export class EncodeAhead {
     const parquet = new Promise<Uint8Array>((resolve, reject) => {
       start = () => {
         this.#running++
-        this.#o.encode(pieces).then(resolve, reject).finally(() => {
+        this.#o.encode(pieces).then((bytes) => {
+          // Undone while it ran: nobody will take these bytes, they are garbage already.
+          if (!g.cancelled) {
+            g.counted = bytes.byteLength
+            this.#o.held?.(g.counted)
+          }
+          resolve(bytes)
+        }, reject).finally(() => {
           this.#running--
           this.#pump()
         })
       }
     })
     parquet.catch(() => {}) // awaited by take(); a group nobody takes must not be an unhandled rejection
-    const g: Group = { pieces, entries: new Set(pieces.map((p) => p.entry)), parquet, start, cancelled: false }
+    const g: Group = { pieces, entries: new Set(pieces.map((p) => p.entry)), parquet, start, cancelled: false, counted: 0 }
     this.#queue.push(g)
     this.#pump()
     for (const e of g.entries) {
@@ -188,7 +200,7 @@ export class EncodeAhead {
 
   /** Undoes a group: pieces of `want` entries go to `rest`, the others back to the front of `acc`. */
   #split (g: Group, want: Set<Entry>, rest: Piece[], acc: { pieces: Piece[], bytes: number }): void {
-    g.cancelled = true
+    this.#drop(g)
     for (const e of g.entries) {
       const list = this.#groups.get(e)?.filter((x) => x !== g)
       if (list && list.length > 0) this.#groups.set(e, list)
@@ -198,5 +210,12 @@ export class EncodeAhead {
     rest.push(...g.pieces.filter((p) => want.has(p.entry)))
     acc.pieces.unshift(...back)
     acc.bytes += back.reduce((n, p) => n + p.bytes, 0)
+  }
+
+  /** The group will never be used: it does not start, and its encoded bytes stop counting. */
+  #drop (g: Group): void {
+    g.cancelled = true
+    if (g.counted > 0) this.#o.held?.(-g.counted)
+    g.counted = 0
   }
 }

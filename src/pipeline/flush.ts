@@ -5,7 +5,7 @@ import type { BatchEntry } from './batcher.ts'
 import type { IngestKey } from './types.ts'
 import { IDEMPOTENCY_KEYS } from '../parquet/quiver-metadata.ts'
 import { encodeSettings, type Commit } from './commit.ts'
-import { castTimestampsToMicros, withIngestedAt, writeIpcStream } from '../arrow/encode.ts'
+import { castTimestampsToMicros, Int64Scratch, withIngestedAt, writeIpcStream } from '../arrow/encode.ts'
 import { SharedSlabs } from './shared-slabs.ts'
 import { EncodeAhead, type Piece } from './encode-ahead.ts'
 import { assembleParquet, concatChunks } from '../parquet/assemble.ts'
@@ -60,22 +60,19 @@ export interface PipelineLogger {
  * waiters. Memory in flight: the IPC of each encode is written into a reused shared slab of
  * ~ROW_GROUP_BYTES (one per encode queued or running), and encoded groups wait for their flush.
  */
-export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit, log: PipelineLogger, flushMaxBytes?: number }) {
+export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit, log: PipelineLogger, flushMaxBytes?: number, held?: (delta: number) => void }) {
   const { encoder, log } = o
   // Room for the encodes in flight plus queued ones (many topics flush at once).
   const slabs = new SharedSlabs(Math.ceil((o.flushMaxBytes ?? 64 * 1024 * 1024) * 1.25) * (encoder.threads + 2))
-  // The `__ingested_at` columns live only until writeIpcStream has copied them (synchronously,
-  // before any await), so one scratch array serves every encode.
-  let scratch = new BigInt64Array(0)
+  // The µs timestamps and `__ingested_at` columns of an encode live only until writeIpcStream has
+  // copied them (synchronously, before any await), so one scratch serves every encode: rows
+  // waiting for their flush hold only the bytes they arrived in (a 40 MiB body of the matrix's
+  // five columns would otherwise keep 9 MiB of µs timestamps, outside MAX_BUFFERED_BYTES).
+  const scratch = new Int64Scratch()
+  const take = (n: number): BigInt64Array => scratch.take(n)
   const encodeBatches = async (topic: string, batches: Array<{ batch: RecordBatch, at: number }>): Promise<Uint8Array> => {
-    const rows = batches.reduce((n, b) => n + b.batch.numRows, 0)
-    if (scratch.length < rows) scratch = new BigInt64Array(Math.ceil(rows * 1.25))
-    let at = 0
-    const ready = batches.map((b) => {
-      const values = scratch.subarray(at, at + b.batch.numRows)
-      at += b.batch.numRows
-      return withIngestedAt(b.batch, b.at, values)
-    })
+    scratch.reset()
+    const ready = batches.map((b) => withIngestedAt(castTimestampsToMicros(b.batch, take), b.at, take(b.batch.numRows)))
     const ipc = writeIpcStream(ready, ready[0].schema, (n) => slabs.acquire(n))
     try {
       return await encoder.encode(ipc, encodeSettings(topic, ready[0].schema))
@@ -85,15 +82,19 @@ export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit,
   }
   // Single pass over whole entries: only to find the entries that cannot be encoded (below).
   const encodeEntries = async (list: Array<BatchEntry<FlushPayload>>): Promise<Uint8Array> =>
-    await encodeBatches(list[0].payload.topic, list.flatMap((e) => e.payload.batches.map((b) => ({ batch: castTimestampsToMicros(b), at: e.payload.at }))))
+    await encodeBatches(list[0].payload.topic, list.flatMap((e) => e.payload.batches.map((batch) => ({ batch, at: e.payload.at }))))
   const ahead = new EncodeAhead({
     rowGroupBytes: ROW_GROUP_BYTES,
     threads: encoder.threads,
-    encode: async (pieces: Piece[]) => await encodeBatches(pieces[0].entry.payload.topic, pieces.map((p) => ({ batch: p.batch, at: p.entry.payload.at })))
+    encode: async (pieces: Piece[]) => await encodeBatches(pieces[0].entry.payload.topic, pieces.map((p) => ({ batch: p.batch, at: p.entry.payload.at }))),
+    held: o.held
   })
-  const encodeObject = async (partition: string, entries: Array<BatchEntry<FlushPayload>>, footer?: Record<string, string>): Promise<Uint8Array> => {
+  /** The object, and how many of its bytes are a copy made here (counted in `held` until the commit ends). */
+  const encodeObject = async (partition: string, entries: Array<BatchEntry<FlushPayload>>, footer?: Record<string, string>): Promise<{ parquet: Uint8Array, copied: number }> => {
     const parts = await ahead.take(partition, entries)
-    return parts.length === 1 && footer === undefined ? parts[0] : concatChunks(assembleParquet(parts, footer))
+    if (parts.length === 1 && footer === undefined) return { parquet: parts[0], copied: 0 }
+    const parquet = concatChunks(assembleParquet(parts, footer))
+    return { parquet, copied: parquet.byteLength }
   }
   async function write (topic: string, entries: Array<BatchEntry<FlushPayload>>): Promise<void> {
     const started = performance.now()
@@ -102,8 +103,9 @@ export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit,
     // The keys an object commits travel in its footer: the object itself says which requests it holds.
     const footer = keyed.length === 0 ? undefined : { [IDEMPOTENCY_KEYS]: keyed.map((e) => e.payload.key!.footer).join(',') }
     let parquet: Uint8Array
+    let copied: number
     try {
-      parquet = await encodeObject(entries[0].partition, entries, footer)
+      ({ parquet, copied } = await encodeObject(entries[0].partition, entries, footer))
     } catch (err) {
       // Input validation should make this unreachable. If it happens, find the entries that cannot
       // be encoded so they alone are lost, never the other requests that shared the flush.
@@ -123,7 +125,12 @@ export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit,
     // Each key's claim names the object before it exists: after a crash, the object's presence
     // alone tells a retry whether these rows were committed (README "Exactly-once retries").
     const before = keyed.length === 0 ? undefined : async (key: string) => { await Promise.all(keyed.map((e) => e.payload.key!.naming(key, dir))) }
-    await o.commit(topic, dir, parquet, { rows, started, before })
+    o.held?.(copied)
+    try {
+      await o.commit(topic, dir, parquet, { rows, started, before })
+    } finally {
+      o.held?.(-copied)
+    }
   }
   return {
     write,

@@ -42,7 +42,10 @@ export interface QuiverPipeline extends Pipeline {
    */
   commitStaged (topic: string, dir: string, body: AsyncIterable<Uint8Array>, o: CommitOptions & { requestBytes: () => number }): Promise<CommittedFile>
   readonly storage: Storage
-  /** Bytes buffered now (what `stats().bufferedBytes` reports, without walking the topics). */
+  /**
+   * Bytes held now (what `stats().bufferedBytes` reports, without walking the topics): rows waiting
+   * for their commit, their row groups already encoded, and objects being assembled or written.
+   */
   readonly bufferedBytes: number
 }
 
@@ -87,7 +90,14 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
   }
 
   const commit = createCommit({ storage, index, hooks, log })
-  const flusher = createFlushWriter({ encoder: opts.encoder, commit, log, flushMaxBytes: config.FLUSH_MAX_BYTES })
+  // Encoded row groups waiting for their flush, and an assembled object until its commit ends,
+  // are held too: they count in `buffered`, so MAX_BUFFERED_BYTES bounds them with the rows.
+  const held = (delta: number): void => {
+    if (delta < 0) return release(-delta)
+    buffered += delta
+    hooks.buffered?.(buffered)
+  }
+  const flusher = createFlushWriter({ encoder: opts.encoder, commit, log, flushMaxBytes: config.FLUSH_MAX_BYTES, held })
 
   function batcherOf (topic: string): Batcher<FlushPayload> {
     let b = batchers.get(topic)

@@ -7,7 +7,7 @@ import { readParquet, writeParquet, Table as WasmTable } from 'parquet-wasm'
 import { EncodeAhead, type Piece } from '../../src/pipeline/encode-ahead.ts'
 import type { BatchEntry } from '../../src/pipeline/batcher.ts'
 import { assembleParquet, concatChunks } from '../../src/parquet/assemble.ts'
-import { toIpcStream } from '../../src/arrow/encode.ts'
+import { castTimestampsToMicros, toIpcStream } from '../../src/arrow/encode.ts'
 import { createEncoderPool } from '../../src/parquet/pool.ts'
 import { createFsStorage } from '../../src/storage/fs.ts'
 import { createPipeline } from '../../src/pipeline/pipeline.ts'
@@ -49,14 +49,14 @@ function recorder () {
   const groups: number[][] = []
   const encode = async (pieces: Piece[]): Promise<Uint8Array> => {
     groups.push(pieces.flatMap((p) => Array.from(p.batch.getChild('id')!.toArray() as BigInt64Array, Number)))
-    return writeParquet(WasmTable.fromIPCStream(toIpcStream(pieces.map((p) => p.batch))))
+    // As flush.ts does: pieces keep the rows as they arrived, timestamps go to µs on the way in.
+    return writeParquet(WasmTable.fromIPCStream(toIpcStream(pieces.map((p) => castTimestampsToMicros(p.batch)))))
   }
   return { groups, encode }
 }
 
 const idsOf = (parts: Uint8Array[]): number[] => {
   const table = tableFromIPC(readParquet(concatChunks(assembleParquet(parts))).intoIPCStream())
-  t.equal(String(table.schema.fields[2].type), 'Timestamp<MICROSECOND, UTC>', 'timestamps reach the encoder in µs')
   return Array.from(table.getChild('id')!.toArray() as BigInt64Array, Number)
 }
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i)
@@ -118,6 +118,49 @@ t.test('a dropped entry never reaches a later object, even from a group it share
   t.equal(rec.groups.length, encodes + 1, 'only the tail was encoded for the first take')
 })
 
+t.test('encoded bytes count while a group is kept for a flush, and are given back exactly once however it ends', async (t) => {
+  const rec = recorder()
+  let held = 0
+  let counted!: () => void
+  let gate: Promise<void> = Promise.resolve()
+  const ahead = new EncodeAhead({
+    rowGroupBytes: 1000 * ROW_BYTES,
+    threads: 2,
+    encode: async (pieces) => { await gate; return await rec.encode(pieces) },
+    held: (d) => { held += d; if (d > 0) counted() }
+  })
+  const next = () => new Promise<void>((resolve) => { counted = resolve })
+  const size = (parts: Uint8Array[]) => parts.reduce((n, p) => n + p.byteLength, 0)
+  const a = entry(0, [600], { retain: true })
+  const b = entry(600, [600], { retain: true })
+  const encoded = next()
+  ahead.add(a)
+  ahead.add(b) // one full group: a's 600 rows and b's first 400
+  await encoded
+  t.ok(held > 0, 'the full group, encoded before any flush, is counted')
+  // Flushing `a` alone undoes the shared group (its bytes go) and encodes a's rows on their own.
+  const partsA = await ahead.take('p', [a])
+  t.equal(held, size(partsA), 'only the group the flush takes is counted')
+  ahead.forget(a)
+  t.equal(held, 0, 'committed: a\'s group is given back; b\'s rows wait unencoded')
+  const partsB = await ahead.take('p', [b])
+  t.equal(held, size(partsB))
+  ahead.forget(b)
+  ahead.forget(b)
+  t.equal(held, 0, 'given back once, even when forgotten twice')
+  // A group whose entry is dropped while it is being encoded is never counted.
+  let open!: () => void
+  gate = new Promise((resolve) => { open = resolve })
+  const c = entry(1200, [1000], { retain: true })
+  ahead.add(c)
+  t.equal(ahead.running, 1)
+  ahead.forget(c)
+  open()
+  await waitFor(() => ahead.running === 0, 'the cancelled encode to end')
+  t.equal(held, 0)
+  t.same(rec.groups.map((g) => g.length), [1000, 600, 600, 1000])
+})
+
 t.test('at most threads + 1 groups are turned into IPC at once; the groups a flush waits for go first', async (t) => {
   const started: number[] = []
   const gates: Array<() => void> = []
@@ -127,7 +170,8 @@ t.test('at most threads + 1 groups are turned into IPC at once; the groups a flu
     encode: async (pieces) => {
       started.push(Number(pieces[0].batch.getChild('id')!.get(0)))
       await new Promise<void>((resolve) => gates.push(resolve))
-      return writeParquet(WasmTable.fromIPCStream(toIpcStream(pieces.map((p) => p.batch))))
+      // As flush.ts does: pieces keep the rows as they arrived, timestamps go to µs on the way in.
+      return writeParquet(WasmTable.fromIPCStream(toIpcStream(pieces.map((p) => castTimestampsToMicros(p.batch)))))
     }
   })
   const a = entry(0, [500], { retain: true, partition: 'a' })

@@ -9,7 +9,7 @@ import type { Storage } from '../../src/storage/types.ts'
 import type { ParquetEncoder } from '../../src/parquet/types.ts'
 import { toArrowSchema } from '../../src/schema/types.ts'
 import type { TopicRecord } from '../../src/schema/topic-schema.ts'
-import { createPipeline, type PipelineOptions } from '../../src/pipeline/pipeline.ts'
+import { batchBytes, createPipeline, type PipelineOptions } from '../../src/pipeline/pipeline.ts'
 import { writerProperties } from '../../src/parquet/writer-props.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -115,6 +115,34 @@ t.test('over MAX_BUFFERED_BYTES: OverloadedError, capacity comes back after the 
   await w
   t.ok(p.hasCapacity())
   t.match(await p.topicStats('clicks'), { committedRows: 50, files: 1 })
+})
+
+t.test('row groups encoded ahead of their flush count in MAX_BUFFERED_BYTES until their commit, then nothing stays counted', async (t) => {
+  // 200k rows hold ~5 MiB: one row group (ROW_GROUP_BYTES = 4 MiB) and a rest. The group is
+  // encoded at once, long before the flush (10 min away); the budget has room for the rows alone.
+  const rows = batch(0, 200_000)
+  const bytes = batchBytes(rows)
+  t.ok(bytes > 4 * 1024 * 1024)
+  let encoded!: () => void
+  const grown = new Promise<void>((resolve) => { encoded = resolve })
+  const { p, objects } = await setup(t, {
+    config: { FLUSH_INTERVAL_MS: 600_000, FLUSH_MAX_BYTES: 1 << 30, MAX_BUFFERED_BYTES: bytes + 1024 },
+    hooks: { buffered: (n) => { if (n > bytes) encoded() } }
+  })
+  await p.ingest(topic, [rows], { ack: 'accepted', bytes })
+  t.ok(p.hasCapacity())
+  await grown
+  const ahead = p.bufferedBytes - bytes
+  t.ok(ahead > 10_000 && ahead < bytes, `the encoded group's ${ahead} bytes are counted beside the rows`)
+  t.notOk(p.hasCapacity(), 'rows and their encoded group together fill the budget')
+  await t.rejects(p.ingest(topic, [batch(200_000, 10)], { ack: 'accepted', bytes: 1 }), { code: 'QUIVER_OVERLOADED', statusCode: 503 })
+  await p.flushAll()
+  t.equal(p.bufferedBytes, 0, 'the commit gave back the rows, the group and the assembled object')
+  t.ok(p.hasCapacity())
+  const files = await objects()
+  t.equal(files.length, 1)
+  t.equal(files[0].table.numRows, 200_000)
+  t.same(files[0].table.getChild('id')!.get(199_999), 199_999n)
 })
 
 t.test('storage failure: durable waiters get 503 and their rows are dropped; accepted rows are kept and retried', async (t) => {
