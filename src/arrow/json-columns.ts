@@ -131,7 +131,7 @@ function column (field: Field, values: unknown[], loc: Loc): Data {
       for (let i = 0; i < n; i++) {
         const arr = conv(i)
         // a null row still has `size` child slots (null, whatever the child's nullability)
-        items.push(...(arr ?? new Array(size).fill(ABSENT)))
+        for (let k = 0; k < size; k++) items.push(arr === undefined ? ABSENT : arr[k])
       }
       const childLoc: Loc = j => { const p = loc(Math.floor(j / size)); return { at: p.at, path: `${p.path}[${j % size}]` } }
       return makeData({ ...base, child: column(new Field(child.name, child.type, true), items, childLoc) } as never)

@@ -287,7 +287,8 @@ export function assembleParquet (parts: readonly Uint8Array[], extraMetadata?: R
   const a = new ParquetAssembler()
   const chunks: Uint8Array[] = [ParquetAssembler.head]
   for (const part of parts) chunks.push(a.add(part))
-  chunks.push(...a.finish(extraMetadata))
+  // Not push(...): a wide object's page indexes are more chunks than a call takes arguments.
+  for (const c of a.finish(extraMetadata)) chunks.push(c)
   return { chunks, bytes: a.bytes, rows: a.rows, rowGroups: a.rowGroups }
 }
 

@@ -306,7 +306,7 @@ export class Batcher<T> {
         }
       }
       // Acknowledged data goes back ahead of newer entries so it is written in arrival order.
-      this.#pending.unshift(...retained)
+      this.#pending = retained.concat(this.#pending)
     }))
     this.#failures = failed ? this.#failures + 1 : 0
   }

@@ -70,19 +70,20 @@ export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit,
   // five columns would otherwise keep 9 MiB of µs timestamps, outside MAX_BUFFERED_BYTES).
   const scratch = new Int64Scratch()
   const take = (n: number): BigInt64Array => scratch.take(n)
-  const encodeBatches = async (topic: string, batches: Array<{ batch: RecordBatch, at: number }>): Promise<Uint8Array> => {
+  const encodeBatches = async (topic: string, batches: Array<{ batch: RecordBatch, at: number }>, footer?: Record<string, string>): Promise<Uint8Array> => {
     scratch.reset()
     const ready = batches.map((b) => withIngestedAt(castTimestampsToMicros(b.batch, take), b.at, take(b.batch.numRows)))
     const ipc = writeIpcStream(ready, ready[0].schema, (n) => slabs.acquire(n))
     try {
-      return await encoder.encode(ipc, encodeSettings(topic, ready[0].schema))
+      const settings = encodeSettings(topic, ready[0].schema)
+      return await encoder.encode(ipc, footer === undefined ? settings : { ...settings, metadata: { ...settings.metadata, ...footer } })
     } finally {
       slabs.release(ipc)
     }
   }
-  // Single pass over whole entries: only to find the entries that cannot be encoded (below).
-  const encodeEntries = async (list: Array<BatchEntry<FlushPayload>>): Promise<Uint8Array> =>
-    await encodeBatches(list[0].payload.topic, list.flatMap((e) => e.payload.batches.map((batch) => ({ batch, at: e.payload.at }))))
+  // Single pass over whole entries: when encoding ahead failed, and to find the entries that cannot be encoded (below).
+  const encodeEntries = async (list: Array<BatchEntry<FlushPayload>>, footer?: Record<string, string>): Promise<Uint8Array> =>
+    await encodeBatches(list[0].payload.topic, list.flatMap((e) => e.payload.batches.map((batch) => ({ batch, at: e.payload.at }))), footer)
   const ahead = new EncodeAhead({
     rowGroupBytes: ROW_GROUP_BYTES,
     threads: encoder.threads,
@@ -96,6 +97,31 @@ export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit,
     const parquet = concatChunks(assembleParquet(parts, footer))
     return { parquet, copied: parquet.byteLength }
   }
+  /**
+   * The flush's rows cannot be encoded together: find the entries that cannot be encoded alone,
+   * so that they alone are lost, never the other requests that shared the flush (those are
+   * written without them). Throws an error naming exactly the entries that were not written.
+   * When every entry encodes alone (no known cause), each is written as an object of its own.
+   */
+  async function failEntries (topic: string, entries: Array<BatchEntry<FlushPayload>>, err: Error): Promise<void> {
+    const bad = new Set<BatchEntry<FlushPayload>>()
+    if (entries.length > 1) {
+      for (const e of entries) await encodeEntries([e]).catch(() => bad.add(e))
+    } else bad.add(entries[0])
+    if (bad.size === 0) {
+      log.error({ err, topic, rows: entries.reduce((n, e) => n + e.rows, 0) }, 'encoding a Parquet object failed; writing its requests as objects of their own')
+      let last: Error | undefined
+      for (const e of entries) await write(topic, [e]).catch((err: Error) => { bad.add(e); last = err })
+      // A storage failure stays what it is (accepted rows are kept and retried), for its entries only.
+      if (last === undefined) return
+      throw Object.assign(last, { failed: bad })
+    } else {
+      const good = entries.filter((e) => !bad.has(e))
+      log.error({ err, topic, rows: [...bad].reduce((n, e) => n + e.rows, 0) }, 'encoding a Parquet object failed; those rows are dropped')
+      if (good.length > 0) await write(topic, good)
+    }
+    throw Object.assign(new InternalError(), { retryable: false, failed: bad })
+  }
   async function write (topic: string, entries: Array<BatchEntry<FlushPayload>>): Promise<void> {
     const started = performance.now()
     const rows = entries.reduce((n, e) => n + e.rows, 0)
@@ -103,23 +129,18 @@ export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit,
     // The keys an object commits travel in its footer: the object itself says which requests it holds.
     const footer = keyed.length === 0 ? undefined : { [IDEMPOTENCY_KEYS]: keyed.map((e) => e.payload.key!.footer).join(',') }
     let parquet: Uint8Array
-    let copied: number
+    let copied = 0
     try {
       ({ parquet, copied } = await encodeObject(entries[0].partition, entries, footer))
     } catch (err) {
-      // Input validation should make this unreachable. If it happens, find the entries that cannot
-      // be encoded so they alone are lost, never the other requests that shared the flush.
-      const bad = new Set<BatchEntry<FlushPayload>>()
-      if (entries.length > 1) {
-        for (const e of entries) await encodeEntries([e]).catch(() => bad.add(e))
-      } else bad.add(entries[0])
-      const good = entries.filter((e) => !bad.has(e))
-      const lost = [...bad].reduce((n, e) => n + e.rows, 0)
-      log.error({ err, topic, rows: lost }, 'encoding a Parquet object failed; those rows are dropped')
-      const failure = Object.assign(new InternalError(), { retryable: false, failed: bad })
-      if (good.length === 0 || bad.size === 0) throw failure
-      await write(topic, good)
-      throw failure
+      // Input validation should make this unreachable. Should the row groups or their assembly
+      // fail, the object is encoded once more in one pass, neither encoded ahead nor assembled.
+      log.error({ err, topic, rows }, 'encoding a Parquet object from its row groups failed; encoding it in one pass')
+      try {
+        parquet = await encodeEntries(entries, footer)
+      } catch (err) {
+        return await failEntries(topic, entries, err as Error)
+      }
     }
     const dir = entries[0].payload.dir
     // Each key's claim names the object before it exists: after a crash, the object's presence

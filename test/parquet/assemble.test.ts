@@ -289,6 +289,28 @@ t.test('footer entries are kept as Thrift bytes (~30 bytes of heap a column chun
   t.equal(Number(pa.getColumn('c39').sum()), 300 * (45 * 1000 + 10 * 39))
 })
 
+t.test('a wide flush: more page indexes than one call takes arguments (16 parts of 5,000 columns: 160,000 chunks)', async (t) => {
+  const fields = Array.from({ length: 5000 }, (_, i) => new Field(`c${i}`, new Int32(), false))
+  const wide = new Schema(fields)
+  const parts = Array.from({ length: 16 }, (_, p) => writeParquet(WasmTable.fromIPCStream(tableToIPC(new Table([new RecordBatch(wide, makeData({
+    type: new Struct(fields),
+    length: 2,
+    nullCount: 0,
+    children: fields.map((_f, i) => makeData({ type: new Int32(), length: 2, data: Int32Array.of(p * 10 + i, -i) }))
+  }))]), 'stream')), writerProperties('zstd', 1 << 20)))
+  const assembled = assembleParquet(parts) // threw RangeError (Maximum call stack size exceeded): the rows of a durable 200 were lost
+  const object = concatChunks(assembled)
+  const meta = parquetMetadata(object.buffer.slice(object.byteOffset, object.byteOffset + object.byteLength) as ArrayBuffer)
+  t.equal(meta.row_groups.length, 16)
+  t.equal(Number(meta.num_rows), 32)
+  t.ok(assembled.chunks.length > 160_000, `${assembled.chunks.length} chunks`)
+  const dir = t.testdir()
+  writeFileSync(join(dir, 'wide.parquet'), object)
+  const conn = await duck(t)
+  const sums = await conn.runAndReadAll(`SELECT count(*)::INTEGER AS n, sum(c4999)::BIGINT AS s, min(c4999)::INTEGER AS lo FROM read_parquet('${join(dir, 'wide.parquet')}')`)
+  t.same(sums.getRowObjectsJS(), [{ n: 32, s: BigInt(16 * 4999 + 10 * 120 - 16 * 4999), lo: -4999 }])
+})
+
 t.test('refuses parts it cannot join, naming the part', async (t) => {
   const part = encode([batchOf(0, 10)])
   const other = writeParquet(WasmTable.fromIPCStream(tableToIPC(new Table({ x: vectorFromArray([1, 2, 3]) }), 'stream')), writerProperties('zstd', 1024))

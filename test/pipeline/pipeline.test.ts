@@ -145,6 +145,32 @@ t.test('row groups encoded ahead of their flush count in MAX_BUFFERED_BYTES unti
   t.same(files[0].table.getChild('id')!.get(199_999), 199_999n)
 })
 
+t.test('rows that encode alone but not together are written as objects of their own, never acknowledged unwritten', async (t) => {
+  // Fault injection (no real encoder fails this way; validation makes encoding failures
+  // unreachable): any encode holding rows of both requests fails, each request alone encodes.
+  // Such a failure once answered both requests 200 with nothing stored.
+  const together: ParquetEncoder = {
+    threads: 0,
+    async encode (ipc, o) {
+      const ids = Array.from(tableFromIPC(ipc).getChild('id')!.toArray() as BigInt64Array, Number)
+      if (ids.some((i) => i < 1000) && ids.some((i) => i >= 1000)) throw new Error('injected: these rows do not encode together')
+      return await encoder.encode(ipc, o)
+    },
+    async close () {}
+  }
+  const { p, objects } = await setup(t, { encoder: together })
+  const answers = await Promise.all([
+    p.ingest(topic, [batch(0, 10)], { ack: 'durable', bytes: 1 }),
+    p.ingest(topic, [batch(1000, 5)], { ack: 'durable', bytes: 1 })
+  ])
+  t.same(answers.map((a) => a.rows), [10, 5])
+  const files = await objects()
+  t.equal(files.length, 2, 'one object per request')
+  const ids = files.flatMap((f) => Array.from(f.table.getChild('id')!.toArray() as BigInt64Array, Number)).sort((a, b) => a - b)
+  t.same(ids, [...Array.from({ length: 10 }, (_, i) => i), ...Array.from({ length: 5 }, (_, i) => 1000 + i)])
+  t.equal(p.bufferedBytes, 0)
+})
+
 t.test('storage failure: durable waiters get 503 and their rows are dropped; accepted rows are kept and retried', async (t) => {
   const { p, failing, objects } = await setup(t)
   failing.on = true
