@@ -1,4 +1,4 @@
-import type { RecordBatch } from 'apache-arrow'
+import type { DataType, RecordBatch, Schema } from 'apache-arrow'
 import type { BatchEntry } from './batcher.ts'
 
 /** What encode-ahead needs of an entry's payload (FlushPayload in flush.ts). */
@@ -24,9 +24,38 @@ interface Group {
   counted: number
 }
 
+/**
+ * The least IPC bytes a row group gives each of its columns. Every column chunk costs its part's
+ * footer entry and page indexes, and the flush's assembly reads and writes them again (~40 µs a
+ * column chunk on the event loop): 4 MiB groups of 10,000 columns (400 bytes a column) made a
+ * 41 MB flush ten parts and 100,000 column chunks to assemble, 4.4 s of main thread. At 32 KiB a
+ * column, schemas of up to 128 columns keep ROW_GROUP_BYTES; a 10,000-column flush is one group.
+ */
+export const MIN_CHUNK_BYTES = 32 * 1024
+
+const leafCounts = new WeakMap<Schema, number>()
+/** Parquet columns (leaves) of a schema. */
+export function leafColumns (schema: Schema): number {
+  let n = leafCounts.get(schema)
+  if (n === undefined) {
+    const leaves = (t: DataType): number => (t.children?.length ?? 0) === 0 ? 1 : t.children.reduce((k, c) => k + leaves(c.type), 0)
+    n = schema.fields.reduce((k, f) => k + leaves(f.type), 0)
+    leafCounts.set(schema, n)
+  }
+  return n
+}
+
+/** A partition's rows not yet in a group. */
+interface Acc { pieces: Piece[], bytes: number }
+
 export interface EncodeAheadOptions {
-  /** Arrow IPC bytes per row group (see ROW_GROUP_BYTES in flush.ts for the measured choice). */
+  /**
+   * Arrow IPC bytes per row group (see ROW_GROUP_BYTES in flush.ts for the measured choice); more
+   * for wide schemas (`minChunkBytes`).
+   */
   rowGroupBytes: number
+  /** The least bytes a group gives each column (MIN_CHUNK_BYTES in the gateway); default none. */
+  minChunkBytes?: number
   /** Encoder threads: below this many encodes in flight, a waiting durable request starts its group early. */
   threads: number
   /** Encodes pieces (in this order) as one Parquet file, on an encoder thread. */
@@ -55,7 +84,7 @@ export interface EncodeAheadOptions {
  */
 export class EncodeAhead {
   #o: EncodeAheadOptions
-  #open = new Map<string, { pieces: Piece[], bytes: number }>()
+  #open = new Map<string, Acc>()
   #groups = new Map<Entry, Group[]>()
   #running = 0
   #queue: Group[] = []
@@ -70,18 +99,19 @@ export class EncodeAhead {
   add (entry: Entry): void {
     const acc = this.#accOf(entry.partition)
     const perRow = entry.bytes / Math.max(1, entry.rows)
+    const groupBytes = entry.payload.batches.length === 0 ? this.#o.rowGroupBytes : this.#groupBytes(entry.payload.batches[0].schema)
     for (const batch of entry.payload.batches) {
       for (let at = 0; at < batch.numRows;) {
-        const room = Math.max(1, Math.ceil((this.#o.rowGroupBytes - acc.bytes) / perRow))
+        const room = Math.max(1, Math.ceil((groupBytes - acc.bytes) / perRow))
         const n = Math.min(room, batch.numRows - at)
         const piece = at === 0 && n === batch.numRows ? batch : batch.slice(at, at + n)
         acc.pieces.push({ entry, batch: piece, bytes: n * perRow })
         acc.bytes += n * perRow
         at += n
-        if (acc.bytes >= this.#o.rowGroupBytes) this.#cut(acc)
+        if (acc.bytes >= groupBytes) this.#cut(acc)
       }
     }
-    if (!entry.retain && this.#running < this.#o.threads && acc.bytes >= this.#o.rowGroupBytes / 8) this.#cut(acc)
+    if (!entry.retain && this.#running < this.#o.threads && acc.bytes >= groupBytes / 8) this.#cut(acc)
   }
 
   /**
@@ -107,11 +137,11 @@ export class EncodeAhead {
     acc.pieces = kept
     acc.bytes = kept.reduce((n, p) => n + p.bytes, 0)
     rest.sort((a, b) => order.get(a.entry)! - order.get(b.entry)!)
-    const tail = { pieces: [] as Piece[], bytes: 0 }
+    const tail: Acc = { pieces: [], bytes: 0 }
     for (const p of rest) {
       tail.pieces.push(p)
       tail.bytes += p.bytes
-      if (tail.bytes >= this.#o.rowGroupBytes) usable.add(this.#cut(tail))
+      if (tail.bytes >= this.#groupBytes(p.batch.schema)) usable.add(this.#cut(tail))
     }
     if (tail.pieces.length > 0) usable.add(this.#cut(tail))
     // The flush waits for these: queued ones go to the front of the queue, in row order, and
@@ -148,13 +178,18 @@ export class EncodeAhead {
     if (acc.pieces.length === 0) this.#open.delete(entry.partition)
   }
 
-  #accOf (partition: string): { pieces: Piece[], bytes: number } {
+  /** Bytes a row group of this schema is cut at: rowGroupBytes, or minChunkBytes a column if more. */
+  #groupBytes (schema: Schema): number {
+    return Math.max(this.#o.rowGroupBytes, leafColumns(schema) * (this.#o.minChunkBytes ?? 0))
+  }
+
+  #accOf (partition: string): Acc {
     let acc = this.#open.get(partition)
     if (acc === undefined) this.#open.set(partition, acc = { pieces: [], bytes: 0 })
     return acc
   }
 
-  #cut (acc: { pieces: Piece[], bytes: number }): Group {
+  #cut (acc: Acc): Group {
     const pieces = acc.pieces.splice(0)
     acc.bytes = 0
     let start!: () => void
@@ -199,7 +234,7 @@ export class EncodeAhead {
   }
 
   /** Undoes a group: pieces of `want` entries go to `rest`, the others back to the front of `acc`. */
-  #split (g: Group, want: Set<Entry>, rest: Piece[], acc: { pieces: Piece[], bytes: number }): void {
+  #split (g: Group, want: Set<Entry>, rest: Piece[], acc: Acc): void {
     this.#drop(g)
     for (const e of g.entries) {
       const list = this.#groups.get(e)?.filter((x) => x !== g)

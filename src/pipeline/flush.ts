@@ -7,8 +7,9 @@ import { IDEMPOTENCY_KEYS } from '../parquet/quiver-metadata.ts'
 import { encodeSettings, type Commit } from './commit.ts'
 import { castTimestampsToMicros, Int64Scratch, withIngestedAt, writeIpcStream } from '../arrow/encode.ts'
 import { SharedSlabs } from './shared-slabs.ts'
-import { EncodeAhead, type Piece } from './encode-ahead.ts'
-import { assembleParquet, concatChunks } from '../parquet/assemble.ts'
+import { EncodeAhead, MIN_CHUNK_BYTES, type Piece } from './encode-ahead.ts'
+import { assembleParquetAsync, concatChunks } from '../parquet/assemble.ts'
+import { setImmediate as pause } from 'node:timers/promises'
 
 /**
  * Arrow IPC bytes per row group, encoded as one task on one thread. Measured on this machine
@@ -86,6 +87,7 @@ export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit,
     await encodeBatches(list[0].payload.topic, list.flatMap((e) => e.payload.batches.map((batch) => ({ batch, at: e.payload.at }))), footer)
   const ahead = new EncodeAhead({
     rowGroupBytes: ROW_GROUP_BYTES,
+    minChunkBytes: MIN_CHUNK_BYTES,
     threads: encoder.threads,
     encode: async (pieces: Piece[]) => await encodeBatches(pieces[0].entry.payload.topic, pieces.map((p) => ({ batch: p.batch, at: p.entry.payload.at }))),
     held: o.held
@@ -94,7 +96,7 @@ export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit,
   const encodeObject = async (partition: string, entries: Array<BatchEntry<FlushPayload>>, footer?: Record<string, string>): Promise<{ parquet: Uint8Array, copied: number }> => {
     const parts = await ahead.take(partition, entries)
     if (parts.length === 1 && footer === undefined) return { parquet: parts[0], copied: 0 }
-    const parquet = concatChunks(assembleParquet(parts, footer))
+    const parquet = concatChunks(await assembleParquetAsync(parts, footer, pause))
     return { parquet, copied: parquet.byteLength }
   }
   /**

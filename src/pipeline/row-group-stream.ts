@@ -1,6 +1,7 @@
 import type { RecordBatch, Schema } from 'apache-arrow'
 import { IPC_END, IpcPieces } from '../arrow/encode.ts'
 import { ParquetAssembler } from '../parquet/assemble.ts'
+import { setImmediate as pause } from 'node:timers/promises'
 import type { ParquetEncoder } from '../parquet/types.ts'
 import { SharedSlabs } from './shared-slabs.ts'
 import { batchBytes } from './pipeline.ts'
@@ -133,7 +134,11 @@ export class RowGroupStream {
     if (this.#rowsIn === 0) throw new Error('a staged object needs at least one row')
     // The encoder skipping rows would be silent data loss: the footers must count every row written.
     if (assembler.rows !== this.#rowsIn) throw new Error(`the Parquet encoder wrote ${assembler.rows} of ${this.#rowsIn} rows`)
-    yield * assembler.finish()
+    // The footer a row group at a time, the event loop free between them (wide schemas: ~20 µs a column chunk).
+    for (const bytes of assembler.finishSteps()) {
+      yield bytes
+      await pause()
+    }
     this.#rows = assembler.rows
   }
 

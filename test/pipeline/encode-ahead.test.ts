@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Bool, Field, Int64, makeData, RecordBatch, Schema, Struct, TimestampMillisecond, Utf8, tableFromIPC, vectorFromArray } from 'apache-arrow'
 import { readParquet, writeParquet, Table as WasmTable } from 'parquet-wasm'
-import { EncodeAhead, type Piece } from '../../src/pipeline/encode-ahead.ts'
+import { EncodeAhead, leafColumns, MIN_CHUNK_BYTES, type Piece } from '../../src/pipeline/encode-ahead.ts'
 import type { BatchEntry } from '../../src/pipeline/batcher.ts'
 import { assembleParquet, concatChunks } from '../../src/parquet/assemble.ts'
 import { castTimestampsToMicros, toIpcStream } from '../../src/arrow/encode.ts'
@@ -159,6 +159,40 @@ t.test('encoded bytes count while a group is kept for a flush, and are given bac
   await waitFor(() => ahead.running === 0, 'the cancelled encode to end')
   t.equal(held, 0)
   t.same(rec.groups.map((g) => g.length), [1000, 600, 600, 1000])
+})
+
+t.test('a wide schema\'s row groups hold at least MIN_CHUNK_BYTES a column: a flush of 300 columns is one part, not one per rowGroupBytes', async (t) => {
+  t.equal(MIN_CHUNK_BYTES, 32 * 1024)
+  const fields = Array.from({ length: 300 }, (_, i) => new Field(`c${i}`, new Int64(), false))
+  const wide = new Schema(fields)
+  t.equal(leafColumns(wide), 300)
+  t.equal(leafColumns(new Schema([new Field('s', new Struct([new Field('a', new Int64()), new Field('b', new Utf8())]))])), 2, 'leaves of nested types')
+  const rows = 1000
+  const wideBatch = new RecordBatch(wide, makeData({
+    type: new Struct(fields),
+    length: rows,
+    nullCount: 0,
+    children: fields.map((_f, i) => makeData({ type: new Int64(), length: rows, data: BigInt64Array.from({ length: rows }, (_v, r) => BigInt(r * 1000 + i)) }))
+  }))
+  const bytes = rows * 300 * 8 // 2.3 MiB: over 4 × rowGroupBytes, under 300 × 32 KiB
+  const pieces: number[] = []
+  const ahead = new EncodeAhead({
+    rowGroupBytes: 512 * 1024,
+    minChunkBytes: MIN_CHUNK_BYTES,
+    threads: 2,
+    encode: async (group) => { pieces.push(group.reduce((n, p) => n + p.batch.numRows, 0)); return writeParquet(WasmTable.fromIPCStream(toIpcStream(group.map((p) => p.batch)))) }
+  })
+  const e: Entry = { payload: { batches: [wideBatch], at: 0, topic: 't' }, rows, bytes, partition: 'p', retain: true }
+  ahead.add(e)
+  t.same(pieces, [], 'no group is full yet')
+  const parts = await ahead.take('p', [e])
+  t.same(pieces, [1000], 'one group of every row')
+  t.equal(parts.length, 1)
+  // A narrow schema keeps rowGroupBytes (4 columns × 1,000 bytes under it).
+  const narrow = new EncodeAhead({ rowGroupBytes: 1000 * ROW_BYTES, minChunkBytes: 1000, threads: 2, encode: recorder().encode })
+  const n = entry(0, [2500], { retain: true })
+  narrow.add(n)
+  t.equal((await narrow.take('p', [n])).length, 3)
 })
 
 t.test('at most threads + 1 groups are turned into IPC at once; the groups a flush waits for go first', async (t) => {
