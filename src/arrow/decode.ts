@@ -2,7 +2,7 @@ import { RecordBatchReader, type RecordBatch, type Schema } from 'apache-arrow'
 import './arrow-patches.ts'
 import { DecimalPrecisionError, InvalidArrowError, PayloadTooLargeError, UnsupportedArrowTypeError } from '../errors.ts'
 import { fromArrowMessage } from './unsupported.ts'
-import { type ByteSource, IpcFramer, readMessageHeader } from './ipc-framing.ts'
+import { type ByteSource, type FrameLimits, IpcFramer, readMessageHeader } from './ipc-framing.ts'
 import { ARROW_MAGIC, startsWithFileMagic } from './file-sniff.ts'
 import { toIpcStream } from './encode.ts'
 import { checkBatch, checkSchema } from './validate.ts'
@@ -38,6 +38,14 @@ export interface ArrowPayload {
 
 const DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024
 
+/**
+ * End-of-stream markers an IPC file may repeat before its footer. The spec has one at most, but
+ * @uwdata/flechette 2.6.0 writes two (its footer writer prepends another to the stream writer's),
+ * and every other reader skips the region through the footer's offsets. A few KiB covers any
+ * padding; more is refused as data after the marker, without scanning a body of zeros.
+ */
+const FILE_TRAILING_EOS_BYTES = 4096
+
 function ours (err: unknown): boolean {
   return err instanceof InvalidArrowError || err instanceof PayloadTooLargeError || err instanceof UnsupportedArrowTypeError ||
     err instanceof DecimalPrecisionError
@@ -64,10 +72,14 @@ function wrap (err: unknown): Error {
  * @throws PayloadTooLargeError over `maxBytes` (also when a header announces a body that would be)
  */
 export async function readArrowStream (source: ByteSource | NodeJS.ReadableStream, limits: ReadLimits): Promise<ArrowPayload> {
+  return await decodeFramed(source as ByteSource, framerLimits(limits))
+}
+
+async function decodeFramed (source: ByteSource, limits: FrameLimits): Promise<ArrowPayload> {
   // The whole request is held anyway (all-or-nothing), so frame it first, then decode the frames
   // with apache-arrow's synchronous reader: its async reader costs ~15 × more per message (async
   // generators per chunk), which dominated many small WebSocket messages.
-  const framer = new IpcFramer(source as ByteSource, framerLimits(limits))
+  const framer = new IpcFramer(source, limits)
   const frames: Uint8Array[] = []
   try {
     for await (const frame of framer.frames()) frames.push(frame)
@@ -95,7 +107,7 @@ export async function readArrowStream (source: ByteSource | NodeJS.ReadableStrea
   }
 }
 
-function framerLimits (limits: ReadLimits) {
+function framerLimits (limits: ReadLimits): FrameLimits {
   return {
     maxBytes: limits.maxBytes,
     maxMessageBytes: limits.maxMessageBytes ?? Math.max(limits.maxBytes, DEFAULT_MAX_MESSAGE),
@@ -117,8 +129,9 @@ export async function readArrowMessage (bytes: Uint8Array, limits: ReadLimits): 
 /**
  * An Arrow IPC file (`application/vnd.apache.arrow.file`), whole in memory (bounded by maxBytes).
  * The messages between the leading magic and the footer are an IPC stream, read with the same
- * bounded framer; the footer's block offsets are never trusted. Writers that leave the schema
- * out of that region (apache-arrow JS keeps it only in the footer) get it taken from the footer.
+ * bounded framer (end-of-stream markers repeated before the footer are skipped); the footer's
+ * block offsets are never trusted. Writers that leave the schema out of that region
+ * (apache-arrow JS keeps it only in the footer) get it taken from the footer.
  */
 export async function readArrowFile (bytes: Uint8Array, limits: ReadLimits): Promise<ArrowPayload> {
   const n = bytes.byteLength
@@ -131,7 +144,8 @@ export async function readArrowFile (bytes: Uint8Array, limits: ReadLimits): Pro
   if (footerLen <= 0 || footerLen > n - 18) throw new InvalidArrowError(`invalid footer length ${footerLen}`)
   const region = bytes.subarray(8, n - 10 - footerLen)
   const parts = startsWithSchema(region) ? [region] : [footerSchemaMessage(bytes), region]
-  const payload = await readArrowStream(parts, { ...limits, requireEos: false }) // the footer proves completeness
+  // the footer proves completeness: the region needs no end-of-stream marker, and may repeat it
+  const payload = await decodeFramed(parts, { ...framerLimits(limits), requireEos: false, trailingEos: FILE_TRAILING_EOS_BYTES })
   return { ...payload, bytes: n }
 }
 

@@ -13,6 +13,11 @@ export interface FrameLimits {
   maxMessageBytes: number
   /** Reject input that ends without the end-of-stream marker (a cut at a message boundary). */
   requireEos?: boolean
+  /**
+   * Bytes of further end-of-stream markers tolerated after the first (default 0: a stream ends
+   * at its marker). Only an IPC file's region before its footer has them (see readArrowFile).
+   */
+  trailingEos?: number
   /** Where a message body that spans input chunks is copied to (default: a new buffer). */
   alloc?: (n: number) => Uint8Array
 }
@@ -124,6 +129,14 @@ export class IpcFramer {
     if (this.consumed + n > this.limits.maxBytes) throw new PayloadTooLargeError(this.limits.maxBytes)
   }
 
+  /** What follows the end-of-stream marker: nothing, or only further markers within `trailingEos` bytes. */
+  private async afterEos (): Promise<void> {
+    const allowed = this.limits.trailingEos ?? 0
+    // One byte past the allowance is enough to refuse: the rest of a hostile body is never pulled.
+    if (!await this.fill(allowed + 1) && onlyEosMarkers(Buffer.concat(this.chunks))) return
+    throw new InvalidArrowError(`unexpected data after the end-of-stream marker (message ${this.messages + 1})`)
+  }
+
   async * frames (): AsyncGenerator<Uint8Array> {
     while (true) {
       if (!await this.fill(4)) {
@@ -143,7 +156,7 @@ export class IpcFramer {
       }
       if (metaLen === 0) {
         this.ended = true
-        if (await this.fill(1)) throw new InvalidArrowError(`unexpected data after the end-of-stream marker (message ${this.messages + 1})`)
+        await this.afterEos()
         return
       }
       if (metaLen < 0) throw new InvalidArrowError(`message ${this.messages + 1} has a negative metadata length (${metaLen})`)
@@ -173,6 +186,17 @@ export class IpcFramer {
       yield body
     }
   }
+}
+
+/** Whether `b` is whole end-of-stream markers: 0xFFFFFFFF 0x00000000, or the pre-1.0 0x00000000 alone. */
+function onlyEosMarkers (b: Uint8Array): boolean {
+  if (b.byteLength % 4 !== 0) return false
+  for (let at = 0; at < b.byteLength; at += 4) {
+    let word = readInt32(b.subarray(at))
+    if (word === -1 && at + 8 <= b.byteLength) word = readInt32(b.subarray(at += 4)) // continuation, then the zero length
+    if (word !== 0) return false
+  }
+  return true
 }
 
 function readInt32 (b: Uint8Array): number {
