@@ -12,5 +12,6 @@ export function errorFrame (seq: number, code: string, message: string): Frame {
 export const CLOSE = {
   goingAway: 1001,
   policyViolation: 1008,
+  messageTooBig: 1009,
   tryAgainLater: 1013
 } as const

@@ -2,8 +2,9 @@ import type { WebSocket } from 'ws'
 import type { IngestKey, Pipeline } from '../pipeline/types.ts'
 import type { KeyedMessage } from '../ingest/keyed.ts'
 import { TextFrameError } from '../errors.ts'
-import { errorFrame, type Frame } from './frames.ts'
+import { CLOSE, errorFrame, type Frame } from './frames.ts'
 import { keyAnnouncement, type Announced } from './key-frame.ts'
+import { answerBeforeTooBig } from './too-big.ts'
 import type { DecodedMessage, PreparedMessage } from '../ingest/messages.ts'
 
 export interface IngestSessionOptions {
@@ -69,6 +70,8 @@ export class IngestSession {
   #corked = false
   /** The key announced for the next binary message (src/ws/key-frame.ts). */
   #announced: Announced | null = null
+  /** After a message over WS_MAX_MESSAGE_BYTES: reads and drops the rest of it, once closing (src/ws/too-big.ts). */
+  #readRest: (() => void) | null = null
 
   constructor (socket: WebSocket, opts: IngestSessionOptions) {
     this.#socket = socket
@@ -76,6 +79,13 @@ export class IngestSession {
     socket.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary))
     socket.on('close', () => this.#dispose())
     if (opts.expiresAt !== undefined) this.#armExpiry(opts.expiresAt)
+    // A message over WS_MAX_MESSAGE_BYTES is not accepted; the ones before it are still answered.
+    const tooBig = answerBeforeTooBig(socket, (readRest) => {
+      this.#readRest = readRest
+      opts.log.debug({ inflight: this.#pending.length }, 'websocket message over WS_MAX_MESSAGE_BYTES: closing with 1009 once earlier messages are answered')
+      this.finish(CLOSE.messageTooBig, 'message too big').catch(() => {})
+    })
+    if (!tooBig) opts.log.warn({}, 'ws internals moved: an oversize message closes with 1009 before earlier messages are answered')
   }
 
   get inflight (): number {
@@ -114,7 +124,9 @@ export class IngestSession {
     }
     const announced = isBinary ? this.#announced : null
     if (isBinary) this.#announced = null
-    const seq = ++this.#seq
+    // Only binary messages are numbered (README "WebSocket ingest"): a text frame's answer still
+    // leaves in order, with seq 0, which names no message.
+    const seq = isBinary ? ++this.#seq : 0
     const entry: Pending = { seq, frame: null }
     this.#pending.push(entry)
     if (this.#closing) {
@@ -283,6 +295,7 @@ export class IngestSession {
       // The peer's close frame must be read for a clean closing handshake.
       this.#socket.resume()
       this.#socket.close(this.#closing.code, this.#closing.reason)
+      this.#readRest?.()
     }
   }
 

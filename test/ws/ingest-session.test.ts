@@ -78,7 +78,7 @@ test('acks leave in sequence order even when later messages are durable first', 
   ])
 })
 
-test('bad message and text frame get error frames in order; the next message is acked', async (t) => {
+test('bad message and text frame get error frames in order; the next message is acked; a text frame takes no seq', async (t) => {
   const socket = new FakeSocket()
   const pipeline = fakePipeline()
   const session = new IngestSession(socket as unknown as WebSocket, { ...prepare, pipeline, maxInflight: 8, log })
@@ -91,8 +91,8 @@ test('bad message and text frame get error frames in order; the next message is 
   await tick()
   t.same(socket.sent, [
     { type: 'error', seq: 1, code: 'QUIVER_INVALID_ARROW', message: 'Invalid Arrow IPC data: garbage' },
-    { type: 'error', seq: 2, code: 'QUIVER_TEXT_FRAME', message: 'Text frames are not accepted: send each Arrow IPC stream as one binary message' },
-    { type: 'ack', seq: 3, rows: 5 }
+    { type: 'error', seq: 0, code: 'QUIVER_TEXT_FRAME', message: 'Text frames are not accepted: send each Arrow IPC stream as one binary message' },
+    { type: 'ack', seq: 2, rows: 5 }
   ])
   t.equal(socket.closed, null, 'connection stays open')
 })
@@ -152,13 +152,15 @@ test('token expiry: in-flight messages are acked, later ones refused, then close
   socket.emit('message', Buffer.from([4]), true)
   await waitFor(() => socket.paused, 'the session to stop reading at expiry')
   socket.emit('message', Buffer.from([9]), true)
+  socket.emit('message', Buffer.from('hello'), false)
   t.equal(socket.closed, null, 'waits for the in-flight ack')
   pipeline.waiting[0].resolve()
   await tick()
   t.same(socket.sent, [
     { type: 'ack', seq: 1, rows: 4 },
-    { type: 'error', seq: 2, code: 'QUIVER_UNAUTHORIZED', message: 'Message not accepted: token expired' }
-  ])
+    { type: 'error', seq: 2, code: 'QUIVER_UNAUTHORIZED', message: 'Message not accepted: token expired' },
+    { type: 'error', seq: 0, code: 'QUIVER_UNAUTHORIZED', message: 'Message not accepted: token expired' }
+  ], 'a text frame takes no seq while closing either')
   t.same(socket.closed, { code: 1008, reason: 'token expired' })
 })
 

@@ -3,14 +3,15 @@ import { Counter } from 'prom-client'
 import { checkTopicBeforeUpgrade, topicUpgradeSchema } from '../../../../src/http/topic-check.ts'
 import { IngestSession } from '../../../../src/ws/ingest-session.ts'
 import { onServerClose } from '../../../../src/ws/shutdown.ts'
-export const STREAM_DESCRIPTION = `WebSocket ingest. Offer the subprotocol \`quiver.v1\`; the token goes in the
-Authorization header, as a second subprotocol \`bearer.<jwt>\` (browsers), or as \`?access_token=\`. 401/403 are answered
-before the upgrade. Each binary message is one complete Arrow IPC stream and gets sequence number 1, 2, 3…; the server
+// How to connect (subprotocol, the token's three places, refusals before the upgrade) is added for
+// every WebSocket route by src/openapi.ts.
+export const STREAM_DESCRIPTION = `WebSocket ingest. Each binary message is one complete Arrow IPC stream and gets sequence number 1, 2, 3…; the server
 answers, in order, \`{"type":"ack","seq":n,"rows":r}\` once the rows are in committed Parquet, or
 \`{"type":"error","seq":n,"code":"QUIVER_…","message":"…"}\` (the connection stays open). Up to WS_MAX_INFLIGHT messages may
-await their ack; beyond that, or while the gateway's buffers are full, the server stops reading the socket. Text frames get
-an error frame (QUIVER_TEXT_FRAME); messages over WS_MAX_MESSAGE_BYTES close with 1009; when the token expires the server
-acks what it accepted and closes with 1008; on shutdown it does the same and closes with 1001.
+await their ack; beyond that, or while the gateway's buffers are full, the server stops reading the socket. Text frames take no
+sequence number: each gets an error frame with seq 0 (QUIVER_TEXT_FRAME), in its turn. A message over WS_MAX_MESSAGE_BYTES
+is not accepted: the server stops reading, answers the messages before it, then closes with 1009; when the token expires
+the server acks what it accepted and closes with 1008; on shutdown it does the same and closes with 1001.
 Exactly-once: a text frame \`{"type":"key","key":"<Idempotency-Key>"}\` announces the key of the next binary message (no seq,
 no answer of its own); that message is the same request as a POST of its bytes with \`ack=durable\` and the same key. A resend
 of a stored message is answered \`{"type":"ack","seq":n,"rows":r,"replayed":true}\`; a duplicate in flight gets the error code
