@@ -46,8 +46,20 @@ export default async function (fastify: FastifyInstance): Promise<void> {
     return reply.type(a.type).send(a.body)
   }
 
+  // The document lists the page once; its trailing-slash twin and assets stay out of it.
+  const documented = {
+    schema: {
+      tags: ['docs'],
+      summary: 'Browser console: stream, upload and tail rows (the page asks for a token)',
+      // HTML sent as bytes: documented, never serialized by Fastify.
+      'x-openapi-response': {
+        200: { description: 'The console page; its scripts and styles load from /console/…', content: { 'text/html': { schema: { type: 'string' } } } },
+        304: { type: 'null', description: 'Not Modified: If-None-Match matched the page\'s ETag' }
+      }
+    }
+  }
   const page = { schema: { hide: true } }
-  fastify.get('/console', page, (request, reply) => send(reply, request, assets.get('index.html')!))
+  fastify.get('/console', documented, (request, reply) => send(reply, request, assets.get('index.html')!))
   fastify.get('/console/', page, (request, reply) => send(reply, request, assets.get('index.html')!))
   fastify.get('/console/*', page, async (request, reply) => {
     const name = (request.params as { '*': string })['*']

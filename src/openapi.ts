@@ -4,13 +4,19 @@
  * operation named for what it does, `security: []` where no token is needed, `format: binary` on
  * every binary body, and parameters that have a default not marked required. Plain JSON work on
  * the route schema, keyed by method and URL, so route files need not repeat any of it.
+ * It also puts in the routes @fastify/swagger leaves out on its own: WebSocket routes (as their GET
+ * upgrade), library pages, and routes registered before its hook.
  */
+import { ErrorSchema } from './http/error-schema.ts'
 
 /** Names by `METHOD url` (Fastify's URL syntax). A route missing here gets one derived from its path. */
 export const OPERATION_IDS: Record<string, string> = {
   'GET /healthz': 'checkLiveness',
   'GET /readyz': 'checkReadiness',
   'GET /metrics': 'getMetrics',
+  'GET /openapi.json': 'getOpenApiDocument',
+  'GET /docs': 'getSwaggerUi',
+  'GET /console': 'getConsole',
   'GET /.well-known/jwks.json': 'getLocalJwks',
   'GET /v1/whoami': 'whoAmI',
   'POST /v1/topics': 'createTopic',
@@ -19,6 +25,8 @@ export const OPERATION_IDS: Record<string, string> = {
   'PATCH /v1/topics/:topic': 'evolveTopicSchema',
   'DELETE /v1/topics/:topic': 'deleteTopic',
   'POST /v1/topics/:topic/records': 'ingestRecords',
+  'GET /v1/topics/:topic/stream': 'ingestStream',
+  'GET /v1/topics/:topic/tail': 'tailRecords',
   'GET /v1/topics/:topic/records': 'readRecords',
   'GET /v1/topics/:topic/files': 'listFiles',
   'POST /v1/admin/flush': 'flushAll',
@@ -26,6 +34,23 @@ export const OPERATION_IDS: Record<string, string> = {
   'POST /v1/admin/tokens': 'mintToken',
   'DELETE /v1/admin/tokens/:jti': 'revokeToken'
 }
+
+/** The document's `components.securitySchemes`. */
+export const SECURITY_SCHEMES = {
+  bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+  // A browser cannot set headers on a WebSocket handshake: the token may come in the URL instead.
+  accessTokenQuery: {
+    type: 'apiKey',
+    in: 'query',
+    name: 'access_token',
+    description: 'The JWT as `?access_token=`: WebSocket upgrades only (elsewhere it counts for nothing), redacted from logs.'
+  },
+  metricsToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description: '`METRICS_TOKEN` (a static secret shared with the scraper, not a JWT): needed by /metrics only when it is set.'
+  }
+} as const
 
 /** `DELETE /v1/admin/things/:id` → `deleteAdminThingsById`: unique and stable for an unnamed route. */
 export function derivedOperationId (method: string, url: string): string {
@@ -35,6 +60,75 @@ export function derivedOperationId (method: string, url: string): string {
 }
 
 type Json = Record<string, unknown>
+
+const html = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } })
+
+/**
+ * Routes a library registers with `schema: { hide: true }`, by the URL @fastify/swagger sees: the URL
+ * and schema the document gives them instead. swagger-ui's page answers at /docs and /docs/, and
+ * the hook sees only the latter; its assets stay hidden.
+ */
+const LIBRARY_ROUTES: Record<string, { url: string, schema: Json }> = {
+  'GET /docs/': {
+    url: '/docs',
+    schema: {
+      tags: ['docs'],
+      summary: 'Swagger UI rendering this document',
+      response: { 200: html('The Swagger UI page (its scripts and styles load from /docs/static/)') }
+    }
+  }
+}
+
+/**
+ * What a WebSocket route's GET upgrade adds to the route's own schema, which says what its messages
+ * are. @fastify/websocket hides every `websocket: true` route from the document; the handshake and
+ * the token's places are the same for all of them (README "WebSocket ingest").
+ */
+const UPGRADE_DESCRIPTION = `
+
+**Connecting.** A GET with \`Upgrade: websocket\` (RFC 6455), answered \`101 Switching Protocols\`. Offer the
+subprotocol \`quiver.v1\` (the server answers \`quiver.v1\` only). The token goes in the \`Authorization: Bearer <jwt>\`
+header, as a second subprotocol \`bearer.<jwt>\` (browsers cannot set headers; the token is never echoed), or as
+\`?access_token=<jwt>\` (redacted from logs); subprotocol and query tokens count only on a real upgrade. A refused
+upgrade (no or bad token, missing role, unknown topic, too many connections, overload) gets a plain HTTP answer with
+the JSON error body before any switch.`
+
+const UPGRADE_HEADERS = {
+  type: 'object',
+  properties: {
+    Upgrade: { type: 'string', enum: ['websocket'] },
+    Connection: { type: 'string', description: 'Contains `Upgrade`' },
+    'Sec-WebSocket-Key': { type: 'string', description: 'Base64 of 16 random bytes (RFC 6455)' },
+    'Sec-WebSocket-Version': { type: 'string', enum: ['13'] },
+    'Sec-WebSocket-Protocol': {
+      type: 'string',
+      description: '`quiver.v1`, then `bearer.<jwt>` where no Authorization header can be set (`quiver.v1, bearer.eyJ…`). Offered protocols must include `quiver.v1`.'
+    }
+  },
+  required: ['Upgrade', 'Connection', 'Sec-WebSocket-Key', 'Sec-WebSocket-Version']
+}
+
+const SWITCHING_PROTOCOLS = {
+  type: 'null',
+  description: 'Switching Protocols: the WebSocket is open; messages as described above',
+  headers: {
+    Upgrade: { type: 'string', enum: ['websocket'] },
+    Connection: { type: 'string', enum: ['Upgrade'] },
+    'Sec-WebSocket-Accept': { type: 'string' },
+    'Sec-WebSocket-Protocol': { type: 'string', enum: ['quiver.v1'], description: 'When the client offered `quiver.v1`; never the token' }
+  }
+}
+
+function asUpgrade (schema: Json): Json {
+  const { hide: _hidden, ...rest } = schema
+  return {
+    ...rest,
+    description: `${rest.description ?? ''}${UPGRADE_DESCRIPTION}`,
+    headers: UPGRADE_HEADERS,
+    security: [...(rest.security as unknown[] ?? [{ bearerAuth: [] }]), { accessTokenQuery: [] }],
+    response: { 101: SWITCHING_PROTOCOLS, ...(rest.response as Json) }
+  }
+}
 
 /** Binary media types get `format: binary` beside 3.1's contentMediaType (generators read the former). */
 function markBinary (content: unknown): void {
@@ -66,4 +160,55 @@ export function shapeRouteSchema (method: string, url: string, schema: Json): Js
   if (body?.content) markBinary(body.content)
   for (const r of Object.values((out.response ?? {}) as Record<string, { content?: unknown }>)) markBinary(r?.content)
   return out
+}
+
+/**
+ * The whole of @fastify/swagger's `transform` for one route. What a route documents but Fastify must
+ * not compile comes under `x-openapi-body` (a body the handler streams itself) and `x-openapi-response`
+ * (answers the handler sends as text, HTML or a prebuilt object): merged in here, never validated
+ * or serialized. Library pages get their schema above; WebSocket routes become their GET upgrade.
+ */
+export function documentRoute (method: string, seenUrl: string, schema: Json | undefined, route: { websocket?: boolean }): { url: string, schema: Json } {
+  const library = LIBRARY_ROUTES[`${method} ${seenUrl}`]
+  const url = library?.url ?? seenUrl
+  const { 'x-openapi-body': body, 'x-openapi-response': response, ...rest }: Json = { ...(library?.schema ?? schema) }
+  if (body) rest.body = body
+  if (response) rest.response = { ...(rest.response as Json), ...(response as Json) }
+  return { url, schema: shapeRouteSchema(method, url, route.websocket === true ? asUpgrade(rest) : rest) }
+}
+
+/**
+ * Operations of routes @fastify/swagger never sees: registered before its onRoute hook exists
+ * (plugins/external loads in name order, metrics before swagger). Given as the document says them.
+ */
+const UNSEEN_OPERATIONS: Record<string, Json> = {
+  'GET /metrics': {
+    operationId: OPERATION_IDS['GET /metrics'],
+    tags: ['ops'],
+    summary: 'Prometheus metrics',
+    description: 'Requests, rows, bytes, flushes, upload latency and errors, auth failures by reason, buffered bytes and ' +
+      'WebSocket connections, in the Prometheus text exposition format 0.0.4. Open unless `METRICS_TOKEN` is set; then ' +
+      '`Authorization: Bearer <METRICS_TOKEN>` (not a JWT).',
+    security: [{}, { metricsToken: [] }],
+    responses: {
+      200: { description: 'The metrics (`text/plain; version=0.0.4; charset=utf-8`)', content: { 'text/plain': { schema: { type: 'string' } } } },
+      401: {
+        description: '`METRICS_TOKEN` is set and the request does not carry it (QUIVER_UNAUTHORIZED)',
+        headers: { 'WWW-Authenticate': { schema: { type: 'string', enum: ['Bearer error="invalid_token"'] } } },
+        content: { 'application/json': { schema: JSON.parse(JSON.stringify(ErrorSchema)) } }
+      }
+    }
+  }
+}
+
+/** For @fastify/swagger's `transformObject`: adds each unseen operation whose route exists and the document lacks. */
+export function addUnseenOperations<D extends { paths?: unknown }> (doc: D, hasRoute: (method: string, url: string) => boolean): D {
+  const paths = ((doc as { paths?: Record<string, Json | undefined> }).paths ??= {})
+  for (const [key, operation] of Object.entries(UNSEEN_OPERATIONS)) {
+    const [method, url] = key.split(' ')
+    const m = method.toLowerCase()
+    if (!hasRoute(method, url) || paths[url]?.[m] !== undefined) continue
+    paths[url] = { ...paths[url], [m]: operation }
+  }
+  return doc
 }

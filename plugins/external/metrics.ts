@@ -49,6 +49,8 @@ async function metricsPlugin (fastify: FastifyInstance): Promise<void> {
   })
 
   fastify.get('/metrics', {
+    // Registered before @fastify/swagger's hook (plugins/external loads by name): the document's
+    // entry for this route is src/openapi.ts's UNSEEN_OPERATIONS, which takes over only while it is unseen.
     schema: { tags: ['ops'], summary: 'Prometheus metrics (a bearer token when METRICS_TOKEN is set)', produces: ['text/plain'] },
     // Not a JWT: a static secret shared with the scraper, so the /v1 auth path does not apply.
     onRequest: async (request, reply) => {

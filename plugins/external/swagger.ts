@@ -2,14 +2,14 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import { shapeRouteSchema } from '../../src/openapi.ts'
+import { SECURITY_SCHEMES, addUnseenOperations, documentRoute } from '../../src/openapi.ts'
 
 const DESCRIPTION = `Quiver ingests Apache Arrow IPC (and NDJSON/JSON) over HTTP and WebSocket and lands it
 as Hive-partitioned Parquet on S3 or a local directory.
 
 Every \`/v1\` route needs \`Authorization: Bearer <jwt>\` (Cognito, OIDC or the built-in local provider).
 
-WebSocket routes (not expressible in OpenAPI):
+WebSocket routes are listed as their GET upgrade (101 Switching Protocols), the message protocol in their description:
 - \`GET /v1/topics/{topic}/stream\` (write): subprotocol \`quiver.v1\`; token in the Authorization header,
   as subprotocol \`bearer.<jwt>\` or \`?access_token=\`. Each binary message is one complete Arrow IPC
   stream; the server answers \`{"type":"ack","seq":n,"rows":r}\` once durable, in order, or
@@ -23,7 +23,8 @@ const TAGS: Record<string, string> = {
   topics: 'Topic catalog',
   ingest: 'Writing rows',
   read: 'Reading committed data',
-  admin: 'Administration'
+  admin: 'Administration',
+  docs: 'This document, its Swagger UI and the browser console'
 }
 
 async function swaggerPlugin (fastify: FastifyInstance): Promise<void> {
@@ -31,27 +32,44 @@ async function swaggerPlugin (fastify: FastifyInstance): Promise<void> {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Quiver', version: '0.1.0', description: DESCRIPTION },
-      components: {
-        securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
-        }
-      },
+      components: { securitySchemes: SECURITY_SCHEMES },
       tags: Object.entries(TAGS).map(([name, description]) => ({ name, description }))
     },
-    // A route whose body is a stream it reads itself describes that body under `x-openapi-body`:
-    // documented for clients, never validated by Fastify.
-    // Then operationIds, `security: []` on public routes, binary formats (src/openapi.ts).
+    // `x-openapi-body`/`x-openapi-response` (documented, never compiled by Fastify), WebSocket
+    // upgrades and library pages unhidden, operationIds, `security: []` on public routes, binary
+    // formats: src/openapi.ts.
     transform: ({ schema, url, route }) => {
-      const { 'x-openapi-body': body, ...rest } = (schema ?? {}) as Record<string, unknown>
       const methods = Array.isArray(route.method) ? route.method : [route.method]
-      const shaped = shapeRouteSchema(methods[0], url, body ? { ...rest, body } : { ...rest })
-      return { schema: shaped as typeof schema, url }
-    }
+      const shaped = documentRoute(methods[0], url, schema as Record<string, unknown> | undefined, route)
+      return { schema: shaped.schema as typeof schema, url: shaped.url }
+    },
+    // Routes registered before this plugin (/metrics) never reach its onRoute hook.
+    transformObject: (doc) => addUnseenOperations('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject, (method, url) => fastify.hasRoute({ method, url }))
   })
   await fastify.register(swaggerUi, { routePrefix: '/docs' })
   // `servers` names the gateway the document was fetched from, so a client generated from it
   // (or swagger-client loading it) calls that gateway without configuration.
-  fastify.get('/openapi.json', { schema: { hide: true } }, async (request) => ({
+  fastify.get('/openapi.json', {
+    schema: {
+      tags: ['docs'],
+      summary: 'This OpenAPI 3.1 document',
+      description: 'Every route, with `servers` naming the gateway it was fetched from.',
+      'x-openapi-response': {
+        200: {
+          description: 'The OpenAPI 3.1 document',
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['openapi', 'info', 'paths'],
+                properties: { openapi: { type: 'string', pattern: '^3\\.1\\.' }, info: { type: 'object' }, paths: { type: 'object' } }
+              }
+            }
+          }
+        }
+      }
+    }
+  }, async (request) => ({
     ...fastify.swagger(),
     servers: [{ url: `${request.protocol}://${request.host}`, description: 'this gateway' }]
   }))

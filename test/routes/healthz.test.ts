@@ -14,13 +14,3 @@ t.test('unknown routes answer the JSON error shape', async (t) => {
   t.equal(res.statusCode, 404)
   t.same(res.json(), { statusCode: 404, code: 'QUIVER_NOT_FOUND', error: 'Not Found', message: 'Route GET /nope not found' })
 })
-
-t.test('openapi document is 3.1 with the bearer scheme', async (t) => {
-  const { app } = await buildApp(t)
-  const res = await app.inject({ method: 'GET', url: '/openapi.json' })
-  t.equal(res.statusCode, 200)
-  const doc = res.json()
-  t.equal(doc.openapi, '3.1.0')
-  t.same(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-  t.ok(doc.paths['/healthz'])
-})

@@ -18,7 +18,8 @@ const tailRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['read'],
       summary: 'WebSocket live tail: every batch accepted from now on, one Arrow IPC stream per binary message',
-      description: 'Offer the subprotocol `quiver.v1` (token as for /stream). Each binary message from the server is one ' +
+      // How to connect is added for every WebSocket route by src/openapi.ts.
+      description: 'Each binary message from the server is one ' +
         'complete Arrow IPC stream (schema + one record batch) in the topic\'s field order, plus `__ingested_at`. A reader more than 8 MiB behind ' +
         'is closed with 1013 (try again later). Client frames over 4 KiB close with 1009; the socket closes with 1008 when the ' +
         'token expires; beyond WS_MAX_CONNECTIONS_PER_SUB open sockets the upgrade is refused with 429. Unknown topics are 404 before the upgrade unless AUTO_CREATE_TOPICS is on.',
