@@ -6,6 +6,7 @@ import type { ParquetEncoder } from '../parquet/types.ts'
 import { SharedSlabs } from './shared-slabs.ts'
 import { batchBytes } from './pipeline.ts'
 import { ROW_GROUP_BYTES } from './flush.ts'
+import { leafColumns, MIN_CHUNK_BYTES } from './encode-ahead.ts'
 
 /**
  * IPC slabs of the row groups being filled or encoded, shared by every staged request: kept up to
@@ -21,13 +22,25 @@ export interface RowGroupStreamOptions {
   /** Writer settings of the topic's objects (commit.ts encodeSettings), the request's key in `metadata`. */
   dictionaryColumns?: readonly string[]
   metadata?: Record<string, string>
-  /** Arrow IPC bytes per row group; default ROW_GROUP_BYTES, as for buffered rows. */
+  /** Arrow IPC bytes per row group; default stagedGroupBytes(schema). */
   rowGroupBytes?: number
   /** Row groups encoding or encoded and not yet taken by the output; default threads + 2. */
   window?: number
 }
 
 interface Open { slab: Uint8Array, used: number, rows: number }
+
+/** The most IPC bytes a staged request's row group takes, however wide its schema. */
+export const STAGED_MAX_GROUP_BYTES = 16 * 1024 * 1024
+
+/**
+ * A staged request's row groups: as buffered rows' (ROW_GROUP_BYTES, or MIN_CHUNK_BYTES a column
+ * for schemas over 128 columns), up to STAGED_MAX_GROUP_BYTES: `window` + 1 of them are in memory
+ * at once, so a very wide schema's groups are bounded (16 MiB: 512 columns and more) instead.
+ */
+export function stagedGroupBytes (schema: Schema): number {
+  return Math.min(STAGED_MAX_GROUP_BYTES, Math.max(ROW_GROUP_BYTES, leafColumns(schema) * MIN_CHUNK_BYTES))
+}
 
 /** What RowGroupStream.write does to each slice of a batch before copying it (see there). */
 export interface Shape {
@@ -66,7 +79,7 @@ export class RowGroupStream {
   #wakers: Array<() => void> = []
 
   constructor (o: RowGroupStreamOptions) {
-    this.#o = { rowGroupBytes: ROW_GROUP_BYTES, window: o.encoder.threads + 2, ...o }
+    this.#o = { rowGroupBytes: stagedGroupBytes(o.schema), window: o.encoder.threads + 2, ...o }
     this.#pieces = new IpcPieces(o.schema)
   }
 

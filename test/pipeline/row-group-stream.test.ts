@@ -1,12 +1,12 @@
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type RecordBatch, tableFromIPC } from 'apache-arrow'
+import { Field, Int32, type RecordBatch, Schema, tableFromIPC } from 'apache-arrow'
 import { readParquet, writeParquet, Table as WasmTable } from 'parquet-wasm'
 import { DuckDBInstance } from '@duckdb/node-api'
 import pl from 'nodejs-polars'
 import { parquetMetadata } from 'hyparquet'
-import { RowGroupStream } from '../../src/pipeline/row-group-stream.ts'
+import { RowGroupStream, STAGED_MAX_GROUP_BYTES, stagedGroupBytes } from '../../src/pipeline/row-group-stream.ts'
 import { createEncoderPool } from '../../src/parquet/pool.ts'
 import type { ParquetEncoder } from '../../src/parquet/types.ts'
 import { toIpcStream } from '../../src/arrow/encode.ts'
@@ -171,4 +171,14 @@ t.test('the encoder pool: background encodes take the threads foreground ones le
   await Promise.all(all)
   t.same(order, ['foreground a', 'background b1', 'foreground c', 'background b2'], 'the later foreground encode went before the waiting background one')
   t.equal(tableFromIPC(readParquet(await pool.encode(small.slice(), { background: true })).intoIPCStream()).numRows, 1000)
+})
+
+const MiB = 1024 * 1024
+t.test('row groups by schema width: 4 MiB up to 128 columns, 32 KiB a column beyond, 16 MiB at most (a staged request holds window + 1 of them)', async (t) => {
+  const schemaOf = (columns: number) => new Schema(Array.from({ length: columns }, (_, i) => new Field(`c${i}`, new Int32(), false)))
+  t.equal(stagedGroupBytes(schemaOf(5)), 4 * MiB)
+  t.equal(stagedGroupBytes(schemaOf(128)), 4 * MiB)
+  t.equal(stagedGroupBytes(schemaOf(300)), 300 * 32 * 1024)
+  t.equal(stagedGroupBytes(schemaOf(2000)), STAGED_MAX_GROUP_BYTES)
+  t.equal(STAGED_MAX_GROUP_BYTES, 16 * MiB)
 })
