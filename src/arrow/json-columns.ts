@@ -90,16 +90,21 @@ function column (field: Field, values: unknown[], loc: Loc): Data {
     }
     case Type.Utf8: case Type.LargeUtf8: case Type.Binary: case Type.LargeBinary: {
       const text = type.typeId === Type.Utf8 || type.typeId === Type.LargeUtf8
-      const conv = convert(text ? v => typeof v === 'string' ? Buffer.from(v) : undefined : toBytes)
+      const conv = convert<string | Uint8Array>(text ? v => typeof v === 'string' ? v : undefined : toBytes)
       const parts = values.map((_, i) => conv(i))
-      const total = parts.reduce((s, p) => s + (p?.byteLength ?? 0), 0)
+      const sizes = parts.map(p => p === undefined ? 0 : typeof p === 'string' ? Buffer.byteLength(p) : p.byteLength)
+      const total = sizes.reduce((s, k) => s + k, 0)
       const large = type.typeId === Type.LargeUtf8 || type.typeId === Type.LargeBinary
       const offsets = large ? new BigInt64Array(n + 1) : new Int32Array(n + 1)
       const bytes = new Uint8Array(total)
+      // Strings are encoded straight into the column: a 200 MiB value is not encoded, then copied.
+      const out = Buffer.from(bytes.buffer, bytes.byteOffset, total)
       let at = 0
       for (let i = 0; i < n; i++) {
         const p = parts[i]
-        if (p !== undefined) { bytes.set(p, at); at += p.byteLength }
+        if (typeof p === 'string') out.write(p, at, sizes[i])
+        else if (p !== undefined) out.set(p, at)
+        at += sizes[i]
         offsets[i + 1] = large ? BigInt(at) : at
       }
       return makeData({ ...base, valueOffsets: offsets, data: bytes } as never)
