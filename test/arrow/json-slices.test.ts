@@ -32,7 +32,7 @@ t.test('16 Mi blank lines in one chunk are counted quickly, in slices (before: 3
   const probe = loopProbe()
   await t.rejects(readNdjson(body, { maxBytes: 1e9, schema }), JSONERR(`line ${16 * MiB - 2}: not valid JSON`), 'lines are still numbered')
   const maxMs = probe.stop()
-  t.ok(maxMs < 300, `longest event-loop delay ${maxMs.toFixed(0)} ms`)
+  t.ok(maxMs < 600, `longest event-loop delay ${maxMs.toFixed(0)} ms`)
   const r = await readNdjson(streamOf([Buffer.from('\n\n  \n{"s":"a"}\r\n\n')]), { maxBytes: 1e9, schema })
   t.same([r.rows, strings(r)], [1, ['a']])
 })
