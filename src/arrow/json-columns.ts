@@ -2,10 +2,10 @@ import {
   type Data, type DataType, type Decimal, Field, type FixedSizeBinary, type FixedSizeList, type Int, makeData, type RecordBatch,
   type Schema, type Time, type Timestamp, Type, vectorFromArray
 } from 'apache-arrow'
-import { InvalidJsonError } from '../errors.ts'
+import { DecimalPrecisionError, InvalidJsonError } from '../errors.ts'
 import { batchOf } from './batch.ts'
 import { formatType } from '../schema/types.ts'
-import { describe, toBigInt, toBytes, toDays, toDecimal, toDuration, toFixedBytes, toFloat, toTime, toTimestamp } from './json-values.ts'
+import { describe, isDecimalSpelling, toBigInt, toBytes, toDays, toDecimal, toDuration, toFixedBytes, toFloat, toTime, toTimestamp } from './json-values.ts'
 
 /** Where value i sits, for messages: `line 3` and the field path `address.city`/`tags[2]`. */
 type Loc = (i: number) => { at: string, path: string }
@@ -115,6 +115,12 @@ function column (field: Field, values: unknown[], loc: Loc): Data {
       const words = new Uint32Array(n * stride)
       const conv = convert(v => toDecimal(v, precision, scale))
       for (let i = 0; i < n; i++) {
+        // A number the type cannot hold (too many digits, or decimal places it would round) is 422,
+        // as for Arrow bodies (decimal-range.ts); anything else that is not a decimal is 400.
+        if (valid[i] && values[i] !== ABSENT && toDecimal(values[i], precision, scale) === undefined && isDecimalSpelling(values[i])) {
+          const { at, path } = loc(i)
+          throw new DecimalPrecisionError(`${at}: field "${path}": value ${String(values[i]).trim()} has more than ${precision} digits or ${scale} decimal places (declared decimal${bitWidth}(${precision}, ${scale}))`)
+        }
         let x = conv(i)
         if (x === undefined) continue
         for (let w = 0; w < stride; w++, x >>= 32n) words[i * stride + w] = Number(BigInt.asUintN(32, x))

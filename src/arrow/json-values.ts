@@ -132,6 +132,13 @@ export function toDecimal (v: unknown, precision: number, scale: number): bigint
   return m[1] === '-' ? -u : u
 }
 
+/** Whether `v` spells a decimal number at all (a finite JSON number, or a string toDecimal reads), whatever its digits. */
+export function isDecimalSpelling (v: unknown): boolean {
+  if (typeof v === 'number') return Number.isFinite(v)
+  const m = typeof v === 'string' ? DECIMAL.exec(v.trim()) : null
+  return m !== null && !(m[2] === '' && (m[3] ?? '') === '')
+}
+
 const TIME = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?$/
 
 /** time32/time64 in `unit` from `HH:MM[:SS[.fffffffff]]` (digits finer than the unit dropped) or an integer in the unit. */

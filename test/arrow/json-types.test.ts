@@ -50,8 +50,14 @@ t.test('NDJSON rows convert into every type and read back exactly', async (t) =>
     const res = await post([{ id: 9, ...row }])
     t.same([res.statusCode, res.json()], [400, { statusCode: 400, code: 'QUIVER_INVALID_JSON', error: 'Bad Request', message: `Invalid JSON data: ${message}` }])
   }
-  await refused({ price: '1.234' }, 'line 1: field "price": expected decimal128(12, 2), got "1.234"')
-  await refused({ price: 1e12 }, 'line 1: field "price": expected decimal128(12, 2), got 1000000000000')
+  // A number the decimal cannot hold is 422, as in an Arrow body; what is no decimal at all is 400.
+  const tooPrecise = async (price: unknown, shown: string) => {
+    const res = await post([{ id: 9, price }])
+    t.same([res.statusCode, res.json()], [422, { statusCode: 422, code: 'QUIVER_DECIMAL_PRECISION', error: 'Unprocessable Entity', message: `Decimal value out of range: line 1: field "price": value ${shown} has more than 12 digits or 2 decimal places (declared decimal128(12, 2))` }])
+  }
+  await tooPrecise('1.234', '1.234')
+  await tooPrecise(1e12, '1000000000000')
+  await tooPrecise(' -12345678901.5 ', '-12345678901.5')
   await refused({ price: 'abc' }, 'line 1: field "price": expected decimal128(12, 2), got "abc"')
   await refused({ tod: '24:00:00' }, 'line 1: field "tod": expected time64[us], got "24:00:00"')
   await refused({ wait: 1.5 }, 'line 1: field "wait": expected duration[ms], got 1.5')
