@@ -113,16 +113,16 @@ function column (field: Field, values: unknown[], loc: Loc): Data {
       const { precision, scale, bitWidth } = type as Decimal
       const stride = bitWidth / 32
       const words = new Uint32Array(n * stride)
-      const conv = convert(v => toDecimal(v, precision, scale))
       for (let i = 0; i < n; i++) {
-        // A number the type cannot hold (too many digits, or decimal places it would round) is 422,
-        // as for Arrow bodies (decimal-range.ts); anything else that is not a decimal is 400.
-        if (valid[i] && values[i] !== ABSENT && toDecimal(values[i], precision, scale) === undefined && isDecimalSpelling(values[i])) {
+        if (!valid[i] || values[i] === ABSENT) continue
+        let x = toDecimal(values[i], precision, scale)
+        if (x === undefined) {
+          // A number the type cannot hold (too many digits, or decimal places it would round) is
+          // 422, as for Arrow bodies (decimal-range.ts); anything else that is not a decimal is 400.
+          if (!isDecimalSpelling(values[i])) expected(i)
           const { at, path } = loc(i)
           throw new DecimalPrecisionError(`${at}: field "${path}": value ${String(values[i]).trim()} has more than ${precision} digits or ${scale} decimal places (declared decimal${bitWidth}(${precision}, ${scale}))`)
         }
-        let x = conv(i)
-        if (x === undefined) continue
         for (let w = 0; w < stride; w++, x >>= 32n) words[i * stride + w] = Number(BigInt.asUintN(32, x))
       }
       return makeData({ ...base, data: words } as never)
