@@ -5,7 +5,7 @@
  *   id = i, name = `name-${i}`, price = i * 1.5, ts = 2024-05-01T12:00:00Z + i seconds, ok = i % 2 === 0
  * so tests can compute expected sums (e.g. sum(id) over n rows = n(n-1)/2) and exact values.
  */
-import { makeData, type RecordBatch, type Schema, Table, tableToIPC } from 'apache-arrow'
+import { Field, Int64, makeData, RecordBatch, Schema, Struct, Table, tableToIPC } from 'apache-arrow'
 import { batchOf } from '../../src/arrow/batch.ts'
 import type { FieldSpec, TopicSchema } from '../../src/schema/topic-schema.ts'
 import { toArrowSchema } from '../../src/schema/types.ts'
@@ -40,6 +40,17 @@ export function makeRows (n: number, start = 0): Array<ReturnType<typeof testRow
 /** NDJSON text of rows start … start+n-1, one per line, trailing newline. */
 export function makeNdjson (n: number, start = 0): string {
   return makeRows(n, start).map(r => JSON.stringify(r) + '\n').join('')
+}
+
+/** A batch of `columns` non-null int64 columns `c0`, `c1`, … of `rows` rows: row r of column i holds r * 1000 + i. */
+export function wideInt64Batch (columns: number, rows: number): RecordBatch {
+  const fields = Array.from({ length: columns }, (_, i) => new Field(`c${i}`, new Int64(), false))
+  return new RecordBatch(new Schema(fields), makeData({
+    type: new Struct(fields),
+    length: rows,
+    nullCount: 0,
+    children: fields.map((_f, i) => makeData({ type: new Int64(), length: rows, data: BigInt64Array.from({ length: rows }, (_v, r) => BigInt(r * 1000 + i)) }))
+  }))
 }
 
 /** One RecordBatch of rows start … start+n-1 whose schema is the TEST_ARROW_SCHEMA object, built straight from typed arrays (fast for 200k rows). */

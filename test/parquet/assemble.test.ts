@@ -16,6 +16,7 @@ import { runInNewContext } from 'node:vm'
 import { writerProperties } from '../../src/parquet/writer-props.ts'
 import { dictionaryColumnsOf } from '../../src/parquet/dictionary.ts'
 import { BASE_US } from './make-ipc.ts'
+import { wideInt64Batch } from '../helpers/arrow.ts'
 
 const tagType = new Struct([new Field('k', new Utf8(), true), new Field('w', new Float64(), true)])
 const schema = new Schema([
@@ -228,15 +229,7 @@ t.test('streaming: a part is let go once its data was written; only its footer e
 t.test('footer entries are kept as Thrift bytes (~30 bytes of heap a column chunk here, ~1,750 as objects): 300 groups of 40 columns, a long row group list, extra metadata and page indexes read back', async (t) => {
   setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc') as () => void
-  const fields = Array.from({ length: 40 }, (_, i) => new Field(`c${i}`, new Int64(), false))
-  const wide = new Schema(fields)
-  const n = 10
-  const batch = new RecordBatch(wide, makeData({
-    type: new Struct(fields),
-    length: n,
-    nullCount: 0,
-    children: fields.map((_f, i) => makeData({ type: new Int64(), length: n, data: BigInt64Array.from({ length: n }, (_v, r) => BigInt(r * 1000 + i)) }))
-  }))
+  const batch = wideInt64Batch(40, 10)
   const part = writeParquet(WasmTable.fromIPCStream(tableToIPC(new Table([batch]), 'stream')), writerProperties('zstd', 1 << 20))
   const a = new ParquetAssembler()
   const chunks: Uint8Array[] = [ParquetAssembler.head]

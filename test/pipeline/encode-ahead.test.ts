@@ -16,6 +16,7 @@ import type { TopicRecord } from '../../src/schema/topic-schema.ts'
 import type { ParquetEncoder } from '../../src/parquet/types.ts'
 import { manualClock } from '../helpers/clock.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { wideInt64Batch } from '../helpers/arrow.ts'
 
 const schema = new Schema([
   new Field('id', new Int64(), false),
@@ -163,17 +164,10 @@ t.test('encoded bytes count while a group is kept for a flush, and are given bac
 
 t.test('a wide schema\'s row groups hold at least MIN_CHUNK_BYTES a column: a flush of 300 columns is one part, not one per rowGroupBytes', async (t) => {
   t.equal(MIN_CHUNK_BYTES, 32 * 1024)
-  const fields = Array.from({ length: 300 }, (_, i) => new Field(`c${i}`, new Int64(), false))
-  const wide = new Schema(fields)
-  t.equal(leafColumns(wide), 300)
-  t.equal(leafColumns(new Schema([new Field('s', new Struct([new Field('a', new Int64()), new Field('b', new Utf8())]))])), 2, 'leaves of nested types')
   const rows = 1000
-  const wideBatch = new RecordBatch(wide, makeData({
-    type: new Struct(fields),
-    length: rows,
-    nullCount: 0,
-    children: fields.map((_f, i) => makeData({ type: new Int64(), length: rows, data: BigInt64Array.from({ length: rows }, (_v, r) => BigInt(r * 1000 + i)) }))
-  }))
+  const wideBatch = wideInt64Batch(300, rows)
+  t.equal(leafColumns(wideBatch.schema), 300)
+  t.equal(leafColumns(new Schema([new Field('s', new Struct([new Field('a', new Int64()), new Field('b', new Utf8())]))])), 2, 'leaves of nested types')
   const bytes = rows * 300 * 8 // 2.3 MiB: over 4 × rowGroupBytes, under 300 × 32 KiB
   const pieces: number[] = []
   const ahead = new EncodeAhead({
