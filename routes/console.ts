@@ -5,6 +5,7 @@ import { dirname, extname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { NotFoundError } from '../src/errors.ts'
+import { htmlResponse } from '../src/openapi.ts'
 
 const CONSOLE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'console')
 // apache-arrow's self-contained UMD bundle (no bare imports to map) sets window.Arrow.
@@ -53,7 +54,7 @@ export default async function (fastify: FastifyInstance): Promise<void> {
       summary: 'Browser console: stream, upload and tail rows (the page asks for a token)',
       // HTML sent as bytes: documented, never serialized by Fastify.
       'x-openapi-response': {
-        200: { description: 'The console page; its scripts and styles load from /console/…', content: { 'text/html': { schema: { type: 'string' } } } },
+        200: htmlResponse('The console page; its scripts and styles load from /console/…'),
         304: { type: 'null', description: 'Not Modified: If-None-Match matched the page\'s ETag' }
       }
     }

@@ -61,7 +61,8 @@ export function derivedOperationId (method: string, url: string): string {
 
 type Json = Record<string, unknown>
 
-const html = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } })
+/** A response documented as an HTML page (pages send their bytes themselves: documented, never serialized by Fastify). */
+export const htmlResponse = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } })
 
 /**
  * Routes a library registers with `schema: { hide: true }`, by the URL @fastify/swagger sees: the URL
@@ -74,7 +75,7 @@ const LIBRARY_ROUTES: Record<string, { url: string, schema: Json }> = {
     schema: {
       tags: ['docs'],
       summary: 'Swagger UI rendering this document',
-      response: { 200: html('The Swagger UI page (its scripts and styles load from /docs/static/)') }
+      response: { 200: htmlResponse('The Swagger UI page (its scripts and styles load from /docs/static/)') }
     }
   }
 }
