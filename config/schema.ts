@@ -1,3 +1,4 @@
+import { constants } from 'node:buffer'
 import { Type, type Static } from '@sinclair/typebox'
 
 const CommaList = (description: string) => Type.String({ default: '', description })
@@ -41,6 +42,8 @@ export const ConfigSchema = Type.Object({
   PARQUET_COMPRESSION: Type.Union([Type.Literal('zstd'), Type.Literal('snappy'), Type.Literal('lz4'), Type.Literal('none')], { default: 'zstd' }),
   MAX_REQUEST_BYTES: Type.Integer({ minimum: 1, default: 1024 * 1024 * 1024 }),
   MAX_BUFFERED_BYTES: Type.Integer({ minimum: 1024, default: 512 * 1024 * 1024 }),
+  // V8's longest string is the most JSON.parse can take (src/arrow/json-slices.ts MAX_ELEMENT_BYTES)
+  MAX_JSON_ROW_BYTES: Type.Integer({ minimum: 1024, maximum: constants.MAX_STRING_LENGTH, default: 16 * 1024 * 1024, description: 'bytes of one NDJSON line or JSON array element; longer → 413 QUIVER_PAYLOAD_TOO_LARGE' }),
   AUTO_CREATE_TOPICS: Type.Boolean({ default: true }),
   ENCODER_THREADS: Type.Integer({ minimum: 0, default: 0, description: '0 = one per core' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30000 }),

@@ -21,6 +21,8 @@ export const ValidationError = createError<[string]>('QUIVER_VALIDATION', '%s', 
 export const InvalidArrowError = createError<[string]>('QUIVER_INVALID_ARROW', 'Invalid Arrow IPC data: %s', 400)
 export const InvalidJsonError = createError<[string]>('QUIVER_INVALID_JSON', 'Invalid JSON data: %s', 400)
 export const PayloadTooLargeError = createError<[number]>('QUIVER_PAYLOAD_TOO_LARGE', 'Request body exceeds %d bytes', 413)
+/** One NDJSON line or JSON array element over MAX_JSON_ROW_BYTES (`line 3`, `row 2`). */
+export const JsonRowTooLargeError = createError<[string, number]>('QUIVER_PAYLOAD_TOO_LARGE', '%s is longer than %d bytes, the longest JSON row read (MAX_JSON_ROW_BYTES)', 413)
 /** A request that must be held in memory (as a whole, or one huge record batch) larger than the memory all requests share. */
 export const HeldTooLargeError = createError<[string, number]>('QUIVER_PAYLOAD_TOO_LARGE', '%s is held in memory whole, and it exceeds MAX_BUFFERED_BYTES (%d bytes): send it in smaller requests or record batches', 413)
 export const UnsupportedMediaTypeError = createError<[string]>('QUIVER_UNSUPPORTED_MEDIA_TYPE', 'Unsupported content type "%s"; use application/vnd.apache.arrow.stream, application/vnd.apache.arrow.file, application/x-ndjson or application/json', 415)

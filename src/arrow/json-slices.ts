@@ -21,10 +21,17 @@ export const BATCH_CELLS = 1_000_000
 export const BATCH_BYTES = 8 * 1024 * 1024
 
 /**
- * The longest line or array element that can be read: V8's longest string. A value is parsed by
- * JSON.parse from one string, so this is a hard limit of the engine, not a setting.
+ * The longest line or array element that can be read at all: V8's longest string (a row is parsed
+ * by JSON.parse from one string), so the most MAX_JSON_ROW_BYTES may be.
  */
 export const MAX_ELEMENT_BYTES = constants.MAX_STRING_LENGTH
+
+/**
+ * MAX_JSON_ROW_BYTES' default. A row is joined, parsed and converted in three synchronous steps of
+ * ~10 ms per MiB each (fresh memory; one 200 MiB string value held the loop 2-3 s per step), so
+ * this keeps each step near 200 ms. Arrow bodies have no such bound: they are copied in slices.
+ */
+export const DEFAULT_MAX_ROW_BYTES = 16 * 1024 * 1024
 
 /**
  * Resolves after the event loop polled for I/O once. One setImmediate is not enough: called from

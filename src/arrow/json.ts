@@ -1,9 +1,9 @@
 import type { RecordBatch, Schema } from 'apache-arrow'
-import { InvalidJsonError, PayloadTooLargeError } from '../errors.ts'
+import { InvalidJsonError, JsonRowTooLargeError, PayloadTooLargeError } from '../errors.ts'
 import type { ByteSource } from './ipc-framing.ts'
 import { describe } from './json-values.ts'
 import { rowsToBatches } from './json-columns.ts'
-import { BATCH_BYTES, CHECK_EVERY, MAX_ELEMENT_BYTES, Slicer, rowsPerBatch } from './json-slices.ts'
+import { BATCH_BYTES, CHECK_EVERY, DEFAULT_MAX_ROW_BYTES, Slicer, rowsPerBatch } from './json-slices.ts'
 
 export { rowsToBatches, type RowsOptions } from './json-columns.ts'
 
@@ -14,6 +14,8 @@ export interface JsonReadOptions {
   schema: Schema
   /** Rows per RecordBatch (NDJSON); default 10,000. */
   batchRows?: number
+  /** Bytes of one line or array element (MAX_JSON_ROW_BYTES) → JsonRowTooLargeError (413); default DEFAULT_MAX_ROW_BYTES. */
+  maxRowBytes?: number
   /**
    * Takes each batch as soon as it is converted (awaited before more of the body is read), so
    * the caller can stage a large body instead of holding all of it (src/ingest/json-batches.ts);
@@ -51,13 +53,14 @@ const EMPTY = new Uint8Array(0)
  * from 1, blank lines skipped (and counted); a trailing line without `\n` is fine; no rows → no
  * batches. All-or-nothing: the first bad line rejects the whole body. The event loop gets a turn
  * every SLICE_MS (json-slices.ts); a line that spans chunks is decoded piece by piece as it
- * arrives, its bytes never gathered into one buffer; a line longer than MAX_ELEMENT_BYTES is refused.
+ * arrives, its bytes never gathered into one buffer; a line longer than `maxRowBytes` is refused.
  * @throws InvalidJsonError `line 3: not valid JSON`, `line 3: expected a JSON object, got array`,
  *   `line 3: field "price": expected double, got "abc"`, `line 3: not valid UTF-8`, …
- * @throws PayloadTooLargeError over maxBytes
+ * @throws PayloadTooLargeError over maxBytes; JsonRowTooLargeError for a line over maxRowBytes
  */
 export async function readNdjson (source: Source, opts: JsonReadOptions): Promise<JsonPayload> {
   const batchRows = rowsPerBatch(opts.schema, opts.batchRows ?? 10_000)
+  const maxRowBytes = opts.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES
   // Two decoders: one streaming call turns Node's UTF-8 fast path off for good on its decoder.
   const whole = new TextDecoder('utf-8', { fatal: true })
   const pieces = new TextDecoder('utf-8', { fatal: true })
@@ -131,7 +134,7 @@ export async function readNdjson (source: Source, opts: JsonReadOptions): Promis
       const nl = chunk.indexOf(LF, start)
       const end = nl === -1 ? n : nl
       const size = pendingBytes + end - start
-      if (size > MAX_ELEMENT_BYTES) throw new InvalidJsonError(`line ${line + 1}: longer than ${MAX_ELEMENT_BYTES} bytes, the longest line that can be read`)
+      if (size > maxRowBytes) throw new JsonRowTooLargeError(`line ${line + 1}`, maxRowBytes)
       if (nl === -1) {
         (pending ??= []).push(decode(chunk.subarray(start), true))
         pendingBytes = size

@@ -39,6 +39,8 @@ export interface ReadBodyOptions {
   catalog: TopicLookup
   autoCreate: boolean
   maxBytes: number
+  /** MAX_JSON_ROW_BYTES: the longest NDJSON line or JSON array element. */
+  maxJsonRowBytes?: number
   /** For an Arrow stream: where message bodies are assembled (src/arrow/buffer-pool.ts). */
   alloc?: (n: number) => Uint8Array
 }
@@ -62,7 +64,7 @@ export async function readIngestBody (o: ReadBodyOptions): Promise<IngestBody> {
     return { topic, batches: validateStream(topic, payload), rows: payload.rows, bytes: payload.bytes }
   }
   const topic = existing!
-  const opts = { ...limits, schema: topicArrowSchema(topic) }
+  const opts = { ...limits, maxRowBytes: o.maxJsonRowBytes, schema: topicArrowSchema(topic) }
   const payload = o.mediaType === NDJSON ? await readNdjson(o.body, opts) : await readJsonArrayStream(o.body as AsyncIterable<Uint8Array>, opts)
   return { topic, batches: payload.batches, rows: payload.rows, bytes: payload.bytes }
 }

@@ -1,8 +1,8 @@
 import type { RecordBatch } from 'apache-arrow'
-import { InvalidJsonError, PayloadTooLargeError } from '../errors.ts'
+import { InvalidJsonError, JsonRowTooLargeError, PayloadTooLargeError } from '../errors.ts'
 import { describe } from '../arrow/json-values.ts'
 import { rowsToBatches, type JsonPayload, type JsonReadOptions } from '../arrow/json.ts'
-import { BATCH_BYTES, CHECK_EVERY, MAX_ELEMENT_BYTES, Slicer, rowsPerBatch } from '../arrow/json-slices.ts'
+import { BATCH_BYTES, CHECK_EVERY, DEFAULT_MAX_ROW_BYTES, Slicer, rowsPerBatch } from '../arrow/json-slices.ts'
 
 const OPEN = 0x5b // [
 const CLOSE = 0x5d // ]
@@ -35,11 +35,12 @@ type Source = AsyncIterable<Uint8Array | string>
  * Messages are those of the whole-body reader it replaces (`row 2: …`, `body is not valid JSON`).
  * The event loop gets a turn every SLICE_MS (src/arrow/json-slices.ts); an element that spans
  * chunks is decoded piece by piece as it arrives (its bytes are never gathered), whitespace
- * between elements is not kept, and an element longer than MAX_ELEMENT_BYTES is refused.
- * @throws InvalidJsonError, PayloadTooLargeError over maxBytes
+ * between elements is not kept, and an element longer than `maxRowBytes` is refused.
+ * @throws InvalidJsonError, PayloadTooLargeError over maxBytes, JsonRowTooLargeError over maxRowBytes
  */
 export async function readJsonArrayStream (source: Source, opts: JsonReadOptions): Promise<JsonPayload> {
   const batchRows = rowsPerBatch(opts.schema, opts.batchRows ?? 10_000)
+  const maxRowBytes = opts.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES
   // Two decoders: one streaming call turns Node's UTF-8 fast path off for good on its decoder.
   const whole = new TextDecoder('utf-8', { fatal: true })
   const streaming = new TextDecoder('utf-8', { fatal: true })
@@ -72,9 +73,7 @@ export async function readJsonArrayStream (source: Source, opts: JsonReadOptions
   }
   /** Bytes of the current element decoded (`stream`: more follow; false: the last of several). */
   const piece = (bytes: Uint8Array, stream?: boolean): string => {
-    if ((size += bytes.byteLength) > MAX_ELEMENT_BYTES) {
-      throw new InvalidJsonError(`row ${total + rows.length}: longer than ${MAX_ELEMENT_BYTES} bytes, the longest element that can be read`)
-    }
+    if ((size += bytes.byteLength) > maxRowBytes) throw new JsonRowTooLargeError(`row ${total + rows.length}`, maxRowBytes)
     try {
       return stream === undefined ? whole.decode(bytes) : streaming.decode(bytes, { stream })
     } catch {

@@ -70,9 +70,9 @@ export function jsonBatchStream (body: AsyncIterable<Uint8Array | string>, schem
 }
 
 /** An NDJSON or JSON-array body of `topic`, converted with its schema, as a stream of batches. */
-export function openJsonBody (body: AsyncIterable<Uint8Array | string>, mediaType: string, topic: TopicRecord, maxBytes: number): ArrowBatchStream {
+export function openJsonBody (body: AsyncIterable<Uint8Array | string>, mediaType: string, topic: TopicRecord, maxBytes: number, maxRowBytes?: number): ArrowBatchStream {
   const schema = topicArrowSchema(topic)
   return jsonBatchStream(body, schema, async (source, onBatch) => mediaType === NDJSON
-    ? await readNdjson(source, { maxBytes, schema, onBatch })
-    : await readJsonArrayStream(source, { maxBytes, schema, onBatch }))
+    ? await readNdjson(source, { maxBytes, maxRowBytes, schema, onBatch })
+    : await readJsonArrayStream(source, { maxBytes, maxRowBytes, schema, onBatch }))
 }

@@ -22,7 +22,7 @@ import { resolveTopic, validateStream } from './validate-stream.ts'
 import { evolveForStream } from './evolve-stream.ts'
 
 export interface IngestServiceOptions {
-  config: Pick<Config, 'MAX_BUFFERED_BYTES' | 'MAX_REQUEST_BYTES' | 'FLUSH_MAX_BYTES' | 'AUTO_CREATE_TOPICS' | 'PARQUET_COMPRESSION' | 'WS_MAX_MESSAGE_BYTES' | 'INGEST_CATALOG_TIMEOUT_MS'>
+  config: Pick<Config, 'MAX_BUFFERED_BYTES' | 'MAX_REQUEST_BYTES' | 'MAX_JSON_ROW_BYTES' | 'FLUSH_MAX_BYTES' | 'AUTO_CREATE_TOPICS' | 'PARQUET_COMPRESSION' | 'WS_MAX_MESSAGE_BYTES' | 'INGEST_CATALOG_TIMEOUT_MS'>
   pipeline: QuiverPipeline
   catalog: Catalog
   encoder: ParquetEncoder
@@ -120,7 +120,7 @@ export function createIngestService (o: IngestServiceOptions) {
           catalog,
           // JSON is typed by the topic's schema: it never creates one.
           autoCreate: json ? false : config.AUTO_CREATE_TOPICS,
-          open: json ? async (existing) => openJsonBody(body, mediaType, existing!, config.MAX_REQUEST_BYTES) : undefined,
+          open: json ? async (existing) => openJsonBody(body, mediaType, existing!, config.MAX_REQUEST_BYTES, config.MAX_JSON_ROW_BYTES) : undefined,
           maxBytes: config.MAX_REQUEST_BYTES,
           thresholdBytes: largeBytes,
           large: req.length !== undefined && req.length > largeBytes,
@@ -151,7 +151,7 @@ export function createIngestService (o: IngestServiceOptions) {
       } else {
         const lease = mediaType === ARROW_STREAM ? bodies.lease() : undefined
         release = lease?.release
-        read = await readIngestBody({ mediaType, body, topic, catalog, autoCreate: config.AUTO_CREATE_TOPICS, maxBytes: config.MAX_REQUEST_BYTES, alloc: lease?.alloc })
+        read = await readIngestBody({ mediaType, body, topic, catalog, autoCreate: config.AUTO_CREATE_TOPICS, maxBytes: config.MAX_REQUEST_BYTES, maxJsonRowBytes: config.MAX_JSON_ROW_BYTES, alloc: lease?.alloc })
       }
       // The pipeline counts the rows as buffered before ingest() first awaits: the reservation
       // hands over to that count without a moment where neither holds the bytes.

@@ -48,7 +48,8 @@ const INGEST_DESCRIPTION = `Body: an Arrow IPC stream (read incrementally), an A
 objects (converted with the topic's schema). The stream's schema must equal the topic's (order may differ). All-or-nothing:
 a request that fails commits none of its rows. \`ack=durable\` (default) answers 200 once every row is in a committed Parquet
 object; \`ack=accepted\` answers 202 once validated and buffered. 503 with Retry-After when the gateway's buffers are full or
-storage is failing. An Arrow stream too large to buffer (over min(FLUSH_MAX_BYTES, MAX_BUFFERED_BYTES/4)) is written as
+storage is failing. 413 over MAX_REQUEST_BYTES, or for one NDJSON line or JSON array element over MAX_JSON_ROW_BYTES
+(16 MiB). An Arrow stream too large to buffer (over min(FLUSH_MAX_BYTES, MAX_BUFFERED_BYTES/4)) is written as
 its own Parquet object while it is read, committed only once all of it was valid; with \`ack=accepted\` it is also
 answered (202) only after that commit.`
 
