@@ -4,6 +4,7 @@ import {
 } from 'apache-arrow'
 import { INGESTED_AT } from '../schema/types.ts'
 import { batchOf } from './batch.ts'
+import { nextTurn } from './json-slices.ts'
 
 /** Type of the `__ingested_at` column every stored row gets. */
 export const INGESTED_AT_TYPE = new Timestamp(TimeUnit.MICROSECOND, 'UTC')
@@ -63,6 +64,9 @@ export function writeIpcStream (batches: readonly RecordBatch[], schema: Schema,
 /** The IPC stream's end-of-stream marker: continuation token, then a zero metadata length. */
 export const IPC_END = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0])
 
+/** Bytes IpcPieces.write copies in one synchronous step: ~70 ms into fresh memory (9 ms per MiB here). */
+export const COPY_STEP = 8 * 1024 * 1024
+
 /**
  * An IPC stream built piece by piece: `head` (the schema message), then any number of
  * writeIpcMessages() outputs, then IPC_END. For a writer that must copy each batch as it comes
@@ -79,14 +83,26 @@ export class IpcPieces {
     this.head = empty.subarray(0, empty.byteLength - IPC_END.byteLength)
   }
 
-  /** `batch`'s record-batch message alone (no schema, no end marker), copied once into `alloc(size)`. */
-  write (batch: RecordBatch, alloc: (n: number) => Uint8Array): Uint8Array {
+  /**
+   * `batch`'s record-batch message alone (no schema, no end marker), copied once into `alloc(size)`.
+   * A message over COPY_STEP bytes is copied a step at a time, the event loop turning between
+   * steps (one 200 MiB value took 0.8-1.9 s to copy into fresh memory in one go); `alive` is asked
+   * before each further step, and false (the output was given up, its memory may be reused) stops
+   * the copy with an error.
+   */
+  async write (batch: RecordBatch, alloc: (n: number) => Uint8Array, alive: () => boolean = () => true): Promise<Uint8Array> {
     const parts = ipcChunks([batch], this.#schema)
     const total = parts.reduce((n, c) => n + c.byteLength, 0)
     const from = this.head.byteLength
     const to = total - IPC_END.byteLength
     const out = alloc(to - from)
-    copyRange(parts, from, to, out)
+    for (let at = from; at < to; at += COPY_STEP) {
+      if (at > from) {
+        await nextTurn()
+        if (!alive()) throw new Error('the IPC message\'s output was given up while it was copied')
+      }
+      copyRange(parts, at, Math.min(to, at + COPY_STEP), out.subarray(at - from))
+    }
     return out
   }
 }

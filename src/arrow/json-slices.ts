@@ -38,7 +38,7 @@ export const DEFAULT_MAX_ROW_BYTES = 16 * 1024 * 1024
  * an I/O callback (a body chunk arrived), it runs in the same loop iteration's check phase,
  * before any new connection or request is looked at.
  */
-function nextTurn (): Promise<void> {
+export function nextTurn (): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)))
 }
 

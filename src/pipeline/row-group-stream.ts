@@ -104,7 +104,13 @@ export class RowGroupStream {
       const room = Math.max(1, Math.ceil((this.#o.rowGroupBytes - open.used) / perRow))
       const n = Math.min(room, batch.numRows - at)
       const slice = at === 0 && n === batch.numRows ? batch : batch.slice(at, at + n)
-      this.#pieces.write(shape === undefined ? slice : shape.rows(slice), (size) => this.#room(open, size))
+      // A large message is copied in steps (IpcPieces.write): destroy() may come between them.
+      try {
+        await this.#pieces.write(shape === undefined ? slice : shape.rows(slice), (size) => this.#room(open, size), () => this.#open === open)
+      } catch (err) {
+        throw this.#error ?? err
+      }
+      if (this.#error) throw this.#error // destroyed while a small message was written (one await)
       open.rows += n
       this.#rowsIn += n
       at += n
