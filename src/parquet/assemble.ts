@@ -1,4 +1,4 @@
-import { ByteWriter, readThrift, writeThrift, type ThriftObject } from './thrift-compact.ts'
+import { CT, ThriftError, ThriftReader, ThriftWriter } from './thrift-walk.ts'
 
 /**
  * One Parquet object from Parquet files encoded separately (by different encoder threads, at
@@ -30,42 +30,73 @@ const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]) // PAR1
 
 export class ParquetAssemblyError extends Error {}
 
-interface Part {
-  bytes: Uint8Array
-  meta: ThriftObject
-  /** End of the row groups' data (and bloom filters): the region [4, dataEnd) is copied. */
-  dataEnd: number
-}
-
 function hasMagic (b: Uint8Array, at: number): boolean {
   return b[at] === MAGIC[0] && b[at + 1] === MAGIC[1] && b[at + 2] === MAGIC[2] && b[at + 3] === MAGIC[3]
 }
 
-function readPart (bytes: Uint8Array, i: number): Part {
+/** A FileMetaData field kept as its value's bytes. */
+interface RawField { id: number, type: number, value: Uint8Array }
+
+/** A part's footer, walked once (views of the part's bytes). */
+interface Footer {
+  /** Fields other than num_rows (3), row_groups (4) and key_value_metadata (5), in order. */
+  fields: RawField[]
+  schema: Uint8Array
+  /** Each KeyValue struct's bytes. */
+  kv: Uint8Array[]
+  rows: number
+  /** Where the row_groups list's elements start, and how many there are. */
+  groupsAt: number
+  groups: number
+  /** Where the footer starts: column data must end before it. */
+  start: number
+}
+
+function readFooter (bytes: Uint8Array, i: number): Footer {
   const n = bytes.byteLength
   if (n < 12 || !hasMagic(bytes, 0) || !hasMagic(bytes, n - 4)) throw new ParquetAssemblyError(`part ${i} is not a Parquet file`)
   const len = new DataView(bytes.buffer, bytes.byteOffset + n - 8, 4).getUint32(0, true)
   if (len + 12 > n) throw new ParquetAssemblyError(`part ${i}: footer length ${len} exceeds the file`)
-  // Parsed from a copy: the reader's binary fields (statistics, names) are views of what it read,
-  // and the assembler keeps the row groups' entries after the part itself is let go.
-  const meta = readThrift(bytes.slice(n - 8 - len, n - 8))
-  if (meta.field_8 !== undefined) throw new ParquetAssemblyError(`part ${i} is encrypted`)
-  let dataEnd = 4
-  for (const rg of meta.field_4 ?? []) {
-    for (const cc of rg.field_1) {
-      const md = cc.field_3
-      if (md === undefined) throw new ParquetAssemblyError(`part ${i}: a column chunk has no metadata`)
-      if (cc.field_1 !== undefined) throw new ParquetAssemblyError(`part ${i}: a column chunk lives in another file`)
-      const start = md.field_11 !== undefined && md.field_11 > 0n ? md.field_11 : md.field_9
-      dataEnd = Math.max(dataEnd, Number(start + md.field_7))
-      if (md.field_14 !== undefined) {
-        // A bloom filter of unknown length: keep everything up to the footer, to be safe.
-        dataEnd = Math.max(dataEnd, md.field_15 !== undefined ? Number(md.field_14) + md.field_15 : n - 8 - len)
+  const footer: Footer = { fields: [], schema: new Uint8Array(0), kv: [], rows: 0, groupsAt: 0, groups: 0, start: n - 8 - len }
+  const r = new ThriftReader(bytes, footer.start, n - 8)
+  for (const f = { id: 0, type: 0 }; r.field(f);) {
+    if (f.id === 8) throw new ParquetAssemblyError(`part ${i} is encrypted`)
+    if (f.id === 3) {
+      footer.rows = int(r, f.type, i)
+    } else if (f.id === 4 || f.id === 5) {
+      const list = listOf(r, f.type, CT.STRUCT, i)
+      if (f.id === 4) {
+        footer.groupsAt = r.pos
+        footer.groups = list
+        for (let k = 0; k < list; k++) r.skip(CT.STRUCT)
+      } else {
+        for (let k = 0; k < list; k++) {
+          const at = r.pos
+          r.skip(CT.STRUCT)
+          footer.kv.push(bytes.subarray(at, r.pos))
+        }
       }
+    } else {
+      const at = r.pos
+      r.skip(f.type)
+      footer.fields.push({ id: f.id, type: f.type, value: bytes.subarray(at, r.pos) })
+      if (f.id === 2) footer.schema = bytes.subarray(at, r.pos)
     }
   }
-  if (dataEnd > n - 8 - len) throw new ParquetAssemblyError(`part ${i}: column data overlaps the footer`)
-  return { bytes, meta, dataEnd }
+  return footer
+}
+
+/** An integer field's value (i16, i32, i64). */
+function int (r: ThriftReader, type: number, i: number): number {
+  if (type !== CT.I64 && type !== CT.I32 && type !== CT.I16) throw new ParquetAssemblyError(`part ${i}: a footer field has type ${type} where an integer belongs`)
+  return r.zigzag()
+}
+
+/** A list's size, its elements of `item` type. */
+function listOf (r: ThriftReader, type: number, item: number, i: number): number {
+  const list = type === CT.LIST ? r.listHeader() : null
+  if (list === null || (list.size > 0 && list.type !== item)) throw new ParquetAssemblyError(`part ${i}: a footer list is not what Parquet writes`)
+  return list.size
 }
 
 function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
@@ -77,13 +108,22 @@ function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
  * object, one schema. The key-value pairs are compared as a set: the writer (parquet-wasm) lists
  * them in hash-map order, which differs from one encode to the next.
  */
-function schemaOf (p: Part): Uint8Array {
-  const name = (e: ThriftObject): string => typeof e.field_1 === 'string' ? e.field_1 : Buffer.from(e.field_1 as Uint8Array).toString('latin1')
-  const kv = [...(p.meta.field_5 ?? []) as ThriftObject[]].sort((a, b) => name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0)
-  return writeThrift({ field_1: p.meta.field_2, field_2: kv })
+function sameSchema (a: Footer, b: Footer): boolean {
+  if (!sameBytes(a.schema, b.schema) || a.kv.length !== b.kv.length) return false
+  const order = (x: Uint8Array, y: Uint8Array): number => Buffer.compare(x, y)
+  const ka = [...a.kv].sort(order)
+  const kb = [...b.kv].sort(order)
+  return ka.every((k, j) => sameBytes(k, kb[j]))
 }
 
-const shifted = (v: bigint | undefined, by: bigint): bigint | undefined => v === undefined ? undefined : v + by
+/** Copies the field the reader is at (its header already read into `f`) under a new header. */
+function copyField (r: ThriftReader, f: { id: number, type: number }, w: ThriftWriter, last: number): number {
+  const at = r.pos
+  r.skip(f.type)
+  const id = w.field(last, f.id, f.type)
+  w.bytes(r.bytes.subarray(at, r.pos))
+  return id
+}
 
 /**
  * Byte strings appended one after another into one growing buffer: thousands of small
@@ -124,26 +164,25 @@ class Packed {
 
 const COLUMN_INDEX = 1
 const OFFSET_INDEX = 2
-const LIST = 9
-const STRUCT = 12
 
 /**
  * Joins Parquet files of one schema into one as they come, for a caller that cannot hold them
  * all (a staged request's parts, src/parquet/row-group-stream.ts): `add` returns the part's data
  * to write next and keeps only its footer entries and page indexes (copied, a few KiB); `finish`
  * returns the object's last bytes. The object is MAGIC, then every add()'s bytes in order, then
- * finish()'s. Throws ParquetAssemblyError.
+ * finish()'s. Throws ParquetAssemblyError; an assembler that threw is abandoned.
  *
- * Memory: each row group is kept as its Thrift bytes (~150 bytes a column chunk), not as the
- * objects it was read into (~5 times that on the heap: a 1 GiB body of 81 columns kept 40 MiB of
- * them). The page index offsets, known only once the data ends, are filled in by finish(), which
- * reads and writes back one row group at a time.
+ * Footers are rewritten at the byte level (thrift-walk.ts): the few fields that change are read
+ * and written again, every other one is copied as the writer wrote it (statistics, size
+ * statistics, future fields alike). Each row group is kept as its Thrift bytes, offsets shifted,
+ * its column chunks without their page index fields (4-7); finish() puts those back once the
+ * page indexes' places are known.
  */
 export class ParquetAssembler {
   #at = 4
-  #rows = 0n
-  #first: ThriftObject | null = null
-  #schema: Uint8Array | null = null
+  #rows = 0
+  /** The first part's footer fields and key-value pairs (copied): the object's footer has them. */
+  #first: { footer: Footer, fields: RawField[], kv: Uint8Array[] } | null = null
   /** Each RowGroup's Thrift bytes, offsets shifted, its column chunks without their page index fields (4-7). */
   #rowGroups = new Packed()
   /** Per row group, per column chunk: COLUMN_INDEX | OFFSET_INDEX, whichever it has. */
@@ -151,61 +190,176 @@ export class ParquetAssembler {
   #columnIndexes = new Packed()
   #offsetIndexes = new Packed()
   #parts = 0
+  #w = new ThriftWriter()
+  #iw = new ThriftWriter()
 
   /** The object's first bytes (the magic number). */
   static readonly head = MAGIC
 
   /** Bytes of the object so far (head included). */
   get bytes (): number { return this.#at }
-  get rows (): number { return Number(this.#rows) }
+  get rows (): number { return this.#rows }
   get rowGroups (): number { return this.#rowGroups.length }
 
   /** The part's column data, to be written after everything returned before (a view of `bytes`). */
   add (bytes: Uint8Array): Uint8Array {
     const i = this.#parts++
-    const part = readPart(bytes, i)
-    const schema = schemaOf(part)
-    if (this.#first === null) {
-      // Everything but the row groups, which are kept apart (below).
-      this.#first = { ...part.meta, field_4: undefined }
-      this.#schema = schema
-    } else if (!sameBytes(this.#schema!, schema)) {
-      throw new ParquetAssemblyError(`part ${i} has another schema than part 0`)
+    try {
+      const footer = readFooter(bytes, i)
+      if (this.#first === null) {
+        this.#first = { footer, fields: footer.fields.map((f) => ({ ...f, value: f.value.slice() })), kv: footer.kv.map((k) => k.slice()) }
+        // the first footer's views of `bytes` are not kept: only its copies
+        this.#first.footer = { ...footer, fields: this.#first.fields, kv: this.#first.kv, schema: this.#first.fields.find((f) => f.id === 2)?.value ?? new Uint8Array(0) }
+      } else if (!sameSchema(this.#first.footer, footer)) {
+        throw new ParquetAssemblyError(`part ${i} has another schema than part 0`)
+      }
+      const by = this.#at - 4
+      let dataEnd = 4
+      const r = new ThriftReader(bytes, footer.groupsAt, bytes.byteLength - 8)
+      for (let g = 0; g < footer.groups; g++) dataEnd = Math.max(dataEnd, this.#rowGroup(r, by, i, footer.start))
+      if (dataEnd > footer.start) throw new ParquetAssemblyError(`part ${i}: column data overlaps the footer`)
+      this.#at += dataEnd - 4
+      this.#rows += footer.rows
+      return bytes.subarray(4, dataEnd)
+    } catch (err) {
+      if (err instanceof ThriftError) throw new ParquetAssemblyError(`part ${i}: ${err.message} in its footer`)
+      throw err
     }
-    const by = BigInt(this.#at - 4)
-    this.#at += part.dataEnd - 4
-    this.#rows += part.meta.field_3
-    for (const rg of part.meta.field_4 ?? []) {
-      rg.field_5 = shifted(rg.field_5, by)
-      // RowGroup.ordinal is an i16 the generic writer cannot write; it is optional (only
-      // encrypted files need it) and every part numbered its groups from 0 anyway.
-      delete rg.field_7
-      const indexes = new Uint8Array(rg.field_1.length)
-      rg.field_1.forEach((cc: ThriftObject, k: number) => {
-        const md = cc.field_3
-        cc.field_2 = shifted(cc.field_2, by)
-        md.field_9 = shifted(md.field_9, by)
-        md.field_10 = shifted(md.field_10, by)
-        md.field_11 = shifted(md.field_11, by)
-        md.field_14 = shifted(md.field_14, by)
-        // Copies: the part's own bytes are let go once its data is written. A column index holds
-        // values, kept as is; an offset index's page locations are absolute offsets, shifted.
-        if (cc.field_6 !== undefined) {
-          this.#columnIndexes.push(slice(bytes, cc.field_6, cc.field_7, i))
-          indexes[k] |= COLUMN_INDEX
-        }
-        if (cc.field_4 !== undefined) {
-          const index = readThrift(slice(bytes, cc.field_4, cc.field_5, i))
-          for (const loc of index.field_1) loc.field_1 += by
-          this.#offsetIndexes.push(writeThrift(index))
-          indexes[k] |= OFFSET_INDEX
-        }
-        for (const f of [4, 5, 6, 7]) delete cc[`field_${f}`]
-      })
-      this.#rowGroups.push(writeThrift(rg))
-      this.#indexFlags.push(indexes)
+  }
+
+  /** One RowGroup, offsets shifted by `by`, into #rowGroups; returns where its column data ends. */
+  #rowGroup (r: ThriftReader, by: number, i: number, footerStart: number): number {
+    const w = this.#w
+    w.reset()
+    let last = 0
+    let dataEnd = 4
+    let flags = new Uint8Array(0)
+    for (const f = { id: 0, type: 0 }; r.field(f);) {
+      if (f.id === 1) {
+        const n = listOf(r, f.type, CT.STRUCT, i)
+        last = w.field(last, 1, CT.LIST)
+        w.listHeader(n, CT.STRUCT)
+        flags = new Uint8Array(n)
+        for (let k = 0; k < n; k++) dataEnd = Math.max(dataEnd, this.#columnChunk(r, by, i, footerStart, flags, k))
+      } else if (f.id === 5) {
+        last = w.field(last, 5, CT.I64)
+        w.zigzag(int(r, f.type, i) + by)
+      } else if (f.id === 7) {
+        // RowGroup.ordinal: optional (only encrypted files need it), and every part numbered its groups from 0.
+        r.skip(f.type)
+      } else {
+        last = copyField(r, f, w, last)
+      }
     }
-    return bytes.subarray(4, part.dataEnd)
+    w.stop()
+    this.#rowGroups.push(w.view())
+    this.#indexFlags.push(flags)
+    return dataEnd
+  }
+
+  /** One ColumnChunk into #w, its page indexes kept apart; returns where its data ends. */
+  #columnChunk (r: ThriftReader, by: number, i: number, footerStart: number, flags: Uint8Array, k: number): number {
+    const w = this.#w
+    let last = 0
+    let end = -1
+    let offsetIndex: number | undefined
+    let offsetLength: number | undefined
+    let columnIndex: number | undefined
+    let columnLength: number | undefined
+    for (const f = { id: 0, type: 0 }; r.field(f);) {
+      switch (f.id) {
+        case 1: throw new ParquetAssemblyError(`part ${i}: a column chunk lives in another file`)
+        case 2: last = w.field(last, 2, CT.I64); w.zigzag(int(r, f.type, i) + by); break
+        case 3:
+          if (f.type !== CT.STRUCT) throw new ParquetAssemblyError(`part ${i}: a column chunk's metadata is not a struct`)
+          last = w.field(last, 3, CT.STRUCT)
+          end = this.#columnMeta(r, by, i, footerStart)
+          break
+        case 4: offsetIndex = int(r, f.type, i); break
+        case 5: offsetLength = int(r, f.type, i); break
+        case 6: columnIndex = int(r, f.type, i); break
+        case 7: columnLength = int(r, f.type, i); break
+        default: last = copyField(r, f, w, last)
+      }
+    }
+    w.stop()
+    if (end < 0) throw new ParquetAssemblyError(`part ${i}: a column chunk has no metadata`)
+    // Copies: the part's own bytes are let go once its data is written. A column index holds
+    // values, kept as is; an offset index's page locations are absolute offsets, shifted.
+    if (columnIndex !== undefined) {
+      this.#columnIndexes.push(slice(r.bytes, columnIndex, columnLength, i))
+      flags[k] |= COLUMN_INDEX
+    }
+    if (offsetIndex !== undefined) {
+      this.#offsetIndexes.push(this.#offsetIndex(slice(r.bytes, offsetIndex, offsetLength, i), by, i))
+      flags[k] |= OFFSET_INDEX
+    }
+    return end
+  }
+
+  /** ColumnMetaData into #w, its page offsets shifted; returns where the chunk's data (and bloom filter) ends. */
+  #columnMeta (r: ThriftReader, by: number, i: number, footerStart: number): number {
+    const w = this.#w
+    let last = 0
+    let compressed: number | undefined
+    let dataPage: number | undefined
+    let dictionaryPage: number | undefined
+    let bloom: number | undefined
+    let bloomLength: number | undefined
+    for (const f = { id: 0, type: 0 }; r.field(f);) {
+      if (f.id === 9 || f.id === 10 || f.id === 11 || f.id === 14) {
+        const v = int(r, f.type, i)
+        if (f.id === 9) dataPage = v
+        else if (f.id === 11) dictionaryPage = v
+        else if (f.id === 14) bloom = v
+        last = w.field(last, f.id, CT.I64)
+        w.zigzag(v + by)
+      } else if (f.id === 7 || f.id === 15) {
+        const at = r.pos
+        const v = int(r, f.type, i)
+        if (f.id === 7) compressed = v
+        else bloomLength = v
+        last = w.field(last, f.id, f.type)
+        w.bytes(r.bytes.subarray(at, r.pos))
+      } else {
+        last = copyField(r, f, w, last)
+      }
+    }
+    w.stop()
+    if (dataPage === undefined || compressed === undefined) throw new ParquetAssemblyError(`part ${i}: a column chunk's metadata has no data page offset or size`)
+    const start = dictionaryPage !== undefined && dictionaryPage > 0 ? dictionaryPage : dataPage
+    let end = start + compressed
+    // A bloom filter of unknown length: keep everything up to the footer, to be safe.
+    if (bloom !== undefined) end = Math.max(end, bloomLength !== undefined ? bloom + bloomLength : footerStart)
+    return end
+  }
+
+  /** An OffsetIndex with its page locations shifted by `by` (a view of #iw). */
+  #offsetIndex (bytes: Uint8Array, by: number, i: number): Uint8Array {
+    const r = new ThriftReader(bytes)
+    const w = this.#iw
+    w.reset()
+    let last = 0
+    for (const f = { id: 0, type: 0 }; r.field(f);) {
+      if (f.id !== 1) { last = copyField(r, f, w, last); continue }
+      const n = listOf(r, f.type, CT.STRUCT, i)
+      last = w.field(last, 1, CT.LIST)
+      w.listHeader(n, CT.STRUCT)
+      for (let k = 0; k < n; k++) {
+        let at = 0
+        for (const g = { id: 0, type: 0 }; r.field(g);) {
+          if (g.id === 1) {
+            at = w.field(at, 1, CT.I64)
+            w.zigzag(int(r, g.type, i) + by)
+          } else {
+            at = copyField(r, g, w, at)
+          }
+        }
+        w.stop()
+      }
+    }
+    w.stop()
+    return w.view()
   }
 
   /**
@@ -217,9 +371,9 @@ export class ParquetAssembler {
   }
 
   /**
-   * finish() a step at a time: the page indexes, then the footer one row group at a time. Each
-   * row group is read and written again (~20 µs a column chunk): a caller that lets the event
-   * loop run between steps never holds it longer than one row group of a wide object.
+   * finish() a step at a time: the page indexes, then the footer one row group at a time (each
+   * walked once more to put its page index fields back), for a caller that lets the event loop
+   * run between steps.
    */
   * finishSteps (extraMetadata?: Record<string, string>): Generator<Uint8Array, void, undefined> {
     if (this.#first === null) throw new ParquetAssemblyError('nothing to assemble')
@@ -233,77 +387,102 @@ export class ParquetAssembler {
     if (columns.byteLength > 0) yield columns
     if (offsets.byteLength > 0) yield offsets
 
-    const meta: ThriftObject = { ...this.#first, field_3: this.#rows }
-    if (extraMetadata !== undefined) {
-      meta.field_5 = [...this.#first.field_5 ?? [], ...Object.entries(extraMetadata).map(([k, v]) => ({ field_1: k, field_2: v }))]
-    }
-    // FileMetaData is written in pieces, its fields in ascending id order (as the Thrift writer
-    // expects): those before the row groups, the row groups one at a time, those after.
-    const before: ThriftObject = {}
-    const after: ThriftObject = { field_4: [] }
-    let lastBefore = 0
-    for (const [k, v] of Object.entries(ordered(meta))) {
-      const id = Number(k.slice(6))
-      if (v === undefined || id === 4) continue
-      if (id < 4) { before[k as `field_${number}`] = v; lastBefore = id } else after[k as `field_${number}`] = v
-    }
     let footer = 0
-    const emit = (bytes: Uint8Array): Uint8Array => {
+    const w = new ThriftWriter()
+    // Each step's bytes are its own (the caller may keep them all).
+    const emit = (): Uint8Array => {
+      const bytes = w.view().slice()
+      w.reset()
       footer += bytes.byteLength
       this.#at += bytes.byteLength
       return bytes
     }
-    const head = writeThrift(before)
-    const writer = new ByteWriter(head.byteLength + 16)
-    writer.appendBytes(head.subarray(0, head.byteLength - 1)) // without its stop byte
-    writer.appendUint8((4 - lastBefore) << 4 | LIST)
+    // FileMetaData, its fields in id order: those before the row groups, num_rows, the row groups one at a time, the rest.
+    const { fields, kv } = this.#first
+    let last = 0
+    for (const f of fields) if (f.id < 3) { last = w.field(last, f.id, f.type); w.bytes(f.value) }
+    last = w.field(last, 3, CT.I64)
+    w.zigzag(this.#rows)
+    last = w.field(last, 4, CT.LIST)
     const n = this.#rowGroups.length
-    if (n > 14) {
-      writer.appendUint8(15 << 4 | STRUCT)
-      writer.appendVarInt(n)
-    } else {
-      writer.appendUint8(n << 4 | STRUCT)
-    }
-    yield emit(writer.getBytes())
+    w.listHeader(n, CT.STRUCT)
+    yield emit()
     let c = 0
     let o = 0
     for (let g = 0; g < n; g++) {
-      const rg = readThrift(this.#rowGroups.get(g))
+      const r = new ThriftReader(this.#rowGroups.get(g))
       const flags = this.#indexFlags.get(g)
-      rg.field_1 = rg.field_1.map((cc: ThriftObject, k: number) => {
-        if (flags[k] === 0) return cc
-        const out: ThriftObject = { ...cc }
-        if ((flags[k] & OFFSET_INDEX) !== 0) {
-          out.field_4 = BigInt(offsetBase + this.#offsetIndexes.start(o))
-          out.field_5 = this.#offsetIndexes.get(o++).byteLength
+      let at = 0
+      for (const f = { id: 0, type: 0 }; r.field(f);) {
+        if (f.id !== 1) { at = copyField(r, f, w, at); continue }
+        const chunks = r.listHeader().size
+        at = w.field(at, 1, CT.LIST)
+        w.listHeader(chunks, CT.STRUCT)
+        for (let k = 0; k < chunks; k++) {
+          let cl = 0
+          let put = flags[k] === 0
+          const indexes = (): void => {
+            put = true
+            if ((flags[k] & OFFSET_INDEX) !== 0) {
+              cl = w.field(cl, 4, CT.I64)
+              w.zigzag(offsetBase + this.#offsetIndexes.start(o))
+              cl = w.field(cl, 5, CT.I32)
+              w.zigzag(this.#offsetIndexes.get(o++).byteLength)
+            }
+            if ((flags[k] & COLUMN_INDEX) !== 0) {
+              cl = w.field(cl, 6, CT.I64)
+              w.zigzag(columnBase + this.#columnIndexes.start(c))
+              cl = w.field(cl, 7, CT.I32)
+              w.zigzag(this.#columnIndexes.get(c++).byteLength)
+            }
+          }
+          for (const f2 = { id: 0, type: 0 }; r.field(f2);) {
+            if (!put && f2.id > 7) indexes()
+            cl = copyField(r, f2, w, cl)
+          }
+          if (!put) indexes()
+          w.stop()
         }
-        if ((flags[k] & COLUMN_INDEX) !== 0) {
-          out.field_6 = BigInt(columnBase + this.#columnIndexes.start(c))
-          out.field_7 = this.#columnIndexes.get(c++).byteLength
-        }
-        return ordered(out)
-      })
-      yield emit(writeThrift(rg))
+      }
+      w.stop()
+      yield emit()
     }
-    // The fields after the row groups, their first id delta counted from 4: written after an
-    // empty field 4, which is then left out.
-    const tail = writeThrift(after)
-    const skip = writeThrift({ field_4: [] }).byteLength - 1
-    const end = new ByteWriter(tail.byteLength + 16)
-    end.appendBytes(tail.subarray(skip))
-    end.appendUint32(footer + tail.byteLength - skip)
-    end.appendBytes(MAGIC)
-    const last = end.getBytes()
-    this.#at += last.byteLength
-    yield last
+    // key_value_metadata (the parts' own, then the extra pairs) in its place among the fields after the row groups
+    last = 4
+    const extra = Object.entries(extraMetadata ?? {})
+    let kvDone = false
+    const putKv = (): void => {
+      kvDone = true
+      if (kv.length + extra.length === 0) return
+      last = w.field(last, 5, CT.LIST)
+      w.listHeader(kv.length + extra.length, CT.STRUCT)
+      for (const e of kv) w.bytes(e)
+      for (const [key, value] of extra) {
+        for (const [id, text] of [[1, key], [2, value]] as const) {
+          w.field(id - 1, id, CT.BINARY)
+          const utf8 = Buffer.from(text, 'utf8')
+          w.varint(utf8.byteLength)
+          w.bytes(utf8)
+        }
+        w.stop()
+      }
+    }
+    for (const f of fields) {
+      if (f.id <= 4) continue
+      if (!kvDone && f.id > 5) putKv()
+      last = w.field(last, f.id, f.type)
+      w.bytes(f.value)
+    }
+    if (!kvDone) putKv()
+    w.stop()
+    const tail = w.view()
+    const end = new Uint8Array(tail.byteLength + 8)
+    end.set(tail)
+    new DataView(end.buffer).setUint32(tail.byteLength, footer + tail.byteLength, true)
+    end.set(MAGIC, tail.byteLength + 4)
+    this.#at += end.byteLength
+    yield end
   }
-}
-
-/** The struct with its fields in ascending id order (the Thrift writer writes them in key order). */
-function ordered (o: ThriftObject): ThriftObject {
-  const out: ThriftObject = {}
-  for (const id of Object.keys(o).map((k) => Number(k.slice(6))).sort((a, b) => a - b)) out[`field_${id}`] = o[`field_${id}`]
-  return out
 }
 
 /** Joins Parquet files of one schema into one held in memory (see the module comment and ParquetAssembler). */
@@ -321,16 +500,16 @@ function * assemblySteps (a: ParquetAssembler, parts: readonly Uint8Array[], ext
   yield * a.finishSteps(extraMetadata)
 }
 
-function slice (bytes: Uint8Array, offset: bigint, length: number | undefined, i: number): Uint8Array {
-  const start = Number(offset)
+function slice (bytes: Uint8Array, start: number, length: number | undefined, i: number): Uint8Array {
   if (length === undefined || start < 4 || start + length > bytes.byteLength - 8) throw new ParquetAssemblyError(`part ${i}: a page index lies outside the file`)
   return bytes.subarray(start, start + length)
 }
 
 /**
  * assembleParquet, letting the event loop run (`pause`) after each part and each footer step:
- * a flush of a wide schema (10,000 columns) takes seconds to assemble, which held every other
- * request (a /healthz stall of 5.6 s for 41 MB of 10,000 columns) when done in one go.
+ * a flush of a wide schema (10,000 columns) held every other request when done in one go (a
+ * /healthz stall of 5.6 s for 41 MB of 10,000 columns, when footers were decoded whole); a step
+ * is now one part's or one row group's footer, ~5 µs a column chunk.
  */
 export async function assembleParquetAsync (parts: readonly Uint8Array[], extraMetadata: Record<string, string> | undefined, pause: () => Promise<void>): Promise<AssembledParquet> {
   const a = new ParquetAssembler()

@@ -4,16 +4,13 @@ import { serializeTCompactProtocol } from 'hyparquet-writer/src/thrift.js'
 import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js'
 
 /**
- * A Thrift struct as field id → value (`field_9`), kept generic on purpose: the assembler
- * (assemble.ts) shifts a few offsets of Parquet's FileMetaData and writes every other field back
- * as it was read, including fields a typed model would not know (statistics, size statistics,
- * geospatial types, future additions). Reading is hyparquet's, writing hyparquet-writer's; both
- * are pinned exactly because these modules are their internals (test/parquet/assemble.test.ts
- * fails if they move).
+ * A Thrift struct as field id → value (`field_9`), decoded whole: for tests that look into or
+ * edit Parquet footers (test/parquet/assemble.test.ts). The assembler itself rewrites footers
+ * at the byte level (src/parquet/thrift-walk.ts). Reading is hyparquet's, writing
+ * hyparquet-writer's; both are pinned exactly because these modules are their internals.
  *
  * Values: i64 → bigint, i32 → number, binary → Uint8Array (a view of the input), list → array,
- * struct → ThriftObject. One type cannot survive a generic round trip: i16 reads as a number and
- * would be written back as i32 (only RowGroup.ordinal in Parquet, which callers drop).
+ * struct → ThriftObject. i16 reads as a number and would be written back as i32.
  */
 export type ThriftObject = Record<`field_${number}`, any>
 
