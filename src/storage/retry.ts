@@ -13,6 +13,8 @@ export interface RetryOptions {
   log?: StorageLog
   random?: () => number
   sleep?: (ms: number) => Promise<void>
+  /** Milliseconds on a monotonic clock, for the elapsed-time budget (default performance.now: a wall clock may jump). */
+  now?: () => number
 }
 
 export interface RetryingStorage extends Storage {
@@ -63,6 +65,7 @@ export function withRetry (inner: Storage, opts: RetryOptions = {}): RetryingSto
   const maxElapsedMs = opts.maxElapsedMs ?? 20_000
   const random = opts.random ?? Math.random
   const sleep = opts.sleep ?? defaultSleep
+  const now = opts.now ?? (() => performance.now())
   const log = opts.log ?? silentLog
   let healthy = true
 
@@ -73,7 +76,7 @@ export function withRetry (inner: Storage, opts: RetryOptions = {}): RetryingSto
   }
 
   async function run<T> (op: string, fn: () => Promise<T>, maxTries = attempts): Promise<T> {
-    const started = Date.now()
+    const started = now()
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await fn()
@@ -81,7 +84,7 @@ export function withRetry (inner: Storage, opts: RetryOptions = {}): RetryingSto
         return result
       } catch (err) {
         const delay = backoffDelay(attempt, baseMs, capMs, random)
-        const willRetry = attempt < maxTries && isRetryable(err) && Date.now() - started + delay <= maxElapsedMs
+        const willRetry = attempt < maxTries && isRetryable(err) && now() - started + delay <= maxElapsedMs
         opts.onError?.(err, { op, attempt, willRetry })
         if (!willRetry) {
           settle(false, op, err)
