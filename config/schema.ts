@@ -57,6 +57,7 @@ export const ConfigSchema = Type.Object({
   WS_MAX_CONNECTIONS_PER_SUB: Type.Integer({ minimum: 1, default: 100, description: 'open WebSocket connections per principal; beyond it the upgrade is refused with 429 QUIVER_TOO_MANY_CONNECTIONS' }),
   // auth: key sets and minted tokens
   JWKS_CACHE_TTL_S: Type.Integer({ minimum: 10, default: 600, description: 'a fetched JWKS key is trusted this long (at least the 10 s fetch window); a key the provider removed is refused after it' }),
+  JWKS_FETCH_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 3000, description: 'the longest an issuer\'s discovery or JWKS fetch may take; a token whose keys could not be fetched gets 503 QUIVER_AUTH_UNAVAILABLE' }),
   LOCAL_TOKEN_MAX_TTL_S: Type.Integer({ minimum: 60, default: 604800, description: 'longest ttlSeconds POST /v1/admin/tokens accepts' }),
   LOCAL_TOKEN_REVOCATION_POLL_S: Type.Integer({ minimum: 1, default: 5, description: 'how often each instance re-reads the revocation list from storage (the propagation delay)' }),
 

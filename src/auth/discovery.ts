@@ -1,16 +1,14 @@
 import type { Dispatcher } from 'undici'
 
-const TIMEOUT_MS = 3000
-
 /**
  * The JWKS location named by the issuer's OpenID discovery document, once the document names
  * this very issuer (OpenID Connect Discovery §4.3: otherwise a document at this address could
  * speak for another issuer). The caller pins the answer: the document is not read again, so a
  * later change of `jwks_uri` is never followed.
  */
-export async function discoverJwksUri (issuer: string, fetchOptions: { dispatcher?: Dispatcher }): Promise<string> {
+export async function discoverJwksUri (issuer: string, fetchOptions: { dispatcher?: Dispatcher }, timeoutMs: number): Promise<string> {
   const base = issuer.endsWith('/') ? issuer : `${issuer}/`
-  const res = await fetch(`${base}.well-known/openid-configuration`, { ...fetchOptions, signal: AbortSignal.timeout(TIMEOUT_MS) } as RequestInit)
+  const res = await fetch(`${base}.well-known/openid-configuration`, { ...fetchOptions, signal: AbortSignal.timeout(timeoutMs) } as RequestInit)
   if (!res.ok) throw new Error(`discovery document: HTTP ${res.status}`)
   const doc = await res.json() as { issuer?: unknown, jwks_uri?: unknown }
   if (doc.issuer !== issuer) throw new Error(`discovery document of ${issuer} names issuer ${JSON.stringify(doc.issuer)}`)

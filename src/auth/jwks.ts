@@ -5,6 +5,7 @@ import { AuthUnavailableError } from '../errors.ts'
 import { TokenRejectedError } from './rejection.ts'
 import { discoverJwksUri } from './discovery.ts'
 
+/** JWKS_FETCH_TIMEOUT_MS' default: each of a key fetch's phases (connect, headers, body) and the whole fetch. */
 export const JWKS_TIMEOUT_MS = 3000
 /** One outbound fetch (discovery or key set) per issuer per window, whatever the traffic. */
 export const FETCH_INTERVAL_MS = 10_000
@@ -15,6 +16,8 @@ export const FETCH_INTERVAL_MS = 10_000
  * cold start), and a gateway with only the local provider never fetches a key set.
  */
 export interface JwksDispatcher {
+  /** The longest a discovery or key set fetch may take (JWKS_FETCH_TIMEOUT_MS). */
+  readonly timeoutMs: number
   get (): Promise<Dispatcher>
   close (): Promise<void>
 }
@@ -22,6 +25,7 @@ export interface JwksDispatcher {
 export function createJwksDispatcher (timeoutMs = JWKS_TIMEOUT_MS): JwksDispatcher {
   let agent: Promise<Dispatcher> | undefined
   return {
+    timeoutMs,
     get: () => (agent ??= import('undici').then(({ Agent }) => new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }))),
     async close () {
       if (agent) await (await agent).close()
@@ -101,8 +105,8 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
     try {
       const jwks = await jwksClient()
       // The jwks_uri is pinned from the first discovery document that named this issuer.
-      jwksUri ??= await discoverJwksUri(opts.issuer, fetchOptions)
-      const res = await fetch(jwksUri, { ...fetchOptions, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) } as RequestInit)
+      jwksUri ??= await discoverJwksUri(opts.issuer, fetchOptions, opts.dispatcher.timeoutMs)
+      const res = await fetch(jwksUri, { ...fetchOptions, signal: AbortSignal.timeout(opts.dispatcher.timeoutMs) } as RequestInit)
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
       const body = await res.json() as { keys?: unknown }
       if (!Array.isArray(body.keys)) throw new Error('no keys array')

@@ -79,7 +79,7 @@ interface Cached { principal: Principal, jti: string | undefined }
 export function createAuthenticator (config: Config, opts: AuthenticatorOptions = {}): Authenticator {
   const now = opts.now ?? Date.now
   const names = splitList(config.AUTH_PROVIDERS)
-  const dispatcher = createJwksDispatcher()
+  const dispatcher = createJwksDispatcher(config.JWKS_FETCH_TIMEOUT_MS)
   const ttlMs = config.JWKS_CACHE_TTL_S * 1000
   const providers: Provider[] = []
   let local: LocalIssuer | undefined

@@ -11,10 +11,10 @@ const CLIENT = 'client-1'
 const UNAUTHORIZED = { statusCode: 401, code: 'QUIVER_UNAUTHORIZED', error: 'Unauthorized', message: 'Missing or invalid bearer token' }
 const UNAVAILABLE = { statusCode: 503, code: 'QUIVER_AUTH_UNAVAILABLE', error: 'Service Unavailable', message: 'The identity provider cannot be reached; try again later' }
 
-async function setup (t: Test, mode: 'pass' | 'refuse' | 'stall' = 'pass') {
+async function setup (t: Test, mode: 'pass' | 'refuse' | 'stall' = 'pass', env: Record<string, string> = {}) {
   const proxy = await startFaultProxy(t, cl.endpoint)
   proxy.mode(mode)
-  const { app } = await buildApp(t, { AUTH_PROVIDERS: 'cognito', COGNITO_USER_POOL_ID: POOL, COGNITO_REGION: 'local', COGNITO_ENDPOINT: proxy.url, READ_ONLY_GROUPS: 'readers' })
+  const { app } = await buildApp(t, { AUTH_PROVIDERS: 'cognito', COGNITO_USER_POOL_ID: POOL, COGNITO_REGION: 'local', COGNITO_ENDPOINT: proxy.url, READ_ONLY_GROUPS: 'readers', ...env })
   const issuer = `${proxy.url}/${POOL}`
   const jwksFetches = () => proxy.requests.filter((r) => r.path === `/${POOL}/.well-known/jwks.json`).length
   const token = (header: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => mintToken(accessClaims(issuer, CLIENT, { 'cognito:groups': ['readers'], ...extra }), header)
@@ -77,6 +77,23 @@ t.test('JWKS fetch that hangs times out after about 3 s → 503', async (t) => {
   // Not before the timeout: undici's coarse timer clock (ticks of 499 ms) may end it up to 6 ms
   // early. The upper bound only tells a timeout from a hang on a machine that may be slow.
   t.ok(elapsed >= JWKS_TIMEOUT_MS - 6 && elapsed < 30_000, `answered ${elapsed} ms after startup (timeout ${JWKS_TIMEOUT_MS} ms)`)
+})
+
+t.test('JWKS_FETCH_TIMEOUT_MS sets that timeout: 600 ms from the stalled fetch to the 503', async (t) => {
+  let fetchedAt: number | undefined
+  const { whoami, token, proxy } = await setup(t, 'stall', { JWKS_FETCH_TIMEOUT_MS: '600' })
+  const arrived = proxy.requests.find((r) => r.path.endsWith('/.well-known/jwks.json'))
+  if (arrived !== undefined) fetchedAt = arrived.at
+  else proxy.onRequest((r) => { if (r.path.endsWith('/.well-known/jwks.json')) fetchedAt ??= r.at })
+  const res = await whoami(token())
+  const answeredAt = Date.now()
+  t.equal(res.statusCode, 503)
+  t.same(res.json(), UNAVAILABLE)
+  t.ok(fetchedAt !== undefined, 'the key set fetch reached the issuer')
+  const waited = answeredAt - fetchedAt!
+  // The default (3,000 ms) would answer 3 s after the fetch began. The client's clock starts
+  // before its request reaches the issuer, and undici's timers are coarse: a little under 600 ms.
+  t.ok(waited >= 500 && waited < 2500, `answered ${waited} ms after the key set fetch began (timeout 600 ms)`)
 })
 
 t.test('a cached key keeps working when the provider goes away', async (t) => {
