@@ -73,19 +73,25 @@ function bucketOf (name: string, vec: Vector, size: number): (i: number) => numb
   const values = d.values as BigInt64Array
   const unit = (d.type as Timestamp).unit
   const check = (i: number) => { if (isNull(d, i)) throw new ValidationError(`field "${name}" partitions by time and may not be null`) }
-  if (unit === 3) {
-    const per = BigInt(size) * 1_000_000n
-    return (i) => {
-      check(i)
-      const v = values[i]
-      const q = v / per
-      return Number(v < 0n && q * per !== v ? q - 1n : q) * size
-    }
-  }
-  const toMs = [1000, 1, 0.001][unit]
+  // The bucket's length in the column's unit; floor division stays exact for every value: in
+  // doubles while the value is (below 2^53, with the quotient corrected by its remainder: a
+  // rounded quotient put the last µs of a bucket into the next from about 2112 on), in BigInt
+  // beyond (the last µs of 9999 landed in year=10000).
+  const per = [size / 1000, size, size * 1000, size * 1_000_000][unit]
+  const perBig = BigInt(per)
   return (i) => {
     check(i)
-    return Math.floor(Number(values[i]) * toMs / size) * size
+    const big = values[i]
+    const v = Number(big)
+    if (unit !== 3 && v <= Number.MAX_SAFE_INTEGER && v >= -Number.MAX_SAFE_INTEGER) {
+      let q = Math.floor(v / per)
+      const r = v - q * per
+      if (r < 0) q--
+      else if (r >= per) q++
+      return q * size
+    }
+    const q = big / perBig
+    return Number(big < 0n && q * perBig !== big ? q - 1n : q) * size
   }
 }
 

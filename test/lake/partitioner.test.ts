@@ -162,3 +162,37 @@ t.test('a value too long for a key segment is refused with 422', async (t) => {
   t.throws(() => partitionBatches([b], validatePartitionSpec({ fields: [{ name: 'tenant', type: 'string', nullable: true }] }, ['tenant'], undefined), 0),
     { code: 'QUIVER_PARTITION_VALUE_TOO_LONG', statusCode: 422 })
 })
+
+t.test('time buckets are exact at their edges in every unit and year, 9999-12-31T23:59:59.999999 included', async (t) => {
+  const units = [
+    { unit: TimeUnit.SECOND, name: 's', perMs: 1000n, div: 1n },
+    { unit: TimeUnit.MILLISECOND, name: 'ms', perMs: 1n, div: 1n },
+    { unit: TimeUnit.MICROSECOND, name: 'us', perMs: 1n, div: 1000n },
+    { unit: TimeUnit.NANOSECOND, name: 'ns', perMs: 1n, div: 1_000_000n }
+  ]
+  const edges = [Date.UTC(1900, 0, 1), Date.UTC(1970, 0, 1), Date.UTC(2026, 5, 1, 13), Date.UTC(2113, 0, 1), Date.UTC(2255, 5, 6), Date.UTC(2300, 0, 1), Date.UTC(9999, 11, 31, 23)]
+  for (const { unit, name, perMs, div } of units) {
+    // the bucket's first instant and the instant before it (one unit earlier), in this unit
+    const at = (ms: number) => BigInt(ms) * div / perMs
+    // int64 nanoseconds end in 2262: later edges only in the coarser units
+    const values = edges.flatMap((ms) => [at(ms) - 1n, at(ms)]).filter((v) => BigInt.asIntN(64, v) === v)
+    if (unit !== TimeUnit.NANOSECOND) values.push(at(Date.UTC(10000, 0, 1)) - 1n) // the last instant of year 9999
+    for (const granularity of ['hour', 'day'] as const) {
+      const spec = validatePartitionSpec({ fields: [{ name: 'ts', type: `timestamp[${name}, tz=UTC]`, nullable: false }] }, [], { field: 'ts', granularity })
+      const type = new Timestamp(unit, 'UTC')
+      const col = makeData({ type, length: values.length, data: BigInt64Array.from(values) })
+      const b = new RecordBatch(new Schema([new Field('ts', type, false)]), makeData({ type: new Struct([new Field('ts', type, false)]), length: values.length, children: [col] }))
+      const groups = partitionBatches([b], spec, 0)
+      // Oracle: exact floor division in BigInt, then the UTC calendar of the bucket's start.
+      const size = BigInt(granularity === 'hour' ? 3_600_000 : 86_400_000) * div / perMs
+      const expected = values.map((v) => {
+        const q = v / size
+        const bucket = (v < 0n && q * size !== v ? q - 1n : q) * size * perMs / div
+        return timeDirs(Number(bucket), granularity)
+      })
+      const stored = [...groups].flatMap(([dir, g]) => Array(g.rows).fill(dir) as string[]).sort()
+      t.same(stored, [...expected].sort(), `${name}, ${granularity}: every row in its bucket`)
+      if (unit !== TimeUnit.NANOSECOND) t.equal(expected.at(-1), granularity === 'hour' ? 'year=9999/month=12/day=31/hour=23' : 'year=9999/month=12/day=31', 'the last instant of 9999 stays in 9999')
+    }
+  }
+})
