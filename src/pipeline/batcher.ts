@@ -11,6 +11,14 @@
  * A failed write settles exactly the entries of that write: entries marked `retain` (already
  * acknowledged to their producer) go back to the front of the buffer and are retried with
  * backoff; the others are rejected and dropped so a client retry cannot duplicate them.
+ *
+ * A request spanning partitions is several entries, `siblings` of one another, written as
+ * separate objects, and all-or-nothing for its producer: once one of them is committed the others
+ * are retained (retried until they commit; an error would make the producer resend stored rows).
+ * A sibling that fails while others are still buffered or being written is held, neither retried
+ * nor rejected, until their outcome is known: retried if one of them commits, rejected with them
+ * if none does. Deciding at once let a fast failure reject the request while a slower sibling
+ * then committed (a 503 for stored rows, which a keyed retry stored a second time).
  */
 import { systemClock, type Clock } from '../clock.ts'
 
@@ -21,6 +29,8 @@ export interface BatchEntry<T> {
   /** Entries with the same key end up in the same object (e.g. the UTC hour partition). */
   partition: string
   retain: boolean
+  /** The entries of the same request in other partitions (this one included), all-or-nothing together. */
+  siblings?: ReadonlyArray<BatchEntry<T>>
 }
 
 export interface BatcherOptions<T> {
@@ -59,7 +69,8 @@ interface Slot<T> {
   since: number
   attempts: number
   lastError: Error | null
-  state: 'buffered' | 'flying' | 'committed' | 'dropped'
+  /** held: failed while siblings were still open, waiting for their outcome (see the module comment). */
+  state: 'buffered' | 'flying' | 'held' | 'committed' | 'dropped'
   resolve: () => void
   reject: (err: Error) => void
 }
@@ -86,6 +97,10 @@ export class Batcher<T> {
   #lastStart: number | null = null
   /** Buffered entries per partition key (the flush-time partition bound counts its keys). */
   #parts = new Map<string, number>()
+  /** Each entry's slot, for the siblings' states. */
+  #slots = new WeakMap<BatchEntry<T>, Slot<T>>()
+  /** Failed entries waiting for their siblings' outcome, by sibling set. */
+  #held = new Map<ReadonlyArray<BatchEntry<T>>, Array<Slot<T>>>()
 
   constructor (opts: BatcherOptions<T>) {
     this.#opts = opts
@@ -123,7 +138,9 @@ export class Batcher<T> {
         this.#due = true
         this.#kick()
       }
-      this.#pending.push({ entry, since: this.#clock.now(), attempts: 0, lastError: null, state: 'buffered', resolve, reject })
+      const slot: Slot<T> = { entry, since: this.#clock.now(), attempts: 0, lastError: null, state: 'buffered', resolve, reject }
+      this.#slots.set(entry, slot)
+      this.#pending.push(slot)
       this.#count(entry, 1)
       this.#pendingBytes += entry.bytes
       this.#pendingRows += entry.rows
@@ -165,6 +182,8 @@ export class Batcher<T> {
     this.#closed = true
     this.#clearTimer()
     for (const s of this.#pending.splice(0)) this.#drop(s, err)
+    for (const held of [...this.#held.values()]) for (const s of held) this.#drop(s, s.lastError ?? err)
+    this.#held.clear()
     this.#parts.clear()
     this.#pendingBytes = 0
     this.#pendingRows = 0
@@ -291,24 +310,59 @@ export class Batcher<T> {
         s.attempts++
         const slotErr = err && (!failedOnly || failedOnly.has(s.entry)) ? err : null
         s.lastError = slotErr
+        const retryable = !this.#closed && (slotErr as { retryable?: boolean } | null)?.retryable !== false
         if (!slotErr) {
           s.state = 'committed'
           this.#opts.onSettled?.(s.entry, null)
           s.resolve()
-        } else if (s.entry.retain && !this.#closed && (slotErr as { retryable?: boolean }).retryable !== false) {
-          s.state = 'buffered'
-          this.#count(s.entry, 1)
-          this.#pendingBytes += s.entry.bytes
-          this.#pendingRows += s.entry.rows
-          retained.push(s)
+          // Its siblings must now land too: those failed meanwhile go back to the buffer.
+          const siblings = s.entry.siblings
+          if (siblings !== undefined) {
+            for (const e of siblings) e.retain = true
+            for (const h of this.#held.get(siblings) ?? []) retained.push(this.#rebuffer(h))
+            this.#held.delete(siblings)
+          }
+        } else if (s.entry.retain && retryable) {
+          retained.push(this.#rebuffer(s))
+        } else if (retryable && this.#siblingsOpen(s)) {
+          s.state = 'held'
+          const siblings = s.entry.siblings!
+          const held = this.#held.get(siblings)
+          if (held) held.push(s)
+          else this.#held.set(siblings, [s])
         } else {
           this.#drop(s, slotErr)
+          // The last of a request's open siblings failed: the held ones fail with it.
+          const siblings = s.entry.siblings
+          if (siblings !== undefined && !this.#siblingsOpen(s)) {
+            for (const h of this.#held.get(siblings) ?? []) this.#drop(h, h.lastError ?? slotErr)
+            this.#held.delete(siblings)
+          }
         }
       }
       // Acknowledged data goes back ahead of newer entries so it is written in arrival order.
       this.#pending = retained.concat(this.#pending)
     }))
     this.#failures = failed ? this.#failures + 1 : 0
+  }
+
+  /** A failed slot back in the buffer, to be retried (the caller puts it ahead of newer entries). */
+  #rebuffer (s: Slot<T>): Slot<T> {
+    s.state = 'buffered'
+    this.#count(s.entry, 1)
+    this.#pendingBytes += s.entry.bytes
+    this.#pendingRows += s.entry.rows
+    return s
+  }
+
+  /** Some other entry of `s`'s request is still buffered or being written. */
+  #siblingsOpen (s: Slot<T>): boolean {
+    for (const e of s.entry.siblings ?? []) {
+      if (e === s.entry) continue
+      const state = this.#slots.get(e)?.state
+      if (state === 'buffered' || state === 'flying') return true
+    }
+    return false
   }
 
   #count (entry: BatchEntry<T>, delta: number): void {

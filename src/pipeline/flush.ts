@@ -29,8 +29,6 @@ export interface FlushPayload {
   topic: string
   /** The partition's directories (`tenant=acme/year=…/hour=HH`), from src/lake/partitioner.ts. */
   dir: string
-  /** The other partitions of the same request (all-or-nothing, see Pipeline.ingest). */
-  siblings?: Array<BatchEntry<FlushPayload>>
   /** Gives back the memory behind `batches` once the entry is settled (Pipeline.ingest). */
   release?: () => void
   /** The request's Idempotency-Key, if it has one: named before its object is written. */

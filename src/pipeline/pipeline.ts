@@ -113,7 +113,6 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
         maxPartitions,
         write: (_partition, entries) => flusher.write(topic, entries),
         onSettled: (entry, err) => {
-          if (err === null) for (const s of entry.payload.siblings ?? []) s.retain = true
           flusher.settled(entry)
           release(entry.bytes)
           entry.payload.release?.()
@@ -178,10 +177,8 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
     buffered += held
     hooks.buffered?.(buffered)
     hooks.ingested?.(topic.name, rows, o.bytes)
-    // A request spanning partitions is all-or-nothing for its producer: once one of its objects
-    // committed, its other parts are retried like acknowledged data rather than failed (a 503
-    // would make the producer resend rows that are already stored).
-    if (entries.length > 1) for (const e of entries) e.payload.siblings = entries
+    // A request spanning partitions is all-or-nothing for its producer (see Batcher: siblings).
+    if (entries.length > 1) for (const e of entries) e.siblings = entries
     const batcher = batcherOf(topic.name)
     for (const e of entries) flusher.arrived(e) // first: the batcher may flush them at once
     const committed = batcher.addAll(entries)

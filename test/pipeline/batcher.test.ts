@@ -235,3 +235,62 @@ t.test('windows follow one another under steady load: an entry added while a flu
   await late
   t.same(writtenAt.at(-1), 860, 'added at 730: window 730–830, write 30')
 })
+
+/** A batcher whose writes of each partition are scripted: per attempt, how long it takes and whether it fails. */
+function scripted (plan: Record<string, Array<{ ms: number, fail?: boolean }>>, opts: { maxBytes?: number } = {}) {
+  const clock = manualClock()
+  const attempts = new Map<string, number>()
+  const written: string[] = []
+  const b = new Batcher<string>({
+    intervalMs: 10,
+    maxBytes: opts.maxBytes ?? 1000,
+    maxInFlight: 2,
+    retryDelayMs: () => 20,
+    clock,
+    async write (partition, entries) {
+      const n = attempts.get(partition) ?? 0
+      attempts.set(partition, n + 1)
+      const step = plan[partition][Math.min(n, plan[partition].length - 1)]
+      await clock.sleep(step.ms)
+      if (step.fail === true) throw new Error(`${partition} failed`)
+      written.push(...entries.map((e) => e.payload))
+    }
+  })
+  const request = (...parts: string[]): Array<BatchEntry<string>> => {
+    const entries = parts.map((p): BatchEntry<string> => ({ payload: p, rows: 1, bytes: 10, partition: p, retain: false }))
+    for (const e of entries) e.siblings = entries
+    return entries
+  }
+  return { b, clock, attempts, written, request }
+}
+
+t.test('a request spanning partitions: a sibling that fails before another commits is held, then retried until it lands (never a 503 for stored rows)', async (t) => {
+  // b fails at once; a commits 30 ms later. Deciding b at once answered 503 while a was then stored.
+  const s = scripted({ a: [{ ms: 30 }], b: [{ ms: 1, fail: true }, { ms: 1, fail: true }, { ms: 1 }] })
+  let settled: string | null = null
+  const done = s.b.addAll(s.request('a', 'b')).then(() => { settled = 'ok' }, (err: Error) => { settled = err.message })
+  await s.clock.advance(20)
+  t.equal(settled, null, 'b failed, but a is still being written: the request waits')
+  await s.clock.advance(200)
+  await done
+  t.equal(settled, 'ok', 'the request succeeds: a committed, b retried until it committed')
+  t.same([...s.written].sort(), ['a', 'b'], 'each partition stored once')
+  t.same(Object.fromEntries(s.attempts), { a: 1, b: 3 })
+})
+
+t.test('a request spanning partitions whose every part fails is rejected whole, nothing stored', async (t) => {
+  const s = scripted({ a: [{ ms: 30, fail: true }], b: [{ ms: 1, fail: true }] })
+  await Promise.all([t.rejects(s.b.addAll(s.request('a', 'b')), { message: /^[ab] failed$/ }), s.clock.advance(100)])
+  t.same(s.written, [])
+  t.same(Object.fromEntries(s.attempts), { a: 1, b: 1 }, 'nothing retried: the producer got the error')
+})
+
+t.test('siblings split over two flushes (maxBytes): the first one fails, the later one commits: the first is retried', async (t) => {
+  const s = scripted({ a: [{ ms: 1, fail: true }, { ms: 1 }], b: [{ ms: 5 }] }, { maxBytes: 10 })
+  const [ea, eb] = s.request('a', 'b')
+  const done = s.b.addAll([ea, eb])
+  await s.clock.advance(200)
+  await done
+  t.same([...s.written].sort(), ['a', 'b'])
+  t.same(Object.fromEntries(s.attempts), { a: 2, b: 1 })
+})
