@@ -3,6 +3,7 @@ import type { Storage } from '../storage/types.ts'
 import { randomBytes } from 'node:crypto'
 import { keyScope, type KeyOwner } from '../lake/idempotency-key.ts'
 import { createClaim, inspectClaim, latestClaim, writeClaim, type ClaimRecord } from './key-claims.ts'
+import { storageFault } from './guard.ts'
 
 /** Names this process in the claims it writes (for logs and operators only). */
 const OWNER = randomBytes(6).toString('hex')
@@ -84,7 +85,11 @@ export class KeyClaim implements KeyPlan {
   async release (): Promise<void> {
     this.#record.state = 'released'
     this.#keys.settle(this, null)
-    await this.#write().catch((err: Error) => this.#keys.warn({ err, topic: this.topic }, 'releasing an idempotency key failed (free again once its lease ends)'))
+    await this.#write().catch((err: Error) => {
+      // Free again on other instances once its lease ends; on this one at once (begin).
+      this.#keys.unwrittenRelease(this)
+      this.#keys.warn({ err, topic: this.topic }, 'releasing an idempotency key failed (free again once its lease ends)')
+    })
   }
 
   /**
@@ -128,6 +133,8 @@ export class IdempotencyKeys {
   /** topic/scope → the claim this instance holds, or a lookup under way (null). */
   readonly #local = new Map<string, KeyClaim | null>()
   readonly #done = new Map<string, ClaimRecord>()
+  /** topic/scope → the generation this instance released but could not mark so (storage failing). */
+  readonly #unwritten = new Map<string, number>()
   #timer: unknown = null
   #closed = false
 
@@ -150,7 +157,11 @@ export class IdempotencyKeys {
     }
     this.#local.set(id, null) // a second local request for it meanwhile is in flight
     try {
-      const latest = await latestClaim(this.storage, topic, scope)
+      let latest = await latestClaim(this.storage, topic, scope)
+      // A generation this instance released (the request failed) while storage could not record
+      // it: its lease is over for this instance, which knows (a retry got 409 until it ended).
+      // Checked like any expired claim, so a part its request did commit is still found.
+      if (latest !== null && latest.state === 'open' && latest.owner === OWNER && this.#unwritten.get(id) === latest.gen) latest = { ...latest, leaseUntil: 0 }
       const state = await inspectClaim(this.storage, latest, this.#now(), this.#o.ttlMs)
       if (state.kind === 'inflight') return { kind: 'inflight' }
       if (state.kind === 'committed') {
@@ -167,9 +178,13 @@ export class IdempotencyKeys {
       // Two requests (any instances) racing for the key: one creates this generation, the other waits.
       if (!await createClaim(this.storage, topic, scope, record)) return { kind: 'inflight' }
       const claim = new KeyClaim(this, topic, scope, record, resume)
+      this.#unwritten.delete(id)
       this.#local.set(id, claim)
       this.#arm()
       return { kind: 'claimed', claim }
+    } catch (err) {
+      // Storage still failing after its retries: 503 with Retry-After, like an unkeyed request.
+      throw storageFault(err)
     } finally {
       if (this.#local.get(id) === null) this.#local.delete(id)
     }
@@ -180,6 +195,12 @@ export class IdempotencyKeys {
     const id = `${claim.topic}/${claim.scope}`
     if (this.#local.get(id) === claim) this.#local.delete(id)
     if (record !== null) this.#remember(id, record)
+  }
+
+  /** @internal A claim was released but its record could not be written. */
+  unwrittenRelease (claim: KeyClaim): void {
+    this.#unwritten.set(`${claim.topic}/${claim.scope}`, claim.record.gen)
+    while (this.#unwritten.size > (this.#o.cacheEntries ?? 10_000)) this.#unwritten.delete(this.#unwritten.keys().next().value!)
   }
 
   /** @internal */

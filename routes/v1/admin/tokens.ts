@@ -4,6 +4,7 @@ import { NotFoundError, TokenTtlTooLongError } from '../../../src/errors.ts'
 import { RoleSchema } from '../../../src/auth/schemas.ts'
 import { errorResponses } from '../../../src/http/error-schema.ts'
 import { JTI_PATTERN } from '../../../src/auth/revocations.ts'
+import { guarded } from '../../../src/pipeline/guard.ts'
 
 /** Minted subjects are marked as services, so a minted token never passes for a person of an identity provider. */
 export const MINTED_SUBJECT_PREFIX = 'svc:'
@@ -37,7 +38,7 @@ const tokensRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Mint a token signed by the local provider (for services); 404 QUIVER_NOT_FOUND unless AUTH_PROVIDERS includes local',
       security: [{ bearerAuth: [] }],
       body: MintBodySchema,
-      response: { 200: MintedSchema, ...errorResponses(400, 401, 403, 404) }
+      response: { 200: MintedSchema, ...errorResponses(400, 401, 403, 404, 503) }
     }
   }, async (request) => {
     const { local, revocations } = localOnly()
@@ -47,7 +48,8 @@ const tokensRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const sub = subject.startsWith(MINTED_SUBJECT_PREFIX) ? subject : `${MINTED_SUBJECT_PREFIX}${subject}`
     const minted = local.mint({ subject: sub, roles, ttlSeconds })
     // Recorded before it is handed out, so every instance can revoke it.
-    await revocations.recordMint({ jti: minted.jti, sub, roles, exp: Math.floor(Date.parse(minted.expiresAt) / 1000), mintedAt: new Date().toISOString() })
+    // Storage failing: 503 with Retry-After, and no token is handed out.
+    await guarded(revocations.recordMint({ jti: minted.jti, sub, roles, exp: Math.floor(Date.parse(minted.expiresAt) / 1000), mintedAt: new Date().toISOString() }))
     request.log.info({ jti: minted.jti, sub, roles, by: request.principal?.sub }, 'token minted')
     return minted
   })
@@ -59,14 +61,14 @@ const tokensRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Revoke a minted token on every instance sharing the storage (within LOCAL_TOKEN_REVOCATION_POLL_S)',
       security: [{ bearerAuth: [] }],
       params: JtiParamsSchema,
-      response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404) }
+      response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404, 503) }
     }
   }, async (request, reply) => {
     const { revocations } = localOnly()
     const { jti } = request.params
-    const record = await revocations.minted(jti)
+    const record = await guarded(revocations.minted(jti))
     if (record === null) throw new NotFoundError(`No minted token has jti ${jti}`)
-    await revocations.revoke(jti, record.exp)
+    await guarded(revocations.revoke(jti, record.exp))
     request.log.info({ jti, sub: record.sub, by: request.principal?.sub }, 'token revoked')
     return reply.code(204).send(null)
   })

@@ -1,0 +1,64 @@
+import t from 'tap'
+import { startGateway } from '../helpers/gateway.ts'
+import { startS3rver } from '../helpers/s3rver.ts'
+import { startFaultProxy } from '../helpers/fault-proxy.ts'
+import { makeIpcStream, TEST_TOPIC_SCHEMA } from '../helpers/arrow.ts'
+import { preparedDataDir } from './lib/tokens.ts'
+import { readParquetTable } from './lib/parquet.ts'
+
+/*
+ * Keyed requests while S3 fails, between a real gateway process and a real s3rver (fault proxy).
+ * Found from outside: a keyed POST answered 500 QUIVER_INTERNAL (no Retry-After) where the same
+ * body without a key got 503, minting a token too; and after a keyed request's 503, its key
+ * answered 409 for the rest of its lease (30 s) because the release could not be written while
+ * storage was down, though the instance itself had released it.
+ */
+const ROWS = 10
+const STORAGE_DOWN = { statusCode: 503, code: 'QUIVER_STORAGE_UNAVAILABLE', error: 'Service Unavailable', message: 'Storage is failing; the data was not committed, retry shortly' }
+
+t.test('S3 failing: keyed requests and token minting answer 503 with Retry-After; a key released while storage was down is free again at once', async (t) => {
+  const s3 = await startS3rver(t)
+  const proxy = await startFaultProxy(t, s3.endpoint)
+  const { dataDir, token } = preparedDataDir(t)
+  const gw = await startGateway(t, { ...s3.env, S3_ENDPOINT: proxy.url, DATA_DIR: dataDir, FLUSH_INTERVAL_MS: '100' }, { timeoutMs: 60_000 })
+  const admin = token(['admin'])
+  const writer = token(['write'])
+  t.equal((await fetch(`${gw.url}/v1/topics`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'keyed', schema: TEST_TOPIC_SCHEMA }) })).status, 201)
+  const post = async (key: string, start: number) => {
+    const res = await fetch(`${gw.url}/v1/topics/keyed/records`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/vnd.apache.arrow.stream', 'idempotency-key': key },
+      body: Buffer.from(makeIpcStream(ROWS, { start })),
+      signal: AbortSignal.timeout(60_000)
+    })
+    return { status: res.status, body: await res.json() as unknown, retryAfter: res.headers.get('retry-after'), replayed: res.headers.get('idempotent-replayed') }
+  }
+
+  // Storage unreachable from the first call on: the key cannot even be claimed.
+  proxy.mode('refuse')
+  const down = await post('k-down', 0)
+  t.same([down.status, down.body], [503, STORAGE_DOWN], 'a keyed request: 503, as without a key')
+  t.ok(Number(down.retryAfter) >= 1, `Retry-After ${down.retryAfter}`)
+  const mint = await fetch(`${gw.url}/v1/admin/tokens`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ subject: 'svc-a', roles: ['write'], ttlSeconds: 600 }) })
+  t.same([mint.status, await mint.json()], [503, STORAGE_DOWN], 'minting a token: 503, no token handed out')
+  t.ok(Number(mint.headers.get('retry-after')) >= 1)
+
+  // Storage fails just after the key is claimed: the request fails (503), and so does writing its release.
+  proxy.mode('pass')
+  proxy.onRequest((r) => {
+    if (r.method === 'PUT' && /^\/[^/]+\/_idempotency\/keyed\/[0-9a-f]+\/0000000001\.json\?/.test(r.path) && proxy.current() === 'pass') proxy.mode('refuse')
+  })
+  const failed = await post('k-released', 100)
+  t.same([failed.status, failed.body], [503, STORAGE_DOWN], 'the request failed once storage went away')
+  proxy.mode('pass')
+  const retried = await post('k-released', 100)
+  t.same([retried.status, retried.body], [200, { topic: 'keyed', rows: ROWS, batches: 1, bytes: retried.status === 200 ? (retried.body as { bytes: number }).bytes : -1, ack: 'durable' }], 'its retry is taken at once (before: 409 for the rest of the 30 s lease)')
+  const replay = await post('k-released', 100)
+  t.same([replay.status, replay.replayed], [200, 'true'], 'then replayed')
+  const ids: number[] = []
+  for (const key of await s3.listKeys('keyed/')) {
+    if (!key.endsWith('.parquet')) continue
+    ids.push(...Array.from(readParquetTable(await s3.getObject(key)).getChild('id')!.toArray() as BigInt64Array, Number))
+  }
+  t.same(ids.sort((a, b) => a - b), Array.from({ length: ROWS }, (_, i) => 100 + i), 'its rows stored once')
+})
