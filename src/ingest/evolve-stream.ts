@@ -4,7 +4,7 @@ import type { SchemaChange } from '../catalog.ts'
 import { applyChanges, streamEvolution } from '../catalog/evolution.ts'
 import { listSome, matchSchema } from '../arrow/compare.ts'
 import { toArrowSchema } from '../schema/types.ts'
-import { SchemaMismatchError } from '../errors.ts'
+import { SchemaIncompatibleError, SchemaMismatchError } from '../errors.ts'
 import { validateStream } from './validate-stream.ts'
 import { topicArrowSchema } from '../arrow/topic-arrow-schema.ts'
 
@@ -53,5 +53,15 @@ export async function evolveForStream (catalog: TopicEvolver, record: TopicRecor
   if (payload.batches !== undefined) validateStream(next, { schema: payload.schema, batches: payload.batches })
   // new fields, and existing ones whose struct gained fields (the same order: appended after them)
   const changed = next.schema.fields.filter((f, i) => f.type !== record.schema.fields[i]?.type)
-  return await catalog.evolve!(record.name, (latest) => applyChanges(latest.schema, changed))
+  return await catalog.evolve!(record.name, (latest) => {
+    try {
+      return applyChanges(latest.schema, changed)
+    } catch (err) {
+      if (!(err instanceof SchemaIncompatibleError)) throw err
+      // Another writer changed the topic meanwhile: the stream is judged against the topic as it
+      // is now, as a stream (422 QUIVER_SCHEMA_MISMATCH naming the field, what a moment later gives).
+      validateStream(prospectiveTopic(latest, payload.schema), { schema: payload.schema, batches: payload.batches ?? [] })
+      throw err
+    }
+  })
 }
