@@ -177,7 +177,8 @@ async function stage (o: StageOptions, existing: TopicRecord | null, stream: Arr
     batches++
     if (encoder === null) {
       const schema = shape.rows(b.slice(0, 0)).schema
-      const settings = encodeSettings(o.topic, schema)
+      // a topic auto-created by this request has no createdAt yet (its objects' ids tell: ofTopic)
+      const settings = encodeSettings(o.topic, schema, existing?.createdAt)
       // The key travels in the object's footer, as in a flush's object.
       if (key !== undefined) settings.metadata = { ...settings.metadata, [IDEMPOTENCY_KEYS]: key.footer }
       const enc = new RowGroupStream({ encoder: o.pool, schema, ...settings })
@@ -191,7 +192,7 @@ async function stage (o: StageOptions, existing: TopicRecord | null, stream: Arr
           key.plan(at, [dir], { rows: stream.rows, batches, bytes: stream.bytes })
           await key.naming(objectKey, dir)
         }
-      upload = o.commit(o.topic, dir, enc.output(), { rows: () => enc.rows ?? stream.rows, started, requestBytes: () => stream.bytes, before }).catch((err: unknown) => {
+      upload = o.commit(o.topic, dir, enc.output(), { rows: () => enc.rows ?? stream.rows, started, requestBytes: () => stream.bytes, before, topicCreatedAt: existing?.createdAt }).catch((err: unknown) => {
         // Unless the request failed first (its error then aborted the upload), storage failed.
         if (failed === null) {
           storageErr ??= err

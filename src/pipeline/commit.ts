@@ -13,8 +13,8 @@ import { isQuiverError } from './guard.ts'
  * large request wrote it: the same dictionary columns and the footer metadata the read side
  * checks (parquet/quiver-metadata.ts).
  */
-export function encodeSettings (topic: string, schema: Schema): { dictionaryColumns: string[], metadata: Record<string, string> } {
-  return { dictionaryColumns: dictionaryColumnsOf(schema), metadata: commitMetadata(topic) }
+export function encodeSettings (topic: string, schema: Schema, createdAt?: string): { dictionaryColumns: string[], metadata: Record<string, string> } {
+  return { dictionaryColumns: dictionaryColumnsOf(schema), metadata: commitMetadata(topic, createdAt) }
 }
 
 export interface CommitOptions {
@@ -28,6 +28,8 @@ export interface CommitOptions {
    * request's answer is known only at its end). A failure fails the commit.
    */
   before?: (key: string) => Promise<void>
+  /** The topic's createdAt written in the object's footer (quiver-metadata.ts), when it was known. */
+  topicCreatedAt?: string
 }
 
 export type Commit = (topic: string, dir: string, body: Uint8Array | AsyncIterable<Uint8Array>, o: CommitOptions) => Promise<CommittedFile>
@@ -75,7 +77,7 @@ export function createCommit (o: { storage: Storage, index: CommittedIndex, hook
     const rows = typeof c.rows === 'number' ? c.rows : c.rows()
     hooks.uploaded?.((end - uploadStart) / 1000)
     hooks.flushed?.(topic, (end - c.started) / 1000, rows)
-    const file = { key, bytes, rows, createdAt: new Date().toISOString() }
+    const file: CommittedFile = { key, bytes, rows, createdAt: new Date().toISOString(), topicCreatedAt: c.topicCreatedAt }
     index.add(topic, file)
     log.info({ topic, key, rows, bytes, ms: Math.round(end - c.started) }, 'flushed')
     return file

@@ -2,7 +2,7 @@ import type { DataType, RecordBatch, Schema } from 'apache-arrow'
 import type { BatchEntry } from './batcher.ts'
 
 /** What encode-ahead needs of an entry's payload (FlushPayload in flush.ts). */
-export interface AheadPayload { batches: RecordBatch[], at: number, topic: string }
+export interface AheadPayload { batches: RecordBatch[], at: number, topic: string, createdAt?: string }
 type Entry = BatchEntry<AheadPayload>
 
 /** Rows of one entry as they arrived (a view), handed to one row-group encode. */

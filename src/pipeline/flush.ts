@@ -27,6 +27,8 @@ export interface FlushPayload {
   at: number
   /** The topic's name, written into every object's footer (parquet/quiver-metadata.ts). */
   topic: string
+  /** The topic's createdAt, written there too. */
+  createdAt?: string
   /** The partition's directories (`tenant=acme/year=…/hour=HH`), from src/lake/partitioner.ts. */
   dir: string
   /** Gives back the memory behind `batches` once the entry is settled (Pipeline.ingest). */
@@ -69,12 +71,12 @@ export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit,
   // five columns would otherwise keep 9 MiB of µs timestamps, outside MAX_BUFFERED_BYTES).
   const scratch = new Int64Scratch()
   const take = (n: number): BigInt64Array => scratch.take(n)
-  const encodeBatches = async (topic: string, batches: Array<{ batch: RecordBatch, at: number }>, footer?: Record<string, string>): Promise<Uint8Array> => {
+  const encodeBatches = async (topic: string, createdAt: string | undefined, batches: Array<{ batch: RecordBatch, at: number }>, footer?: Record<string, string>): Promise<Uint8Array> => {
     scratch.reset()
     const ready = batches.map((b) => withIngestedAt(castTimestampsToMicros(b.batch, take), b.at, take(b.batch.numRows)))
     const ipc = writeIpcStream(ready, ready[0].schema, (n) => slabs.acquire(n))
     try {
-      const settings = encodeSettings(topic, ready[0].schema)
+      const settings = encodeSettings(topic, ready[0].schema, createdAt)
       return await encoder.encode(ipc, footer === undefined ? settings : { ...settings, metadata: { ...settings.metadata, ...footer } })
     } finally {
       slabs.release(ipc)
@@ -82,12 +84,12 @@ export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit,
   }
   // Single pass over whole entries: when encoding ahead failed, and to find the entries that cannot be encoded (below).
   const encodeEntries = async (list: Array<BatchEntry<FlushPayload>>, footer?: Record<string, string>): Promise<Uint8Array> =>
-    await encodeBatches(list[0].payload.topic, list.flatMap((e) => e.payload.batches.map((batch) => ({ batch, at: e.payload.at }))), footer)
+    await encodeBatches(list[0].payload.topic, list[0].payload.createdAt, list.flatMap((e) => e.payload.batches.map((batch) => ({ batch, at: e.payload.at }))), footer)
   const ahead = new EncodeAhead({
     rowGroupBytes: ROW_GROUP_BYTES,
     minChunkBytes: MIN_CHUNK_BYTES,
     threads: encoder.threads,
-    encode: async (pieces: Piece[]) => await encodeBatches(pieces[0].entry.payload.topic, pieces.map((p) => ({ batch: p.batch, at: p.entry.payload.at }))),
+    encode: async (pieces: Piece[]) => await encodeBatches(pieces[0].entry.payload.topic, pieces[0].entry.payload.createdAt, pieces.map((p) => ({ batch: p.batch, at: p.entry.payload.at }))),
     held: o.held
   })
   /** The object, and how many of its bytes are a copy made here (counted in `held` until the commit ends). */
@@ -148,7 +150,7 @@ export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit,
     const before = keyed.length === 0 ? undefined : async (key: string) => { await Promise.all(keyed.map((e) => e.payload.key!.naming(key, dir))) }
     o.held?.(copied)
     try {
-      await o.commit(topic, dir, parquet, { rows, started, before })
+      await o.commit(topic, dir, parquet, { rows, started, before, topicCreatedAt: entries[0].payload.createdAt })
     } finally {
       o.held?.(-copied)
     }

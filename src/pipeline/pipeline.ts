@@ -9,7 +9,7 @@ import { partitionBatches } from '../lake/partitioner.ts'
 import { specOf } from '../lake/partition-spec.ts'
 import { systemClock, type Clock } from '../clock.ts'
 import { Batcher, type BatchEntry } from './batcher.ts'
-import { CommittedIndex, type CommittedFile, type CommittedSummary } from '../read/committed.ts'
+import { CommittedIndex, ofTopic, type CommittedFile, type CommittedSummary } from '../read/committed.ts'
 import { createFlushWriter, type FlushPayload, type PipelineHooks, type PipelineLogger } from './flush.ts'
 import { createCommit, type CommitOptions } from './commit.ts'
 
@@ -30,10 +30,13 @@ export interface PipelineOptions {
 
 /** The Pipeline plus the read-side queries the routes need. */
 export interface QuiverPipeline extends Pipeline {
-  /** Committed objects of a topic, from a fresh listing (sorted by key = by time). */
-  files (topic: string): Promise<CommittedFile[]>
-  /** Buffered counters plus committed stats from a fresh listing. */
-  topicStats (topic: string): Promise<TopicBufferStats>
+  /**
+   * Committed objects of a topic, from a fresh listing (sorted by key = by time); with the topic's
+   * `createdAt`, only those written for it (not for an earlier topic of the same name).
+   */
+  files (topic: string, createdAt?: string): Promise<CommittedFile[]>
+  /** Buffered counters plus committed stats from a fresh listing (of the topic created at `createdAt`, when given). */
+  topicStats (topic: string, createdAt?: string): Promise<TopicBufferStats>
   /** Flags an object whose rows could not be decoded (its footer was fine): skipped from now on. */
   markCorrupt (topic: string, key: string, reason: string): void
   /**
@@ -165,7 +168,7 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
     let open = groups.size
     const releaseAll = o.release === undefined ? undefined : () => { if (--open === 0) o.release!() }
     const entries = [...groups.values()].map((g): BatchEntry<FlushPayload> => ({
-      payload: { batches: g.batches, at, topic: topic.name, dir: g.dir, release: releaseAll, key: o.key },
+      payload: { batches: g.batches, at, topic: topic.name, createdAt: topic.createdAt, dir: g.dir, release: releaseAll, key: o.key },
       rows: g.rows,
       bytes: Math.max(1, Math.round(size * g.rows / rows)),
       // createdAt keeps a deleted-and-recreated topic's batches out of the old schema's object,
@@ -245,11 +248,14 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
       for (const name of batchers.keys()) topics[name] = topicStats(name, index.summary(name))
       return { bufferedBytes: buffered, topics, trackedNames: batchers.size + listeners.size + index.trackedNames() }
     },
-    async topicStats (name) {
+    async topicStats (name, createdAt) {
       await index.refresh(name)
-      return topicStats(name, index.summary(name))
+      return topicStats(name, index.summary(name, createdAt))
     },
-    files: (name) => index.refresh(name),
+    async files (name, createdAt) {
+      const all = await index.refresh(name)
+      return createdAt === undefined ? all : all.filter((f) => ofTopic(f, createdAt))
+    },
     markCorrupt: (topic, key, reason) => index.markCorrupt(topic, key, reason),
     async commitStaged (topic, dir, body, o) {
       const file = await commit(topic, dir, body, o)

@@ -1,12 +1,15 @@
 import type { Storage } from '../storage/types.ts'
 import { readFooter, ObjectGoneError, type FooterInfo } from './footer.ts'
 import { isQuiverObjectKey } from './layout.ts'
+import { decodeTime } from '../keys.ts'
 
 export interface CommittedFile {
   key: string
   bytes: number
   rows: number
   createdAt: string
+  /** The createdAt of the topic it was written for (its footer), when it says. */
+  topicCreatedAt?: string
   /** Set when the object cannot be read (0 bytes, not Parquet, cut short): listed, never read. */
   corrupt?: true
 }
@@ -25,6 +28,23 @@ export interface CommittedIndexOptions {
 }
 
 const silent = { warn () {} }
+
+/**
+ * The object was written for the topic created at `createdAt`, not for an earlier topic of the
+ * same name (deleted, its objects kept): by its footer, or, for objects from before footers said
+ * (no topicCreatedAt), by its id's time (objects are written after their topic was created).
+ */
+export function ofTopic (f: CommittedFile, createdAt: string): boolean {
+  if (f.topicCreatedAt !== undefined) return f.topicCreatedAt === createdAt
+  // An unreadable object says nothing: it stays listed (flagged corrupt), and is never read.
+  if (f.corrupt === true) return true
+  const id = f.key.slice(f.key.lastIndexOf('/') + 1, -'.parquet'.length)
+  try {
+    return decodeTime(id) >= Date.parse(createdAt)
+  } catch {
+    return true
+  }
+}
 
 /**
  * What is committed per topic. Objects this process wrote are recorded as they commit; the rest
@@ -54,15 +74,15 @@ export class CommittedIndex {
   }
 
   add (topic: string, file: CommittedFile): void {
-    this.#footers.set(`${file.key}#${file.bytes}`, { kind: 'ours', rows: file.rows })
+    this.#footers.set(`${file.key}#${file.bytes}`, { kind: 'ours', rows: file.rows, topicCreatedAt: file.topicCreatedAt })
     this.#filesOf(topic).set(file.key, file)
   }
 
-  /** What is known without I/O (complete after the topic's first refresh). */
-  summary (topic: string): CommittedSummary {
+  /** What is known without I/O (complete after the topic's first refresh); `createdAt`: of that topic only (ofTopic). */
+  summary (topic: string, createdAt?: string): CommittedSummary {
     const s: CommittedSummary = { rows: 0, bytes: 0, files: 0, lastFlushAt: null }
     for (const f of this.#topics.get(topic)?.values() ?? []) {
-      if (f.corrupt) continue
+      if (f.corrupt || (createdAt !== undefined && !ofTopic(f, createdAt))) continue
       s.rows += f.rows
       s.bytes += f.bytes
       s.files++
@@ -119,6 +139,7 @@ export class CommittedIndex {
       const info = await this.#footer(topic, o.key, o.bytes)
       if (info === null || info.kind === 'foreign') continue
       const f: CommittedFile = { key: o.key, bytes: o.bytes, rows: info.kind === 'ours' ? info.rows : 0, createdAt: o.lastModified.toISOString() }
+      if (info.kind === 'ours' && info.topicCreatedAt !== undefined) f.topicCreatedAt = info.topicCreatedAt
       if (info.kind === 'corrupt') f.corrupt = true
       listed.push(f)
     }

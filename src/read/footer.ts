@@ -1,9 +1,9 @@
 import type { Storage } from '../storage/types.ts'
-import { TOPIC_KEY } from '../parquet/quiver-metadata.ts'
+import { TOPIC_CREATED_AT, TOPIC_KEY } from '../parquet/quiver-metadata.ts'
 
 /** What the footer of one listed object says, read with ranged GETs (never the whole object). */
 export type FooterInfo =
-  | { kind: 'ours', rows: number }
+  | { kind: 'ours', rows: number, topicCreatedAt?: string }
   | { kind: 'foreign', reason: string }
   | { kind: 'corrupt', reason: string }
 
@@ -42,5 +42,6 @@ export async function readFooter (storage: Storage, key: string, bytes: number, 
   }
   const owner = meta.key_value_metadata?.find((kv) => kv.key === TOPIC_KEY)?.value
   if (owner !== topic) return { kind: 'foreign', reason: owner === undefined ? 'no quiver.topic in its footer' : `footer names topic "${owner}"` }
-  return { kind: 'ours', rows: Number(meta.num_rows) }
+  const topicCreatedAt = meta.key_value_metadata?.find((kv) => kv.key === TOPIC_CREATED_AT)?.value
+  return topicCreatedAt === undefined ? { kind: 'ours', rows: Number(meta.num_rows) } : { kind: 'ours', rows: Number(meta.num_rows), topicCreatedAt }
 }

@@ -26,7 +26,7 @@ const filesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     const record = await catalog.get(topic)
     if (!record) throw new TopicNotFoundError(topic)
     const only = partitionFilter(record, request.query as Record<string, string>)
-    const files = await guarded(fastify.pipeline.files(topic))
+    const files = await guarded(fastify.pipeline.files(topic, record.createdAt))
     return { files: only ? files.filter((f) => only(f.key)) : files }
   })
 }

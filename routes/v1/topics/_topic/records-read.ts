@@ -65,7 +65,7 @@ const recordsReadRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     const record = await catalog.get(topic)
     if (!record) throw new TopicNotFoundError(topic)
     const only = partitionFilter(record, q)
-    const all = await guarded(pipeline.files(topic))
+    const all = await guarded(pipeline.files(topic, record.createdAt))
     const files = only ? all.filter((f) => only(f.key)) : all
     // Key times are arrival times only when the topic partitions by arrival time (the default).
     const keyTimes = specOf(record).timePartition.field === INGESTED_AT

@@ -52,7 +52,7 @@ const topicRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const { topic } = request.params
     const record = await catalog.get(topic)
     if (!record) throw new TopicNotFoundError(topic)
-    const s = await guarded(fastify.pipeline.topicStats(topic))
+    const s = await guarded(fastify.pipeline.topicStats(topic, record.createdAt))
     return { ...shown(record), stats: { rows: s.committedRows, bytes: s.committedBytes, files: s.files, lastFlushAt: s.lastFlushAt } }
   })
 
