@@ -63,6 +63,27 @@ export class Admission {
     return this.#open(n)
   }
 
+  /**
+   * A reservation of `n` bytes about to be read (a WebSocket frame whose header announced them):
+   * at once when they fit (or nothing at all is held), else a promise that resolves once they do.
+   * Reading waits meanwhile, so sockets never hold more than the cap between them. `now`: taken at
+   * once whatever the total (the rest of a message already partly admitted: two half-read
+   * messages waiting for each other's room would wait forever).
+   */
+  incoming (n: number, now = false): Reservation | Promise<Reservation> {
+    const held = this.heldBytes
+    if (now || held === 0 || held + n <= this.cap) return this.hold(n)
+    return (async () => {
+      for (;;) {
+        const released = new Promise<void>((resolve) => this.#waiters.push(resolve))
+        // The pipeline's buffers shrink without a release here: looked at again every 50 ms.
+        await Promise.race([released, new Promise((resolve) => setTimeout(resolve, 50).unref())])
+        const now = this.heldBytes
+        if (now === 0 || now + n <= this.cap) return this.hold(n)
+      }
+    })()
+  }
+
   /** Resolves once there is room again (a reservation was released or the pipeline flushed). */
   async waitForRoom (): Promise<void> {
     while (!this.hasRoom()) {

@@ -187,6 +187,8 @@ export function createIngestService (o: IngestServiceOptions) {
       // A message is in memory once `ws` delivers it: counted from then on, so HTTP bodies are
       // refused while it waits; the socket is not read again until there is room.
       admit: (bytes: number) => admission.hold(bytes).release,
+      // ...and before that, from each frame's header on: the socket is read only as far as the budget has room.
+      reserveFrame: (bytes: number, now: boolean) => admission.incoming(bytes, now),
       room: { hasRoom: () => admission.hasRoom(), waitForRoom: () => admission.waitForRoom() },
       failure: ingestFailure
     }

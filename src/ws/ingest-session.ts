@@ -5,6 +5,8 @@ import { TextFrameError } from '../errors.ts'
 import { CLOSE, errorFrame, type Frame } from './frames.ts'
 import { keyAnnouncement, type Announced } from './key-frame.ts'
 import { answerBeforeTooBig } from './too-big.ts'
+import { reserveFrames } from './reserve-frames.ts'
+import type { Reservation } from '../ingest/admission.ts'
 import type { DecodedMessage, PreparedMessage } from '../ingest/messages.ts'
 
 export interface IngestSessionOptions {
@@ -29,6 +31,11 @@ export interface IngestSessionOptions {
    * pipeline or failed (src/ingest/admission.ts); returns the release.
    */
   admit?: (bytes: number) => () => void
+  /**
+   * Reserves a frame's payload in that budget before ws reads it (src/ws/reserve-frames.ts): then
+   * a message arrives already counted, and `admit` is not asked.
+   */
+  reserveFrame?: (bytes: number, now: boolean) => Reservation | Promise<Reservation>
   /** Room in that budget: the socket is read only while there is some (default: the pipeline's capacity). */
   room?: { hasRoom: () => boolean, waitForRoom: () => Promise<void> }
   /** Maps a failure to the error the client sees (src/ingest/failure.ts), shared with the HTTP route. */
@@ -72,12 +79,34 @@ export class IngestSession {
   #announced: Announced | null = null
   /** After a message over WS_MAX_MESSAGE_BYTES: reads and drops the rest of it, once closing (src/ws/too-big.ts). */
   #readRest: (() => void) | null = null
+  /** Reservations of the frames of the message being received (reserveFrame). */
+  #incoming: Reservation[] = []
+  #disposed = false
+  /**
+   * Frames wait for room themselves (reserveFrame): the socket is then not paused for want of
+   * room, which would stop a frame whose bytes are reserved already from ever arriving.
+   */
+  #framesReserved = false
 
   constructor (socket: WebSocket, opts: IngestSessionOptions) {
     this.#socket = socket
     this.#opts = opts
     socket.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary))
     socket.on('close', () => this.#dispose())
+    if (opts.reserveFrame !== undefined) {
+      const reserve = opts.reserveFrame
+      const waiting = (bytes: number, now: boolean): Reservation | Promise<Reservation> => {
+        const r = reserve(bytes, now)
+        if (r instanceof Promise) {
+          // the socket is not read until the frame fits: a pause like any other
+          opts.onPause?.()
+          opts.log.debug({ bytes, inflight: this.#pending.length }, 'websocket frame waits for room')
+        }
+        return r
+      }
+      this.#framesReserved = reserveFrames(socket, waiting, (r) => { if (this.#disposed) r.release(); else this.#incoming.push(r) })
+      if (!this.#framesReserved) opts.log.warn({}, 'ws internals moved: WebSocket messages are counted in MAX_BUFFERED_BYTES only once received')
+    }
     if (opts.expiresAt !== undefined) this.#armExpiry(opts.expiresAt)
     // A message over WS_MAX_MESSAGE_BYTES is not accepted; the ones before it are still answered.
     const tooBig = answerBeforeTooBig(socket, (readRest) => {
@@ -114,10 +143,14 @@ export class IngestSession {
   }
 
   #onMessage (data: Buffer, isBinary: boolean): void {
+    // The frames' reservations become the message's: released once it joined the pipeline or failed.
+    const frames = this.#incoming.splice(0)
+    const releaseFrames = (): void => { for (const r of frames) r.release() }
     if (!isBinary && this.#opts.keyed !== undefined) {
       // Not a message: it names the next one's key (the latest announcement wins), no seq, no answer.
       const announced = keyAnnouncement(data)
       if (announced !== undefined) {
+        releaseFrames()
         this.#announced = announced
         return
       }
@@ -132,18 +165,21 @@ export class IngestSession {
     if (this.#closing) {
       // Already read from the socket before the pause took effect: refuse it explicitly, never silently.
       const code = this.#closing.code === 1008 ? 'QUIVER_UNAUTHORIZED' : 'QUIVER_SHUTTING_DOWN'
+      releaseFrames()
       this.#settle(entry, errorFrame(seq, code, `Message not accepted: ${this.#closing.reason}`))
       return
     }
     if (!isBinary) {
+      releaseFrames()
       this.#settle(entry, this.#errorFor(seq, new TextFrameError()))
       return
     }
     if (announced !== null && 'error' in announced) {
+      releaseFrames()
       this.#settle(entry, this.#errorFor(seq, announced.error))
       return
     }
-    const release = this.#opts.admit?.(data.byteLength) ?? (() => {})
+    const release = frames.length > 0 ? releaseFrames : (this.#opts.admit?.(data.byteLength) ?? (() => {}))
     this.#updateFlow()
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
     const decoded = this.#opts.decode(bytes)
@@ -269,7 +305,7 @@ export class IngestSession {
   }
 
   #updateFlow (): void {
-    const capacity = this.#opts.room?.hasRoom() ?? this.#opts.pipeline.hasCapacity()
+    const capacity = this.#framesReserved || (this.#opts.room?.hasRoom() ?? this.#opts.pipeline.hasCapacity())
     const pause = this.#closing !== null || this.#starved || this.#pending.length >= this.#opts.maxInflight || !capacity
     if (pause && !this.#paused) {
       this.#paused = true
@@ -302,5 +338,8 @@ export class IngestSession {
   #dispose (): void {
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = null
+    // a message cut off by the close never arrives: its frames' reservations go now
+    this.#disposed = true
+    for (const r of this.#incoming.splice(0)) r.release()
   }
 }
