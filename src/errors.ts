@@ -34,6 +34,8 @@ export const SchemaConflictError = createError<[string]>('QUIVER_SCHEMA_CONFLICT
 export const InvalidPartitionError = createError<[string]>('QUIVER_INVALID_PARTITION', 'Invalid partition spec: %s', 400)
 export const TooManyPartitionsError = createError<[number, number]>('QUIVER_TOO_MANY_PARTITIONS', 'The request feeds %d partitions; at most %d per flush (MAX_PARTITIONS_PER_FLUSH)', 422)
 export const PartitionValueTooLongError = createError<[string, number]>('QUIVER_PARTITION_VALUE_TOO_LONG', 'A value of partition field "%s" is %d bytes once escaped; at most 200 bytes fit in a key segment', 422)
+/** A row's partition directories together make an object key longer than S3 takes (1,024 bytes). */
+export const PartitionKeyTooLongError = createError<[number, number]>('QUIVER_PARTITION_VALUE_TOO_LONG', 'A row\'s partition values make directories of %d bytes once escaped; at most %d fit in an object key (S3 takes keys of at most 1,024 bytes)', 422)
 export const TooManyConnectionsError = createError<[number]>('QUIVER_TOO_MANY_CONNECTIONS', 'Too many open WebSocket connections for this principal (at most %d)', 429)
 export const InvalidIdempotencyKeyError = createError('QUIVER_INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 255 visible ASCII characters', 400)
 export const IdempotencyInFlightError = createError('QUIVER_IDEMPOTENCY_IN_FLIGHT', 'A request with this Idempotency-Key is still being processed; retry shortly', 409)

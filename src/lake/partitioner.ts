@@ -1,6 +1,6 @@
 import { type Data, type RecordBatch, type Timestamp, Type, type Vector } from 'apache-arrow'
 import { INGESTED_AT } from '../schema/types.ts'
-import { PartitionValueTooLongError, ValidationError } from '../errors.ts'
+import { PartitionKeyTooLongError, PartitionValueTooLongError, ValidationError } from '../errors.ts'
 import { escapePathName, formatDay, timeDirs } from './hive-path.ts'
 import { isArrivalHourly, type PartitionSpec } from './partition-spec.ts'
 import { takeBatch } from './take.ts'
@@ -101,7 +101,7 @@ function bucketOf (name: string, vec: Vector, size: number): (i: number) => numb
  * computed once (values cached per distinct value), then every partition's rows are cut out of
  * the batch: zero-copy slices when they lie in a few runs, one `take` copy when they interleave.
  */
-export function partitionBatches (batches: RecordBatch[], spec: PartitionSpec, atMs: number): Map<string, PartitionGroup> {
+export function partitionBatches (batches: RecordBatch[], spec: PartitionSpec, atMs: number, maxDirBytes = Infinity): Map<string, PartitionGroup> {
   const groups = new Map<string, PartitionGroup>()
   const add = (dir: string, b: RecordBatch) => {
     const g = groups.get(dir)
@@ -134,7 +134,13 @@ export function partitionBatches (batches: RecordBatch[], spec: PartitionSpec, a
       for (const s of segs) dir += s(i) + '/'
       dir += bucket ? timeDir(bucket(i)) : arrival
       let id = ids.get(dir)
-      if (id === undefined) { id = dirs.length; ids.set(dir, id); dirs.push(dir) }
+      if (id === undefined) {
+        const bytes = Buffer.byteLength(dir)
+        if (bytes > maxDirBytes) throw new PartitionKeyTooLongError(bytes, maxDirBytes)
+        id = dirs.length
+        ids.set(dir, id)
+        dirs.push(dir)
+      }
       rowGroup[i] = id
     }
     if (dirs.length === 1) { add(dirs[0], b); continue }

@@ -16,7 +16,7 @@ import { createCommit, type CommitOptions } from './commit.ts'
 export type { PipelineHooks, PipelineLogger } from './flush.ts'
 
 export interface PipelineOptions {
-  config: Pick<Config, 'FLUSH_INTERVAL_MS' | 'FLUSH_MAX_BYTES' | 'MAX_BUFFERED_BYTES'> & Partial<Pick<Config, 'MAX_PARTITIONS_PER_FLUSH'>>
+  config: Pick<Config, 'FLUSH_INTERVAL_MS' | 'FLUSH_MAX_BYTES' | 'MAX_BUFFERED_BYTES'> & Partial<Pick<Config, 'MAX_PARTITIONS_PER_FLUSH' | 'S3_PREFIX'>>
   storage: Storage
   encoder: ParquetEncoder
   hooks?: PipelineHooks
@@ -85,6 +85,10 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
   // Shutdown has begun: buffers are flushed now and as rows arrive, not when their windows end.
   let draining = false
   const maxPartitions = config.MAX_PARTITIONS_PER_FLUSH ?? 1000
+  // S3 takes object keys of at most 1,024 bytes: `{S3_PREFIX}{topic}/{dirs}{26-character id}.parquet`.
+  // Checked for local storage too, so a lake can move to S3 as it is.
+  const prefixBytes = Buffer.byteLength((config.S3_PREFIX ?? '').replace(/^\/+/, ''))
+  const dirRoom = (topic: string): number => 1024 - prefixBytes - Buffer.byteLength(topic) - 2 - 26 - '.parquet'.length
 
   const release = (bytes: number): void => {
     buffered -= bytes
@@ -149,7 +153,7 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
     const at = o.key?.resume?.at ?? now()
     let groups
     try {
-      groups = partitionBatches(batches, specOf(topic), at)
+      groups = partitionBatches(batches, specOf(topic), at, dirRoom(topic.name))
       if (groups.size > maxPartitions) throw new TooManyPartitionsError(groups.size, maxPartitions)
       // A keyed retry of a request a dead gateway had partly committed stores only the rest.
       for (const [k, g] of groups) if (o.key?.resume?.committedDirs.has(g.dir) === true) groups.delete(k)
