@@ -1,7 +1,7 @@
 import type { RecordBatch, Schema } from 'apache-arrow'
 import { InvalidJsonError, JsonRowTooLargeError, PayloadTooLargeError } from '../errors.ts'
 import type { ByteSource } from './ipc-framing.ts'
-import { describe } from './json-values.ts'
+import { describe, jsonParserFor, parseJson } from './json-values.ts'
 import { rowsToBatches } from './json-columns.ts'
 import { BATCH_BYTES, CHECK_EVERY, DEFAULT_MAX_ROW_BYTES, Slicer, rowsPerBatch } from './json-slices.ts'
 
@@ -61,6 +61,7 @@ const EMPTY = new Uint8Array(0)
 export async function readNdjson (source: Source, opts: JsonReadOptions): Promise<JsonPayload> {
   const batchRows = rowsPerBatch(opts.schema, opts.batchRows ?? 10_000)
   const maxRowBytes = opts.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES
+  const parse = jsonParserFor(opts.schema)
   // Two decoders: one streaming call turns Node's UTF-8 fast path off for good on its decoder.
   const whole = new TextDecoder('utf-8', { fatal: true })
   const pieces = new TextDecoder('utf-8', { fatal: true })
@@ -101,7 +102,7 @@ export async function readNdjson (source: Source, opts: JsonReadOptions): Promis
     if (text.trim() === '') return false
     let value: unknown
     try {
-      value = JSON.parse(text)
+      value = parse(text)
     } catch {
       throw new InvalidJsonError(`line ${line}: not valid JSON`)
     }
@@ -185,7 +186,7 @@ export async function readJsonArray (source: Source, opts: JsonReadOptions): Pro
   }
   let value: unknown
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(concat(parts.length > 0 ? parts : [new Uint8Array(0)])))
+    value = parseJson(new TextDecoder('utf-8', { fatal: true }).decode(concat(parts.length > 0 ? parts : [new Uint8Array(0)])))
   } catch {
     throw new InvalidJsonError('body is not valid JSON')
   }

@@ -1,6 +1,6 @@
 import type { RecordBatch } from 'apache-arrow'
 import { InvalidJsonError, JsonRowTooLargeError, PayloadTooLargeError } from '../errors.ts'
-import { describe } from '../arrow/json-values.ts'
+import { describe, jsonParserFor } from '../arrow/json-values.ts'
 import { rowsToBatches, type JsonPayload, type JsonReadOptions } from '../arrow/json.ts'
 import { BATCH_BYTES, CHECK_EVERY, DEFAULT_MAX_ROW_BYTES, Slicer, rowsPerBatch } from '../arrow/json-slices.ts'
 
@@ -41,6 +41,7 @@ type Source = AsyncIterable<Uint8Array | string>
 export async function readJsonArrayStream (source: Source, opts: JsonReadOptions): Promise<JsonPayload> {
   const batchRows = rowsPerBatch(opts.schema, opts.batchRows ?? 10_000)
   const maxRowBytes = opts.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES
+  const parse = jsonParserFor(opts.schema)
   // Two decoders: one streaming call turns Node's UTF-8 fast path off for good on its decoder.
   const whole = new TextDecoder('utf-8', { fatal: true })
   const streaming = new TextDecoder('utf-8', { fatal: true })
@@ -85,7 +86,7 @@ export async function readJsonArrayStream (source: Source, opts: JsonReadOptions
     const index = total + rows.length
     let value: unknown
     try {
-      value = JSON.parse(text)
+      value = parse(text)
     } catch {
       throw new InvalidJsonError('body is not valid JSON')
     }
