@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto'
 import { DataType, TimeUnit, type Field, type Schema } from 'apache-arrow'
 
 /** 16 digits in a row: only a text with such a run can hold an integer JSON.parse would round. */
 const LONG_DIGITS = /\d{16}/
 /** What a long integer literal becomes before JSON.parse (a string no producer sends: a NUL and a per-process nonce). */
-const BIG_MARK = `\u0000quiver-int-${randomBytes(8).toString('hex')}:`
+// (Web Crypto: this module is also bundled for the browser console, src/console/build.mjs)
+const BIG_MARK = `\u0000quiver-int-${Array.from(globalThis.crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('')}:`
 const BIG_MARK_JSON = BIG_MARK.replace('\u0000', '\\u0000')
 
 /**
