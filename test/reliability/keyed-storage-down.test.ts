@@ -1,9 +1,6 @@
 import t from 'tap'
-import { startGateway } from '../helpers/gateway.ts'
-import { startS3rver } from '../helpers/s3rver.ts'
-import { startFaultProxy } from '../helpers/fault-proxy.ts'
-import { makeIpcStream, TEST_TOPIC_SCHEMA } from '../helpers/arrow.ts'
-import { preparedDataDir } from './lib/tokens.ts'
+import { makeIpcStream } from '../helpers/arrow.ts'
+import { faultedGateway, STORAGE_DOWN } from './lib/faulted-gateway.ts'
 import { readParquetTable } from './lib/parquet.ts'
 
 /*
@@ -14,16 +11,10 @@ import { readParquetTable } from './lib/parquet.ts'
  * storage was down, though the instance itself had released it.
  */
 const ROWS = 10
-const STORAGE_DOWN = { statusCode: 503, code: 'QUIVER_STORAGE_UNAVAILABLE', error: 'Service Unavailable', message: 'Storage is failing; the data was not committed, retry shortly' }
 
 t.test('S3 failing: keyed requests and token minting answer 503 with Retry-After; a key released while storage was down is free again at once', async (t) => {
-  const s3 = await startS3rver(t)
-  const proxy = await startFaultProxy(t, s3.endpoint)
-  const { dataDir, token } = preparedDataDir(t)
-  const gw = await startGateway(t, { ...s3.env, S3_ENDPOINT: proxy.url, DATA_DIR: dataDir, FLUSH_INTERVAL_MS: '100' }, { timeoutMs: 60_000 })
-  const admin = token(['admin'])
+  const { s3, proxy, gw, token, admin } = await faultedGateway(t, 'keyed')
   const writer = token(['write'])
-  t.equal((await fetch(`${gw.url}/v1/topics`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'keyed', schema: TEST_TOPIC_SCHEMA }) })).status, 201)
   const post = async (key: string, start: number) => {
     const res = await fetch(`${gw.url}/v1/topics/keyed/records`, {
       method: 'POST',

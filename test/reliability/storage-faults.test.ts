@@ -1,7 +1,8 @@
 import t from 'tap'
 import { startGateway, type Gateway } from '../helpers/gateway.ts'
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts'
-import { startFaultProxy, type FaultMode } from '../helpers/fault-proxy.ts'
+import type { FaultMode } from '../helpers/fault-proxy.ts'
+import { faultedGateway, STORAGE_DOWN } from './lib/faulted-gateway.ts'
 import { makeIpcStream, TEST_TOPIC_SCHEMA } from '../helpers/arrow.ts'
 import { preparedDataDir } from './lib/tokens.ts'
 import { readParquetTable } from './lib/parquet.ts'
@@ -14,7 +15,6 @@ import { waitFor } from '../helpers/wait.ts'
  * acknowledged is lost; buffers are bounded by MAX_BUFFERED_BYTES.
  */
 const ROWS = 20
-const STORAGE_DOWN = { statusCode: 503, code: 'QUIVER_STORAGE_UNAVAILABLE', error: 'Service Unavailable', message: 'Storage is failing; the data was not committed, retry shortly' }
 const OVERLOADED = { statusCode: 503, code: 'QUIVER_OVERLOADED', error: 'Service Unavailable', message: 'The gateway is buffering as much as it may; retry shortly' }
 
 interface Sent { start: number, status: number, body: unknown, retryAfter: string | null }
@@ -69,12 +69,7 @@ async function readyz (gw: Gateway): Promise<number> {
 }
 
 t.test('storage faults: retried with backoff, 503 when a flush finally fails, /readyz follows, nothing acked lost', async (t) => {
-  const s3 = await startS3rver(t)
-  const proxy = await startFaultProxy(t, s3.endpoint)
-  const { dataDir, token } = preparedDataDir(t)
-  const gw = await startGateway(t, { ...s3.env, S3_ENDPOINT: proxy.url, DATA_DIR: dataDir, FLUSH_INTERVAL_MS: '100' }, { timeoutMs: 60_000 })
-  const admin = token(['admin'])
-  t.equal((await fetch(`${gw.url}/v1/topics`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'faults', schema: TEST_TOPIC_SCHEMA }) })).status, 201)
+  const { s3, proxy, gw, token, admin } = await faultedGateway(t, 'faults')
   const c = client(gw, token(['write']), 'faults')
   t.equal((await c.post()).status, 200, 'healthy storage: durable ack')
 
