@@ -89,6 +89,8 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
   // S3 takes object keys of at most 1,024 bytes: `{S3_PREFIX}{topic}/{dirs}{26-character id}.parquet`.
   // Checked for local storage too, so a lake can move to S3 as it is.
   const prefixBytes = Buffer.byteLength((config.S3_PREFIX ?? '').replace(/^\/+/, ''))
+  /** A pause that lets the event loop turn once `slicer`'s slice of work is spent. */
+  const pauseEvery = (slicer: Slicer) => async (): Promise<void> => { await slicer.pause() }
   const dirRoom = (topic: string): number => 1024 - prefixBytes - Buffer.byteLength(topic) - 2 - 26 - '.parquet'.length
 
   const release = (bytes: number): void => {
@@ -163,7 +165,7 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
       // then gets turns meanwhile (a 6 M-row request held it 7 s).
       groups = isArrivalHourly(spec)
         ? partitionBatches(batches, spec, at, dirRoom(topic.name))
-        : await partitionBatchesAsync(batches, spec, at, dirRoom(topic.name), ((s) => async () => await s.pause())(new Slicer()))
+        : await partitionBatchesAsync(batches, spec, at, dirRoom(topic.name), pauseEvery(new Slicer()))
       if (groups.size > maxPartitions) throw new TooManyPartitionsError(groups.size, maxPartitions)
       // A keyed retry of a request a dead gateway had partly committed stores only the rest.
       for (const [k, g] of groups) if (o.key?.resume?.committedDirs.has(g.dir) === true) groups.delete(k)
