@@ -10,7 +10,7 @@ import { describeProviders } from '../../src/auth/providers.ts'
 import { extractToken, isWebSocketHandshake } from '../../src/auth/extract-token.ts'
 import { TokenRejectedError } from '../../src/auth/rejection.ts'
 import { createRevocationList, type RevocationList } from '../../src/auth/revocations.ts'
-import { localBanner, localBaseUrl } from '../../src/auth/banner.ts'
+import { localBanner, localBaseUrl, mintBannerTokens, type BannerTokens } from '../../src/auth/banner.ts'
 import { loadOrCreateLocalKeys, prepareLocalKeys, type LocalIssuer } from '../../src/auth/local-keys.ts'
 import { splitList } from '../../config/load.ts'
 
@@ -172,15 +172,24 @@ async function auth (fastify: FastifyInstance): Promise<void> {
   fastify.decorate('tokenRevocations', revocations ?? null)
 
   // LOG_LEVEL=silent asks for no output at all: no banner either (the tokens stay mintable).
-  if (authenticator.local && config.LOG_LEVEL !== 'silent') {
+  if (authenticator.local && revocations && config.LOG_LEVEL !== 'silent') {
     const local = authenticator.local
-    let printed = false
+    let tokens: BannerTokens | undefined
+    // Minted before listening and recorded like POST /v1/admin/tokens does, so each is revocable;
+    // a token that could not be recorded is not handed out.
+    fastify.addHook('onReady', async () => {
+      tokens = await mintBannerTokens(local, config.CONSOLE_LINK_TTL_S, async (r) => { await revocations.recordMint(r) })
+        .catch((err: Error) => {
+          fastify.log.warn({ err }, 'auth: the startup tokens could not be recorded in storage (they would not be revocable): none printed')
+          return undefined
+        })
+    })
     fastify.addHook('onListen', async () => {
-      if (printed) return
-      printed = true
+      if (tokens === undefined) return
       const address = fastify.server.address() as AddressInfo | null
       const url = localBaseUrl(config.HOST, address?.port ?? config.PORT, Boolean(config.TLS_CERT))
-      process.stdout.write(localBanner(local, url, config.CONSOLE_LINK_TTL_S))
+      process.stdout.write(localBanner(tokens, url))
+      tokens = undefined
     })
   }
 

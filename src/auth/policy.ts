@@ -91,6 +91,8 @@ export function toPrincipal (policy: Policy, claims: Record<string, unknown>, so
     provider: source.provider
   }
   if (typeof claims.exp === 'number') principal.exp = claims.exp
+  // Only the local provider's tokens can be revoked (src/auth/revocations.ts).
+  if (source.provider === 'local' && typeof claims.jti === 'string') principal.jti = claims.jti
   return principal
 }
 

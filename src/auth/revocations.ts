@@ -23,6 +23,14 @@ export interface RevocationList {
   minted (jti: string): Promise<MintRecord | null>
   recordMint (record: MintRecord): Promise<void>
   revoke (jti: string, exp: number): Promise<void>
+  /**
+   * Calls `listener` once when `jti` is revoked: at once on this instance's revoke, else on the
+   * poll that first sees it (soon after this call when it is revoked already). Returns the
+   * unsubscribe, for when the listener's owner goes away first (a WebSocket closing).
+   */
+  onRevoked (jti: string, listener: () => void): () => void
+  /** How many jtis have listeners waiting (none once every socket that subscribed has closed). */
+  listening (): number
   /** Reads the list now; resolves false when storage failed. */
   poll (): Promise<boolean>
   close (): void
@@ -36,6 +44,7 @@ const decoder = new TextDecoder()
 export function createRevocationList (storage: Storage, opts: RevocationOptions): RevocationList {
   const now = opts.now ?? Date.now
   const revoked = new Map<string, number>()
+  const listeners = new Map<string, Set<() => void>>()
   // Never read yet: not fresh. A list that could not be read at startup must not pass for an
   // empty one (a revoked token would be trusted until the reads fail three times), so minted
   // tokens get 503 until the first read succeeds.
@@ -52,10 +61,24 @@ export function createRevocationList (storage: Storage, opts: RevocationOptions)
       // Forget what has expired anyway: the token itself is refused by its exp.
       for (const [jti, exp] of revoked) if (exp <= nowS) revoked.delete(jti)
       lastOk = now()
+      for (const jti of listeners.keys()) if (revoked.has(jti)) notify(jti)
       return true
     } catch (err) {
       opts.onError?.(err as Error)
       return false
+    }
+  }
+
+  function notify (jti: string): void {
+    const set = listeners.get(jti)
+    if (set === undefined) return
+    listeners.delete(jti)
+    for (const listener of set) {
+      try {
+        listener()
+      } catch (err) {
+        opts.onError?.(err as Error)
+      }
     }
   }
 
@@ -86,8 +109,29 @@ export function createRevocationList (storage: Storage, opts: RevocationOptions)
       if (!JTI.test(jti)) throw new TypeError('bad jti')
       await storage.put(`${REVOKED_PREFIX}${exp}.${jti}`, encoder.encode('{}'))
       revoked.set(jti, exp)
+      notify(jti)
     },
+    onRevoked (jti, listener) {
+      let set = listeners.get(jti)
+      if (set === undefined) listeners.set(jti, set = new Set())
+      // A wrapper per call: the same function subscribed twice is two subscriptions.
+      const once = (): void => listener()
+      set.add(once)
+      // Revoked between the token's check and this call: told on the next turn, after the caller
+      // holds its unsubscribe.
+      if (revoked.has(jti)) queueMicrotask(() => notify(jti))
+      return () => {
+        const current = listeners.get(jti)
+        if (current === undefined) return
+        current.delete(once)
+        if (current.size === 0) listeners.delete(jti)
+      }
+    },
+    listening: () => listeners.size,
     poll,
-    close () { clearInterval(timer) }
+    close () {
+      clearInterval(timer)
+      listeners.clear()
+    }
   }
 }

@@ -15,4 +15,6 @@ export interface Principal {
   provider: 'cognito' | 'oidc' | 'local'
   /** seconds since epoch; WebSocket connections close with 1008 when it passes */
   exp?: number
+  /** A local token's `jti`: WebSocket connections close with 1008 when it is revoked */
+  jti?: string
 }

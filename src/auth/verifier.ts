@@ -55,6 +55,11 @@ export function rejectReason (err: { code?: string, message?: string }): RejectR
       const m = err.message ?? ''
       return /signature/i.test(m) ? 'bad_signature' : /malformed|invalid (header|payload)|json/i.test(m) ? 'malformed' : 'claims'
     }
+    case TokenError.codes.invalidSignature: return 'bad_signature' // e.g. a signature that is not base64url
+    case TokenError.codes.verifyError: return 'bad_signature'
+    case TokenError.codes.expired: return 'expired'
+    case TokenError.codes.missingKey: return 'unknown_kid'
+    case TokenError.codes.invalidCritHeader: return 'malformed'
     case TokenError.codes.inactive: return 'not_yet_valid'
     case TokenError.codes.invalidAlgorithm: return 'algorithm'
     case TokenError.codes.invalidKey: return 'algorithm'
@@ -65,7 +70,8 @@ export function rejectReason (err: { code?: string, message?: string }): RejectR
     case TokenError.codes.invalidClaimValue:
     case TokenError.codes.missingRequiredClaim: return 'claims'
   }
-  return undefined
+  // Fail closed: any other refusal of the JWT libraries is a bad token (401), never a 500.
+  return /^(FAST|FST)_JWT_/.test(err.code ?? '') ? 'malformed' : undefined
 }
 
 /** `jti` only for local tokens: the revocation list covers minted tokens. */

@@ -29,6 +29,13 @@ t.test('local provider: key persisted 0600, JWKS served, minted tokens carry the
   t.equal(denied.statusCode, 403)
   t.same(denied.json(), { statusCode: 403, code: 'QUIVER_FORBIDDEN', error: 'Forbidden', message: 'This operation needs the admin role' })
 
+  // A signature that is not base64url was a 500 (fast-jwt's FAST_JWT_INVALID_SIGNATURE unmapped); over the upgrade's access_token too.
+  const [h, p, sig] = writer.token.split('.')
+  for (const bad of [`${h}.${p}.${sig};`, `${h}.${p}.${sig}==`, `${h}.${p}.%%%`, `${h}.${p}.${sig}é`]) {
+    const res = await app.inject({ method: 'GET', url: '/v1/whoami', headers: { authorization: `Bearer ${bad}` } })
+    t.same([res.statusCode, res.headers['www-authenticate'], res.json()], [401, 'Bearer error="invalid_token"', UNAUTHORIZED], `signature ${bad.slice(h.length + p.length + 2 + sig.length - 2)}`)
+  }
+
   const none = await app.inject({ method: 'GET', url: '/v1/whoami' })
   t.equal(none.statusCode, 401)
   t.equal(none.headers['www-authenticate'], 'Bearer error="invalid_token"')

@@ -3,6 +3,7 @@ import { Counter } from 'prom-client'
 import { checkTopicBeforeUpgrade, topicUpgradeSchema } from '../../../../src/http/topic-check.ts'
 import { IngestSession } from '../../../../src/ws/ingest-session.ts'
 import { onServerClose } from '../../../../src/ws/shutdown.ts'
+import { CLOSE } from '../../../../src/ws/frames.ts'
 // How to connect (subprotocol, the token's three places, refusals before the upgrade) is added for
 // every WebSocket route by src/openapi.ts.
 export const STREAM_DESCRIPTION = `WebSocket ingest. Each binary message is one complete Arrow IPC stream and gets sequence number 1, 2, 3…; the server
@@ -11,7 +12,9 @@ answers, in order, \`{"type":"ack","seq":n,"rows":r}\` once the rows are in comm
 await their ack; beyond that, or while the gateway's buffers are full, the server stops reading the socket. Text frames take no
 sequence number: each gets an error frame with seq 0 (QUIVER_TEXT_FRAME), in its turn. A message over WS_MAX_MESSAGE_BYTES
 is not accepted: the server stops reading, answers the messages before it, then closes with 1009; when the token expires
-the server acks what it accepted and closes with 1008; on shutdown it does the same and closes with 1001.
+or is revoked (DELETE /v1/admin/tokens/{jti}: at once on the instance that revoked it, within LOCAL_TOKEN_REVOCATION_POLL_S
+on the others) the server acks what it accepted and closes with 1008 ('token expired', 'token revoked'): a message arriving
+after that is answered QUIVER_UNAUTHORIZED, never stored; on shutdown it does the same and closes with 1001.
 Exactly-once: a text frame \`{"type":"key","key":"<Idempotency-Key>"}\` announces the key of the next binary message (no seq,
 no answer of its own); that message is the same request as a POST of its bytes with \`ack=durable\` and the same key. A resend
 of a stored message is answered \`{"type":"ack","seq":n,"rows":r,"replayed":true}\`; a duplicate in flight gets the error code
@@ -49,6 +52,12 @@ const streamRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       log: request.log,
       onPause: () => pauses.inc()
     })
+    // Revoked: like expiry, what was accepted is acked, nothing more is read.
+    const jti = request.principal?.jti
+    if (jti !== undefined && fastify.tokenRevocations) {
+      const unsubscribe = fastify.tokenRevocations.onRevoked(jti, () => { session.finish(CLOSE.policyViolation, 'token revoked').catch(() => {}) })
+      socket.once('close', unsubscribe)
+    }
     onServerClose(socket, async (code, reason) => {
       const drained = session.finish(code, reason)
       // The websocket plugin's preClose (this) runs before the pipeline's, which starts the shutdown
