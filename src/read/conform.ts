@@ -3,6 +3,7 @@ import { batchOf } from '../arrow/batch.ts'
 import { nullData } from '../arrow/convert.ts'
 import { convertData, convertible } from '../arrow/convert.ts'
 import { formatType } from '../schema/types.ts'
+import { Slicer } from '../arrow/json-slices.ts'
 
 /*
  * Reads across schema versions. Objects written under an older version lack the
@@ -32,6 +33,22 @@ export function conformBatch (batch: RecordBatch, schema: Schema): RecordBatch {
   return batchOf(schema, children, batch.numRows)
 }
 
-export async function * conformTo (batches: AsyncIterable<RecordBatch>, schema: Schema): AsyncGenerator<RecordBatch> {
-  for await (const b of batches) yield conformBatch(b, schema)
+/**
+ * Rows per batch of a read's answer. A decoded row group can hold a million rows: each is handed
+ * on in slices of at most this many, so converting, encoding or serialising one is a bounded step.
+ */
+export const SLICE_ROWS = 65_536
+
+/**
+ * `batches` in `schema`, cut in slices of at most SLICE_ROWS rows (from each batch's start, as the
+ * Arrow answer cuts them), converted one slice at a time. `slicer` is the request's: between two
+ * slices the event loop gets a turn once a stretch of synchronous work took SLICE_MS.
+ */
+export async function * conformTo (batches: AsyncIterable<RecordBatch>, schema: Schema, slicer = new Slicer()): AsyncGenerator<RecordBatch> {
+  for await (const b of batches) {
+    for (let at = 0; at < b.numRows; at += SLICE_ROWS) {
+      yield conformBatch(at === 0 && b.numRows <= SLICE_ROWS ? b : b.slice(at, at + SLICE_ROWS), schema)
+      await slicer.pause()
+    }
+  }
 }

@@ -30,6 +30,8 @@ function int64 (v: bigint): number | string {
 
 const UNIT_TO_US: Array<[bigint, bigint]> = [[1_000_000n, 1n], [1000n, 1n], [1n, 1n], [1n, 1000n]]
 const PER_SECOND = [1n, 1000n, 1_000_000n, 1_000_000_000n]
+/** The last three digits of an ISO timestamp with microseconds, and its `Z`. */
+const MICROS = Array.from({ length: 1000 }, (_, k) => `${String(k).padStart(3, '0')}Z`)
 
 /** Epoch microseconds → ISO 8601 UTC with 6 fractional digits. */
 export function isoMicros (us: bigint): string {
@@ -92,7 +94,21 @@ function raw (t: DataType): ToJson {
     }
     case Type.Timestamp: {
       const [mul, div] = UNIT_TO_US[(t as Timestamp).unit]
-      return (d, i) => isoMicros((d.values as BigInt64Array)[i] * mul / div)
+      if (mul !== 1n || div !== 1n) return (d, i) => isoMicros((d.values as BigInt64Array)[i] * mul / div)
+      // Microseconds (what is stored): in plain numbers while exact, and the date part of the last
+      // millisecond kept, as a column's neighbours (every `__ingested_at` of a batch) share it.
+      let lastMs = NaN
+      let lastIso = ''
+      return (d, i) => {
+        const v = (d.values as BigInt64Array)[i]
+        if (v > MAX_SAFE || v < -MAX_SAFE) return isoMicros(v)
+        const us = Number(v)
+        let rest = us % 1000
+        if (rest < 0) rest += 1000
+        const ms = (us - rest) / 1000
+        if (ms !== lastMs) { lastIso = new Date(ms).toISOString().slice(0, -1); lastMs = ms }
+        return lastIso + MICROS[rest]
+      }
     }
     case Type.Duration: return (d, i) => int64((d.values as BigInt64Array)[i])
     case Type.Utf8: case Type.LargeUtf8: return (d, i) => text.decode(bytesOf(d, i))

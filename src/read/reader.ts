@@ -4,16 +4,31 @@ import type { TopicRecord } from '../schema/topic-schema.ts'
 import { INGESTED_AT } from '../schema/types.ts'
 import { castTimestampsToMicros, INGESTED_AT_TYPE } from '../arrow/encode.ts'
 import { topicArrowSchema } from '../arrow/topic-arrow-schema.ts'
+import { Slicer } from '../arrow/json-slices.ts'
 import type { CommittedFile } from './committed.ts'
+import { SLICE_ROWS } from './conform.ts'
 
 const HOUR_MS = 3_600_000
 const PARTITION = /year=(\d{4})\/month=(\d{2})\/day=(\d{2})\/hour=(\d{2})\//
 
+/**
+ * An ISO 8601 date-time as µs since epoch: Date.parse keeps whole milliseconds only, and
+ * `__ingested_at` has µs, so `from=…19.744500Z` fell on the wrong side of a row at `…19.744000Z`.
+ * Digits finer than µs are dropped (floor). NaN-parsing texts are the caller's to refuse.
+ */
+export function microsOf (iso: string, ms: number): bigint {
+  const fraction = /[T ]\d{2}:\d{2}:\d{2}[.,](\d+)/.exec(iso)?.[1] ?? ''
+  return BigInt(Math.floor(ms)) * 1000n + BigInt(fraction.slice(3, 6).padEnd(3, '0'))
+}
+
 export interface ReadRange {
-  /** Inclusive lower bound on `__ingested_at`, ms since epoch. */
+  /** Inclusive lower bound on `__ingested_at`, ms since epoch (whole ms; `fromUs` when finer). */
   from?: number
-  /** Exclusive upper bound on `__ingested_at`, ms since epoch. */
+  /** Exclusive upper bound on `__ingested_at`, ms since epoch (whole ms; `toUs` when finer). */
   to?: number
+  /** The same bounds in µs, as `__ingested_at` holds them (microsOf). */
+  fromUs?: bigint
+  toUs?: bigint
   limit: number
   /** False when keys carry event time, not arrival (lake): then no key is skipped by its hour. */
   keyTimes?: boolean
@@ -34,10 +49,13 @@ export function storedSchemaOf (topic: TopicRecord): Schema {
   return new Schema([...cast.fields, new Field(INGESTED_AT, INGESTED_AT_TYPE, false)])
 }
 
-/** Row ranges [start, end) of `batch` whose `__ingested_at` (µs) lies in [from, to). */
-function runs (batch: RecordBatch, fromUs: bigint, toUs: bigint): Array<[number, number]> {
+/**
+ * Row ranges [start, end) of `batch` whose `__ingested_at` (µs) lies in [from, to); `all` when
+ * there is no bound. Scanned in steps of SLICE_ROWS rows, `slicer` pausing between them.
+ */
+async function runs (batch: RecordBatch, fromUs: bigint, toUs: bigint, all: boolean, slicer: Slicer): Promise<Array<[number, number]>> {
   const col = batch.getChild(INGESTED_AT)
-  if (!col || col.type.typeId !== Type.Timestamp) return [[0, batch.numRows]]
+  if (all || !col || col.type.typeId !== Type.Timestamp) return [[0, batch.numRows]]
   const unit = (col.type as Timestamp).unit
   const mul = [1_000_000n, 1000n, 1n, 1n][unit]
   const div = unit === 3 ? 1000n : 1n
@@ -51,6 +69,7 @@ function runs (batch: RecordBatch, fromUs: bigint, toUs: bigint): Array<[number,
       const inside = v >= fromUs && v < toUs
       if (inside && start < 0) start = i
       if (!inside && start >= 0) { out.push([start, i]); start = -1 }
+      if (j % SLICE_ROWS === SLICE_ROWS - 1) await slicer.pause()
     }
   }
   if (start >= 0) out.push([start, i])
@@ -65,6 +84,8 @@ export interface ReadOptions {
   decode?: RowGroupDecoder
   /** An object whose footer or pages cannot be decoded: skipped, reported here. */
   onCorrupt?: (key: string, reason: string) => void
+  /** The request's: the event loop gets a turn between steps once a stretch took SLICE_MS. */
+  slicer?: Slicer
 }
 
 async function inThread (bytes: Uint8Array, rowGroup: number): Promise<Uint8Array> {
@@ -96,9 +117,12 @@ function forDecoder (bytes: Uint8Array, groups: number): Uint8Array {
  * that stops pulling stops the reading. Objects marked corrupt, or found so now, are skipped.
  */
 export async function * readCommitted (storage: Storage, files: CommittedFile[], range: ReadRange, opts: ReadOptions = {}): AsyncGenerator<RecordBatch> {
-  const fromUs = BigInt(Math.floor(range.from ?? -8.64e15)) * 1000n
-  const toUs = BigInt(Math.floor(range.to ?? 8.64e15)) * 1000n
+  const fromUs = range.fromUs ?? BigInt(Math.floor(range.from ?? -8.64e15)) * 1000n
+  const toUs = range.toUs ?? BigInt(Math.floor(range.to ?? 8.64e15)) * 1000n
   const decode = opts.decode ?? inThread
+  const slicer = opts.slicer ?? new Slicer()
+  // No bound at all: every row is in range (`__ingested_at` is an arrival time), nothing to scan.
+  const all = range.from === undefined && range.to === undefined
   let left = range.limit
   for (const f of files) {
     if (left <= 0) return
@@ -123,8 +147,9 @@ export async function * readCommitted (storage: Storage, files: CommittedFile[],
         opts.onCorrupt?.(f.key, (err as Error).message)
         break
       }
+      await slicer.pause()
       for (const batch of table.batches) {
-        for (const [a, b] of runs(batch, fromUs, toUs)) {
+        for (const [a, b] of await runs(batch, fromUs, toUs, all, slicer)) {
           const n = Math.min(b - a, left)
           yield a === 0 && n === batch.numRows ? batch : batch.slice(a, a + n)
           left -= n

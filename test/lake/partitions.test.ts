@@ -113,6 +113,12 @@ for (const storage of ['fs', 's3'] as const) {
     const nulls = (await g.call('GET', '/v1/topics/ev/files?tenant=')).json().files as Array<{ key: string }>
     t.equal(nulls.length, 2, '?tenant= selects the default partition')
     t.equal((await g.call('GET', '/v1/topics/ev/files?tenant=acme&hour=4')).json().files.length, 1)
+    const deep = (await g.call('GET', '/v1/topics/ev/files?partitions%5Btenant%5D=acme&partitions%5Bhour%5D=4')).json().files as Array<{ key: string }>
+    t.same(deep.map((f) => f.key.split('/').slice(1, -1).join('/')), ['tenant=acme/year=2026/month=01/day=02/hour=04'], 'the same filters as the deepObject openapi-fetch sends by default')
+    const limit = await g.call('GET', '/v1/topics/ev/files?limit=1')
+    t.same([limit.statusCode, limit.json().message], [400, '"limit" is not a partition of topic "ev" (filters: tenant, year, month, day, hour; time is ts)'], '/files has no limit: said, not ignored')
+    const deepBad = await g.call('GET', '/v1/topics/ev/files?partitions%5Bregion%5D=eu')
+    t.equal(deepBad.json().message, '"region" is not a partition of topic "ev" (filters: tenant, year, month, day, hour; time is ts)')
     const bad = await g.call('GET', '/v1/topics/ev/files?region=eu')
     t.same(bad.json(), { statusCode: 400, code: 'QUIVER_VALIDATION', error: 'Bad Request', message: '"region" is not a partition of topic "ev" (filters: tenant, year, month, day, hour; time is ts)' })
     const read = await g.call('GET', '/v1/topics/ev/records?tenant=a/b%3Dc%25', undefined, { accept: 'application/x-ndjson' })
@@ -221,4 +227,34 @@ t.test('topic create: bad partition specs answer 400 QUIVER_INVALID_PARTITION', 
   const nullableTs = await g.call('POST', '/v1/topics', { name: 'bad', schema: { fields: [{ name: 'ts', type: 'timestamp[ms]', nullable: true }] }, timePartition: { field: 'ts', granularity: 'day' } })
   t.equal(nullableTs.json().message, 'Invalid partition spec: timePartition field "ts" must be declared "nullable": false (every row needs a time bucket)')
   t.equal((await g.call('GET', '/v1/topics/bad')).statusCode, 404, 'nothing created')
+})
+
+t.test('a partition named like a read parameter (from, to, limit) is filtered as partitions[from]=…', async (t) => {
+  const g = await gateway(t)
+  const fields = [{ name: 'from', type: 'string', nullable: true }, { name: 'n', type: 'int64', nullable: false }]
+  t.equal((await g.call('POST', '/v1/topics', { name: 'mail', schema: { fields }, partitionBy: ['from'] })).statusCode, 201)
+  const sent = await g.call('POST', '/v1/topics/mail/records', '{"from":"ann","n":1}\n{"from":"bob","n":2}\n{"from":"ann","n":3}\n', { 'content-type': 'application/x-ndjson' })
+  t.equal(sent.statusCode, 200, sent.body)
+  const read = (query: string) => g.call('GET', `/v1/topics/mail/records${query}`, undefined, { accept: 'application/x-ndjson' })
+  const ann = await read('?partitions%5Bfrom%5D=ann')
+  t.same(ann.body.trim().split('\n').map((l) => JSON.parse(l).n).sort(), [1, 3])
+  const files = (await g.call('GET', '/v1/topics/mail/files?from=bob')).json().files as Array<{ key: string }>
+  t.same(files.map((f) => f.key.split('/')[1]), ['from=bob'], '/files has no from of its own: from is the partition')
+  const asTime = await read('?from=ann')
+  t.same([asTime.statusCode, asTime.json().message], [400, 'querystring/from must match format "date-time"'], 'on /records, from is the time bound')
+})
+
+t.test('an integer partition is filtered by value: ?n=007 and ?n=+7 select n=7 (they were compared as text and selected nothing)', async (t) => {
+  const g = await gateway(t)
+  const fields = [{ name: 'n', type: 'int32', nullable: true }, { name: 's', type: 'string', nullable: true }]
+  t.equal((await g.call('POST', '/v1/topics', { name: 'nums', schema: { fields }, partitionBy: ['n'] })).statusCode, 201)
+  const sent = await g.call('POST', '/v1/topics/nums/records', '{"n":7,"s":"seven"}\n{"n":-3,"s":"minus three"}\n{"n":null,"s":"none"}\n', { 'content-type': 'application/x-ndjson' })
+  t.equal(sent.statusCode, 200, sent.body)
+  const read = async (query: string) => (await g.call('GET', `/v1/topics/nums/records?${query}`, undefined, { accept: 'application/x-ndjson' })).body.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l).s)
+  t.same(await read('n=007'), ['seven'])
+  t.same(await read('n=%2B7'), ['seven'])
+  t.same(await read('n=-03'), ['minus three'])
+  t.same(await read('n='), ['none'], 'empty still selects the null partition')
+  const bad = await g.call('GET', '/v1/topics/nums/files?n=seven')
+  t.same([bad.statusCode, bad.json().message], [400, 'partition filter n must be an integer'])
 })

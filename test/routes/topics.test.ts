@@ -106,6 +106,21 @@ test('ingest, stats, files, read back as Arrow and NDJSON, admin flush and stats
   t.equal(rows.length, 2)
   t.match(rows[0], { id: 0, ts: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, __ingested_at: /Z$/ })
 
+  // from/to at µs, as __ingested_at is printed: they were cut to ms (Date.parse), so a bound 500 µs
+  // after a row at ….744000 still took it as from and left it out as to.
+  const at = String(rows[0].__ingested_at)
+  const us = BigInt(Date.parse(at)) * 1000n + BigInt(at.slice(23, 26))
+  const iso = (v: bigint) => new Date(Number(v / 1000n)).toISOString().slice(0, 23) + String(v % 1000n).padStart(3, '0') + 'Z'
+  t.equal(iso(us), at, 'read back as printed')
+  const count = async (query: string) => (await call('GET', `/v1/topics/orders/records?${query}`, tok.reader, undefined, { accept: 'application/x-ndjson' })).body.trim().split('\n').filter((l) => l !== '' && JSON.parse(l).__ingested_at === at).length
+  const same = await count('limit=100000')
+  t.ok(same >= 1)
+  t.equal(await count(`from=${iso(us)}`), same, 'from is inclusive, to the µs')
+  t.equal(await count(`from=${iso(us + 500n)}`), 0, 'from 500 µs later: excluded')
+  t.equal(await count(`to=${iso(us + 500n)}`), same, 'to 500 µs later: included')
+  t.equal(await count(`to=${iso(us)}`), 0, 'to is exclusive, to the µs')
+  t.equal(await count(`to=${iso(us + 1n)}`), same)
+
   const future = await call('GET', '/v1/topics/orders/records?from=2999-01-01T00:00:00Z', tok.reader)
   t.equal(future.statusCode, 200, future.body.slice(0, 300))
   const empty = tableFromIPC(future.rawPayload)

@@ -17,7 +17,13 @@ const filesRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Listed from storage, so objects written by other gateway instances show too. `rows` comes from the Parquet footer (read once per object, then cached).',
       security: [{ bearerAuth: [] }],
       params: TopicParamsSchema,
-      querystring: Type.Object({}, { additionalProperties: Type.String({ description: 'partition filter: `?tenant=acme&day=02` lists only those partitions, from the keys' }) }),
+      querystring: Type.Object({}, {
+        additionalProperties: Type.String({
+          description: 'Partition filters, named after the topic\'s partition columns: its `partitionBy` fields, and `year`, `month`, `day` (`hour` when hourly) of its time partition. ' +
+            '`?tenant=acme&day=02` lists only the objects of those partitions, told by their keys; `?tenant=` selects the null partition; a name the topic does not partition by is 400. ' +
+            'Each filter is a query parameter of its own (`style: form`, exploded), never `partitions=`; `partitions[tenant]=acme` (deepObject) is read too. This route has no other parameter: `from`, `to` and `limit` are partition filters here.'
+        })
+      }),
       response: { 200: FileListSchema, ...errorResponses(400, 401, 403, 404, 503) }
     }
   }, async (request) => {
