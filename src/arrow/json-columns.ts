@@ -5,7 +5,7 @@ import {
 import { DecimalPrecisionError, InvalidJsonError } from '../errors.ts'
 import { batchOf } from './batch.ts'
 import { formatType } from '../schema/types.ts'
-import { describe, isDecimalSpelling, toBigInt, toBytes, toDays, toDecimal, toDuration, toFixedBytes, toFloat, toTime, toTimestamp } from './json-values.ts'
+import { describe, isDecimalSpelling, JsonNumber, toBigInt, toBytes, toDays, toDecimal, toDuration, toFixedBytes, toFloat, toTime, toTimestamp } from './json-values.ts'
 
 /** Where value i sits, for messages: `line 3` and the field path `address.city`/`tags[2]`. */
 type Loc = (i: number) => { at: string, path: string }
@@ -21,7 +21,10 @@ type Scalar = (v: unknown) => unknown
 function intRange (t: Int): Scalar {
   const max = t.isSigned ? 2 ** (t.bitWidth - 1) - 1 : 2 ** t.bitWidth - 1
   const min = t.isSigned ? -(2 ** (t.bitWidth - 1)) : 0
-  return v => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : undefined
+  return v => {
+    const x = v instanceof JsonNumber ? v.value : v
+    return typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max ? x : undefined
+  }
 }
 
 /** Converter into a typed-array slot for fixed-width types, or null for the other types. */
@@ -121,7 +124,7 @@ function column (field: Field, values: unknown[], loc: Loc): Data {
           // 422, as for Arrow bodies (decimal-range.ts); anything else that is not a decimal is 400.
           if (!isDecimalSpelling(values[i])) expected(i)
           const { at, path } = loc(i)
-          throw new DecimalPrecisionError(`${at}: field "${path}": value ${String(values[i]).trim()} has more than ${precision} digits or ${scale} decimal places (declared decimal${bitWidth}(${precision}, ${scale}))`)
+          throw new DecimalPrecisionError(`${at}: field "${path}": value ${values[i] instanceof JsonNumber ? (values[i] as JsonNumber).text : String(values[i]).trim()} has more than ${precision} digits or ${scale} decimal places (declared decimal${bitWidth}(${precision}, ${scale}))`)
         }
         for (let w = 0; w < stride; w++, x >>= 32n) words[i * stride + w] = Number(BigInt.asUintN(32, x))
       }
@@ -151,7 +154,7 @@ function column (field: Field, values: unknown[], loc: Loc): Data {
       // an object (string keys) or an array of [key, value] pairs
       const pairsOf = (v: unknown): Array<[unknown, unknown]> | undefined => {
         if (Array.isArray(v)) return v.every(p => Array.isArray(p) && p.length === 2) ? v as Array<[unknown, unknown]> : undefined
-        return typeof v === 'object' && v !== null ? Object.entries(v) : undefined
+        return typeof v === 'object' && v !== null && !(v instanceof JsonNumber) ? Object.entries(v) : undefined
       }
       const conv = convert(pairsOf)
       const entries = (type.children as Field[])[0]
@@ -186,7 +189,7 @@ function column (field: Field, values: unknown[], loc: Loc): Data {
       return makeData({ ...base, valueOffsets: offsets, child: column(child, items, childLoc) } as never)
     }
     case Type.Struct: {
-      const isObj = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : undefined
+      const isObj = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof JsonNumber) ? v as Record<string, unknown> : undefined
       const conv = convert(isObj)
       const objs = values.map((_, i) => conv(i))
       return makeData({ ...base, children: structChildren(type.children as Field[], objs, loc) } as never)
@@ -233,7 +236,7 @@ export function rowsToBatches (rows: unknown[], schema: Schema, opts: RowsOption
   if (rows.length === 0) return []
   const label = opts.label ?? ((i: number) => `row ${i}`)
   const objs = rows.map((r, i) => {
-    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new InvalidJsonError(`${label(i)}: expected a JSON object, got ${describe(r)}`)
+    if (typeof r !== 'object' || r === null || Array.isArray(r) || r instanceof JsonNumber) throw new InvalidJsonError(`${label(i)}: expected a JSON object, got ${describe(r)}`)
     return r as Record<string, unknown>
   })
   const children = structChildren(schema.fields, objs, i => ({ at: label(i), path: '' }))

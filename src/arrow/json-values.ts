@@ -2,50 +2,110 @@ import { DataType, TimeUnit, type Field, type Schema } from 'apache-arrow'
 
 /** 16 digits in a row: only a text with such a run can hold an integer JSON.parse would round. */
 const LONG_DIGITS = /\d{16}/
-/** What a long integer literal becomes before JSON.parse (a string no producer sends: a NUL and a per-process nonce). */
-// (Web Crypto: this module is also bundled for the browser console, src/console/build.mjs)
-const BIG_MARK = `\u0000quiver-int-${Array.from(globalThis.crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('')}:`
+/** 16 digits, a point allowed between two: a text with a fractional number JSON.parse may round. */
+const LONG_NUMBER = /\d(?:\.?\d){15}/
+// What a long literal becomes before JSON.parse: a string no producer sends (a NUL and a
+// per-process nonce). Web Crypto: this module is also bundled for the browser console (src/console/build.mjs).
+const NONCE = Array.from(globalThis.crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('')
+const BIG_MARK = `\u0000quiver-int-${NONCE}:`
+const NUM_MARK = `\u0000quiver-num-${NONCE}:`
 const BIG_MARK_JSON = BIG_MARK.replace('\u0000', '\\u0000')
+const NUM_MARK_JSON = NUM_MARK.replace('\u0000', '\\u0000')
+
+/**
+ * A JSON number with a fraction or an exponent and 16+ digits, as written: JSON.parse would round
+ * it to a double (`0.12345678901234567890` → `0.12345678901234568`), and a decimal field must
+ * store what was sent. Decimals read `text`; every other type reads `value`, the double
+ * JSON.parse would have given.
+ */
+export class JsonNumber {
+  readonly value: number
+  constructor (readonly text: string) { this.value = Number(text) }
+}
+
+/** `v`, a JsonNumber as its double. */
+const plain = (v: unknown): unknown => v instanceof JsonNumber ? v.value : v
+
+/**
+ * Which fractional numbers parseJson keeps as written: none (false), all (true), or those of the
+ * named members of the top-level object (a row's decimal fields), so a row's long doubles (Python
+ * writes 17 digits) are not slowed down for a decimal beside them.
+ */
+export type Fractions = boolean | ReadonlySet<string>
 
 /**
  * JSON.parse, with integer literals of 16 digits and more read exactly, as bigint: int64 and
  * uint64 values written as bare numbers (Python, Go, Jackson, DuckDB write them so) were rounded
- * to doubles and refused, the error quoting a value never sent. Texts without 16 digits in a row
- * (nearly all) go to JSON.parse as they are; others have those literals (outside strings) marked,
- * then turned into bigints by the reviver. The converters take bigints: exact for int64, uint64,
- * decimals and durations, as numbers for floats and timestamps.
+ * to doubles and refused, the error quoting a value never sent. Numbers with a fraction or an
+ * exponent and 16+ digits are kept as written too (JsonNumber) where `fractions` says, for
+ * decimal fields. Texts without such a run of digits (nearly all) go to JSON.parse as they are;
+ * others have those literals (outside strings) marked, then revived. The converters take bigints
+ * and JsonNumbers: exact for int64, uint64, decimals and durations, as doubles for floats and
+ * timestamps.
  */
-export function parseJson (text: string): unknown {
-  if (!LONG_DIGITS.test(text)) return JSON.parse(text)
-  const marked = markLongIntegers(text)
+export function parseJson (text: string, fractions: Fractions = false): unknown {
+  if (!(fractions === false ? LONG_DIGITS : LONG_NUMBER).test(text)) return JSON.parse(text)
+  const marked = markLongNumbers(text, fractions)
   if (marked === text) return JSON.parse(text)
-  return JSON.parse(marked, (_k, v: unknown) => typeof v === 'string' && v.startsWith(BIG_MARK) ? BigInt(v.slice(BIG_MARK.length)) : v)
+  const value: unknown = JSON.parse(marked, revive)
+  return plain(value) // a line that is one number is not a row: refused as a number
+}
+
+function revive (_k: string, v: unknown): unknown {
+  if (typeof v !== 'string' || v.charCodeAt(0) !== 0) return v
+  if (v.startsWith(BIG_MARK)) return BigInt(v.slice(BIG_MARK.length))
+  if (v.startsWith(NUM_MARK)) return new JsonNumber(v.slice(NUM_MARK.length))
+  return v
 }
 
 /**
- * The JSON parse for rows of `schema`: parseJson when some field (at any depth) holds 64-bit
- * integers, durations or decimals, where a rounded literal would be stored wrong or refused;
- * JSON.parse otherwise (the digit scan costs ~0.3 µs a 90-byte line).
+ * The JSON parse for rows of `schema` (one row a text; `whole` for a text holding an array of
+ * rows): long fractional numbers kept for its decimal fields, long integers read exactly when a
+ * field (at any depth) holds 64-bit integers, durations or decimals; JSON.parse otherwise (the
+ * digit scan costs ~0.3 µs a 90-byte line).
  */
-export function jsonParserFor (schema: Schema): (text: string) => unknown {
-  const exact = (f: Field): boolean => DataType.isDecimal(f.type) || DataType.isDuration(f.type) ||
-    (DataType.isInt(f.type) && f.type.bitWidth === 64) || (f.type.children ?? []).some(exact)
-  return schema.fields.some(exact) ? parseJson : JSON.parse
+export function jsonParserFor (schema: Schema, whole = false): (text: string) => unknown {
+  const has = (f: Field, test: (t: DataType) => boolean): boolean => test(f.type) || (f.type.children ?? []).some((c: Field) => has(c, test))
+  const isDecimal = (t: DataType): boolean => DataType.isDecimal(t)
+  if (schema.fields.some((f) => has(f, isDecimal))) {
+    // decimals only at the top: only those members are marked; nested ones: every member
+    const fractions: Fractions = whole || schema.fields.some((f) => !isDecimal(f.type) && has(f, isDecimal))
+      ? true
+      : new Set(schema.fields.filter((f) => isDecimal(f.type)).map((f) => f.name))
+    return (text) => parseJson(text, fractions)
+  }
+  const exact = (t: DataType): boolean => DataType.isDuration(t) || (DataType.isInt(t) && t.bitWidth === 64)
+  return schema.fields.some((f) => has(f, exact)) ? parseJson : JSON.parse
 }
 
 const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39
 
-/** `text` with each integer literal of 16+ digits outside strings turned into a marked string. */
-function markLongIntegers (text: string): string {
+/**
+ * `text` with each integer literal of 16+ digits outside strings turned into a marked string, and
+ * each other number of 16+ digits too where `fractions` says. Only valid JSON numbers are marked:
+ * the rest is left for JSON.parse to refuse.
+ */
+function markLongNumbers (text: string, fractions: Fractions): string {
   const parts: string[] = []
+  const byKey = typeof fractions === 'object'
   let last = 0
+  let depth = 0
+  let key = '' // the member of the top-level object being read (with byKey)
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
+    if (c === 0x7b || c === 0x5b) { depth++; continue } // { [
+    if (c === 0x7d || c === 0x5d) { depth--; continue } // } ]
     if (c === 0x22) { // a string: skipped to its closing quote
+      const from = i
+      let escaped = false
       for (i++; i < text.length; i++) {
         const d = text.charCodeAt(i)
-        if (d === 0x5c) i++
-        else if (d === 0x22) break
+        if (d === 0x5c) { i++; escaped = true } else if (d === 0x22) break
+      }
+      if (byKey && depth === 1) {
+        let k = i + 1
+        while (k < text.length && (text.charCodeAt(k) === 0x20 || text.charCodeAt(k) === 0x09 || text.charCodeAt(k) === 0x0a || text.charCodeAt(k) === 0x0d)) k++
+        if (text.charCodeAt(k) === 0x3a) key = escaped ? keyOf(text.slice(from, i + 1)) : text.slice(from + 1, i) // :
       }
       continue
     }
@@ -54,18 +114,29 @@ function markLongIntegers (text: string): string {
     let j = c === 0x2d ? i + 1 : i
     const first = j
     while (j < text.length && isDigit(text.charCodeAt(j))) j++
-    const digits = j - first
-    let integer = true
-    if (text.charCodeAt(j) === 0x2e) { integer = false; j++; while (j < text.length && isDigit(text.charCodeAt(j))) j++ }
+    const whole = j - first
+    let fraction = -1 // digits after the point; -1 without one
+    let exponent = -1 // digits of the exponent; -1 without one
+    if (text.charCodeAt(j) === 0x2e) {
+      const from = ++j
+      while (j < text.length && isDigit(text.charCodeAt(j))) j++
+      fraction = j - from
+    }
     if (text.charCodeAt(j) === 0x65 || text.charCodeAt(j) === 0x45) {
-      integer = false
       j++
       if (text.charCodeAt(j) === 0x2b || text.charCodeAt(j) === 0x2d) j++
+      const from = j
       while (j < text.length && isDigit(text.charCodeAt(j))) j++
+      exponent = j - from
     }
-    // a leading zero is not JSON: left for JSON.parse to refuse
-    if (integer && digits >= 16 && text.charCodeAt(first) !== 0x30) {
+    // JSON: digits before any point, no leading zero but a lone one, digits after a point or an e
+    const valid = whole > 0 && (whole === 1 || text.charCodeAt(first) !== 0x30) && fraction !== 0 && exponent !== 0
+    if (valid && fraction === -1 && exponent === -1 && whole >= 16) {
       parts.push(text.slice(last, start), '"', BIG_MARK_JSON, text.slice(start, j), '"')
+      last = j
+    } else if (valid && (fraction !== -1 || exponent !== -1) && whole + Math.max(fraction, 0) >= 16 &&
+      (fractions === true || (byKey && depth === 1 && fractions.has(key)))) {
+      parts.push(text.slice(last, start), '"', NUM_MARK_JSON, text.slice(start, j), '"')
       last = j
     }
     i = j - 1
@@ -75,10 +146,16 @@ function markLongIntegers (text: string): string {
   return parts.join('')
 }
 
+/** A member name with escapes, as JSON.parse reads it (an invalid one: left for JSON.parse to refuse). */
+function keyOf (quoted: string): string {
+  try { return JSON.parse(quoted) as string } catch { return '' }
+}
+
 /** A value's short description for error messages: `"abc"`, `12`, `true`, `object`, `array`. */
 export function describe (v: unknown): string {
   if (v === null) return 'null'
   if (Array.isArray(v)) return 'array'
+  if (v instanceof JsonNumber) return v.text.length > 40 ? v.text.slice(0, 37) + '...' : v.text
   if (typeof v === 'object') return 'object'
   if (typeof v === 'bigint') return String(v)
   const s = JSON.stringify(v)
@@ -89,6 +166,7 @@ const INT_STRING = /^-?\d{1,20}$/
 
 /** int64/uint64 from a safe integer number, a decimal string or a bigint; undefined when not one. */
 export function toBigInt (v: unknown, signed: boolean): bigint | undefined {
+  v = plain(v)
   let b: bigint
   if (typeof v === 'number') {
     if (!Number.isSafeInteger(v)) return undefined
@@ -102,6 +180,7 @@ export function toBigInt (v: unknown, signed: boolean): bigint | undefined {
 /** float/double from a number or the strings NaN, Infinity, -Infinity (JSON cannot spell them). */
 export function toFloat (v: unknown): number | undefined {
   if (typeof v === 'number') return v
+  if (v instanceof JsonNumber) return v.value
   if (typeof v === 'bigint') return Number(v)
   if (v === 'NaN') return NaN
   if (v === 'Infinity') return Infinity
@@ -146,6 +225,7 @@ export function toTimestamp (v: unknown, unit: TimeUnit): bigint | undefined {
 }
 
 function timestamp (v: unknown, unit: TimeUnit): bigint | undefined {
+  v = plain(v)
   if (typeof v === 'bigint') v = Number(v) // epoch ms of 16+ digits: past year 2286, as any number
   if (typeof v === 'number') {
     // Scaling a huge finite number can overflow to Infinity: check the scaled value.
@@ -185,15 +265,22 @@ export function toBytes (v: unknown): Uint8Array | undefined {
 
 const DECIMAL = /^([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,4}))?$/
 
+/** What a decimal is read from: a number's shortest spelling, a long one as written, a string trimmed. */
+function decimalText (v: unknown): string {
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : ''
+  if (typeof v === 'bigint') return String(v)
+  if (v instanceof JsonNumber) return v.text
+  return typeof v === 'string' ? v.trim() : ''
+}
+
 /**
  * A decimal's unscaled integer (value × 10^scale) from a string (`"12.34"`, `"-1e3"`) or a JSON
- * number, read from its shortest decimal spelling (`0.1` → `"0.1"`), never through float
- * arithmetic. undefined when not a number, when it has more fractional digits than `scale`
+ * number: as written when it has 16+ digits (bigint, JsonNumber), otherwise from its shortest
+ * decimal spelling (`0.1` → `"0.1"`, the same digits); never through float arithmetic. undefined when not a number, when it has more fractional digits than `scale`
  * (other than trailing zeros), or more than `precision` digits.
  */
 export function toDecimal (v: unknown, precision: number, scale: number): bigint | undefined {
-  const s = typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : typeof v === 'bigint' ? String(v) : typeof v === 'string' ? v.trim() : ''
-  const m = DECIMAL.exec(s)
+  const m = DECIMAL.exec(decimalText(v))
   if (m === null || (m[2] === '' && (m[3] ?? '') === '')) return undefined
   const exp = Number(m[4] ?? 0)
   let digits = (m[2] + (m[3] ?? '')).replace(/^0+(?=\d)/, '')
@@ -212,7 +299,7 @@ export function toDecimal (v: unknown, precision: number, scale: number): bigint
 /** Whether `v` spells a decimal number at all (a finite JSON number, or a string toDecimal reads), whatever its digits. */
 export function isDecimalSpelling (v: unknown): boolean {
   if (typeof v === 'number') return Number.isFinite(v)
-  if (typeof v === 'bigint') return true
+  if (typeof v === 'bigint' || v instanceof JsonNumber) return true
   const m = typeof v === 'string' ? DECIMAL.exec(v.trim()) : null
   return m !== null && !(m[2] === '' && (m[3] ?? '') === '')
 }
@@ -221,6 +308,7 @@ const TIME = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?$/
 
 /** time32/time64 in `unit` from `HH:MM[:SS[.fffffffff]]` (digits finer than the unit dropped) or an integer in the unit. */
 export function toTime (v: unknown, unit: TimeUnit): bigint | undefined {
+  v = plain(v)
   if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 && v < 86_400 * Number(PER_SECOND[unit]) ? BigInt(v) : undefined
   const m = typeof v === 'string' ? TIME.exec(v) : null
   if (m === null || +m[1] > 23 || +m[2] > 59 || +(m[3] ?? 0) > 59) return undefined

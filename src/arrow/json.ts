@@ -1,7 +1,7 @@
 import type { RecordBatch, Schema } from 'apache-arrow'
 import { InvalidJsonError, JsonRowTooLargeError, PayloadTooLargeError } from '../errors.ts'
 import type { ByteSource } from './ipc-framing.ts'
-import { describe, jsonParserFor, parseJson } from './json-values.ts'
+import { describe, jsonParserFor } from './json-values.ts'
 import { rowsToBatches } from './json-columns.ts'
 import { BATCH_BYTES, CHECK_EVERY, DEFAULT_MAX_ROW_BYTES, Slicer, rowsPerBatch } from './json-slices.ts'
 
@@ -186,7 +186,7 @@ export async function readJsonArray (source: Source, opts: JsonReadOptions): Pro
   }
   let value: unknown
   try {
-    value = parseJson(new TextDecoder('utf-8', { fatal: true }).decode(concat(parts.length > 0 ? parts : [new Uint8Array(0)])))
+    value = jsonParserFor(opts.schema, true)(new TextDecoder('utf-8', { fatal: true }).decode(concat(parts.length > 0 ? parts : [new Uint8Array(0)])))
   } catch {
     throw new InvalidJsonError('body is not valid JSON')
   }

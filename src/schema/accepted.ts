@@ -1,4 +1,4 @@
-import { type DataType, type Decimal, type Float, type Int, type Timestamp, Type } from 'apache-arrow'
+import { type DataType, type Decimal, type Duration, type Float, type Int, type Time, type Timestamp, Type } from 'apache-arrow'
 import { UNIT_NAMES } from './type-parser.ts'
 
 /** What a producer may send for a topic column of type `t` (the lossless conversions), for 422 messages. */
@@ -20,6 +20,9 @@ export function acceptedFor (t: DataType): string {
       return `timestamp[${UNIT_NAMES.slice(0, unit + 1).join('|')}${timezone ? `, tz=${timezone}` : ''}]`
     }
     case Type.Date: return 'date32[day] or date64[ms]'
+    // a coarser unit converts (time32 holds s and ms, time64 us and ns): the hint said "the same type"
+    case Type.Time: return UNIT_NAMES.slice(0, (t as Time).unit + 1).map((u, i) => `time${i <= 1 ? 32 : 64}[${u}]`).join(', ')
+    case Type.Duration: return `duration[${UNIT_NAMES.slice(0, (t as Duration).unit + 1).join('|')}]`
     case Type.Decimal: {
       const { precision, scale } = t as Decimal
       return `decimal32|64|128|256(p, ${scale}) with p ≤ ${precision}`

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { connect } from 'node:net'
 import { listeningApp } from '../e2e/ingest-helpers.ts'
 import { postChunks } from '../helpers/post-chunks.ts'
 import { loopProbe } from '../helpers/loop-probe.ts'
@@ -93,4 +94,44 @@ t.test('one 200 MiB string value (the default limit, 16 MiB): refused once the r
   // before: 2-3 s a step (join, JSON.parse, UTF-8 encoding into the column)
   t.ok(stall.heldMs < 600, `event loop held at most ${stall.heldMs.toFixed(0)} ms (longest gap ${stall.wallMs.toFixed(0)} ms)`)
   t.equal(await storedObjects(gw, 'huge'), 0, 'nothing stored, not even the first line')
+})
+
+t.test('a client still sending when the row is refused reads the 413, not a reset (the refused body is drained, as for a refusal before the body)', async (t) => {
+  // Before: leaving the body's loop early destroyed the request and with it the socket, so the
+  // client's next write met a reset (EPIPE), seen by most clients instead of the answer.
+  const gw = await listeningApp(t)
+  await createTopic(gw, 'still_sending')
+  const { port } = new URL(gw.base)
+  const out = await new Promise<{ errors: string[], answer: string, sent: number }>((resolve) => {
+    const errors: string[] = []
+    let answer = ''
+    let sent = 0
+    const socket = connect(Number(port), '127.0.0.1')
+    socket.on('data', (d: Buffer) => { answer += d.toString('utf8') })
+    socket.on('error', (err) => errors.push(err.message))
+    socket.on('close', () => resolve({ errors, answer, sent }))
+    socket.write(`POST /v1/topics/still_sending/records HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${gw.writer}\r\ncontent-type: ${NDJSON}\r\ntransfer-encoding: chunked\r\n\r\n`)
+    const head = Buffer.from('{"id":1,"s":"a"}\n{"id":2,"s":"')
+    socket.write(`${head.byteLength.toString(16)}\r\n`)
+    socket.write(head)
+    socket.write('\r\n')
+    // 24 MiB of one string: past the 16 MiB limit, within what the gateway reads after answering
+    const chunk = Buffer.alloc(MiB, 0x78)
+    const pump = (): void => {
+      while (sent < 24 * MiB && !socket.destroyed) {
+        if (answer !== '') return
+        socket.write(`${chunk.byteLength.toString(16)}\r\n`)
+        socket.write(chunk)
+        sent += chunk.byteLength
+        if (!socket.write('\r\n')) { socket.once('drain', pump); return }
+      }
+    }
+    pump()
+  })
+  t.same(out.errors, [], 'no reset while sending')
+  const [head, body] = out.answer.split('\r\n\r\n')
+  t.equal(head.split('\r\n')[0], 'HTTP/1.1 413 Payload Too Large')
+  t.match(head, /\r\nconnection: close\r\n/i)
+  t.same(JSON.parse(body), tooLong('line 2', 16 * MiB))
+  t.equal(await storedObjects(gw, 'still_sending'), 0)
 })

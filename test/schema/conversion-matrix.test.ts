@@ -2,9 +2,9 @@ import t from 'tap'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import {
-  BinaryView, type DataType, DateMillisecond, Decimal, Dictionary, DurationMillisecond, Field, FixedSizeList, Float16, Float32, Float64,
+  BinaryView, type DataType, DateMillisecond, Decimal, Dictionary, DurationMicrosecond, DurationMillisecond, Field, FixedSizeList, Float16, Float32, Float64,
   Int32, Int64, Int8, LargeBinary, LargeList, LargeUtf8, List, makeData, makeVector, Map_, Struct, Table, tableToIPC,
-  TimeMicrosecond, TimeMillisecond, TimestampMicrosecond, TimestampMillisecond, TimestampSecond, Uint32, Uint8, Utf8, Utf8View, type Vector,
+  TimeMicrosecond, TimeMillisecond, TimeNanosecond, TimestampMicrosecond, TimestampMillisecond, TimestampSecond, Uint32, Uint8, Utf8, Utf8View, type Vector,
   vectorFromArray
 } from 'apache-arrow'
 import { DuckDBInstance } from '@duckdb/node-api'
@@ -68,7 +68,10 @@ const LOSSY: Array<[string, () => Vector, string]> = [
   ['decimal128(10, 2)', () => dec(new Decimal(3, 10, 128), 1n), 'c: expected decimal128(10, 2), got decimal128(10, 3); accepted: decimal32|64|128|256(p, 2) with p ≤ 10'],
   ['decimal128(10, 2)', () => dec(new Decimal(2, 12, 128), 1n), 'c: expected decimal128(10, 2), got decimal128(12, 2); accepted: decimal32|64|128|256(p, 2) with p ≤ 10'],
   ['list<item: int32>', () => vectorFromArray([[1n] as unknown as number[], null], new List(item(new Int64()))), 'c: expected list<item: int32>, got list<item: int64>; accepted: list or large_list of an accepted item type'],
-  ['date32[day]', () => int64s(new TimestampMillisecond(), 1n), 'c: expected date32[day], got timestamp[ms]; accepted: date32[day] or date64[ms]']
+  ['date32[day]', () => int64s(new TimestampMillisecond(), 1n), 'c: expected date32[day], got timestamp[ms]; accepted: date32[day] or date64[ms]'],
+  // the hint said "the same type" though a coarser unit converts
+  ['duration[ms]', () => int64s(new DurationMicrosecond(), 1n), 'c: expected duration[ms], got duration[us]; accepted: duration[s|ms]'],
+  ['time64[us]', () => int64s(new TimeNanosecond(), 1n), 'c: expected time64[us], got time64[ns]; accepted: time32[s], time32[ms], time64[us]']
 ]
 
 const stream = (cols: Record<string, Vector>) => Buffer.from(tableToIPC(new Table(cols), 'stream'))
