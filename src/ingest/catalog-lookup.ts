@@ -1,18 +1,18 @@
 import type { Catalog } from '../catalog.ts'
 import type { TopicLookup } from './validate-stream.ts'
-import { StorageUnavailableError } from '../errors.ts'
+import { CatalogTimeoutError } from '../errors.ts'
 import { storageFault } from '../pipeline/guard.ts'
 
 /**
  * The catalog as ingest sees it: storage faults become StorageUnavailableError (503), and a
- * lookup that storage leaves hanging gives up after `timeoutMs` with the same answer, so a
+ * lookup that storage leaves hanging gives up after `timeoutMs` (503 naming the wait), so a
  * request holding an admission reservation cannot hold it for as long as storage hangs.
  */
 export function lookupWithin (catalog: Catalog, timeoutMs: number): TopicLookup {
   const within = async <T>(p: Promise<T>): Promise<T> => {
     let timer: NodeJS.Timeout | undefined
     const expired = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new StorageUnavailableError()), timeoutMs)
+      timer = setTimeout(() => reject(new CatalogTimeoutError(timeoutMs)), timeoutMs)
     })
     try {
       return await Promise.race([p, expired])

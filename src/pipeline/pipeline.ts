@@ -38,6 +38,8 @@ export interface QuiverPipeline extends Pipeline {
   files (topic: string, createdAt?: string): Promise<CommittedFile[]>
   /** Buffered counters plus committed stats from a fresh listing (of the topic created at `createdAt`, when given). */
   topicStats (topic: string, createdAt?: string): Promise<TopicBufferStats>
+  /** The same counters as this instance knows them now, without listing storage (what it wrote, and its last listing). */
+  knownStats (topic: string, createdAt?: string): TopicBufferStats
   /** Flags an object whose rows could not be decoded (its footer was fine): skipped from now on. */
   markCorrupt (topic: string, key: string, reason: string): void
   /**
@@ -270,6 +272,7 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
       await index.refresh(name)
       return topicStats(name, index.summary(name, createdAt))
     },
+    knownStats: (name, createdAt) => topicStats(name, index.summary(name, createdAt)),
     async files (name, createdAt) {
       const all = await index.refresh(name)
       return createdAt === undefined ? all : all.filter((f) => ofTopic(f, createdAt))

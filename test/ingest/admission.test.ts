@@ -114,7 +114,12 @@ t.test('12 concurrent 3.4 MiB requests, a 16 MiB cap, storage writes hanging: re
   const t0 = Date.now()
   const hung = await fetch(`${gw.url}/v1/topics/never_seen/records`, { method: 'POST', headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/vnd.apache.arrow.stream' }, body: Buffer.from(makeIpcStream(10)) })
   t.equal(hung.status, 503)
-  t.equal(((await hung.json()) as { code: string }).code, 'QUIVER_STORAGE_UNAVAILABLE', 'a hanging catalog read answers 503 QUIVER_STORAGE_UNAVAILABLE')
+  t.same(await hung.json(), {
+    statusCode: 503,
+    code: 'QUIVER_STORAGE_UNAVAILABLE',
+    error: 'Service Unavailable',
+    message: 'Storage did not answer the topic lookup within 1500 ms (INGEST_CATALOG_TIMEOUT_MS); the data was not committed, retry shortly'
+  }, 'a hanging catalog read answers 503 QUIVER_STORAGE_UNAVAILABLE, naming the wait')
   // Not before the 1500 ms lookup timeout (its timer starts after t0); the upper bound only tells a
   // timeout from a hang on a machine that may be slow.
   const hungFor = Date.now() - t0

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { makeIpcStream } from '../helpers/arrow.ts'
-import { faultedGateway, STORAGE_DOWN } from './lib/faulted-gateway.ts'
+import { faultedGateway, STORAGE_DOWN, STORAGE_FAILING } from './lib/faulted-gateway.ts'
 import { readParquetTable } from './lib/parquet.ts'
 
 /*
@@ -31,8 +31,13 @@ t.test('S3 failing: keyed requests and token minting answer 503 with Retry-After
   t.same([down.status, down.body], [503, STORAGE_DOWN], 'a keyed request: 503, as without a key')
   t.ok(Number(down.retryAfter) >= 1, `Retry-After ${down.retryAfter}`)
   const mint = await fetch(`${gw.url}/v1/admin/tokens`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ subject: 'svc-a', roles: ['write'], ttlSeconds: 600 }) })
-  t.same([mint.status, await mint.json()], [503, STORAGE_DOWN], 'minting a token: 503, no token handed out')
+  t.same([mint.status, await mint.json()], [503, STORAGE_FAILING], 'minting a token: 503, no token handed out')
   t.ok(Number(mint.headers.get('retry-after')) >= 1)
+  // What is not an ingest says storage is failing, not that data was not committed (before: it did).
+  for (const path of ['/v1/topics', '/v1/topics/keyed', '/v1/topics/keyed/files', '/v1/topics/keyed/records']) {
+    const res = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${admin}` } })
+    t.same([res.status, await res.json(), Number(res.headers.get('retry-after')) >= 1], [503, STORAGE_FAILING, true], `GET ${path}`)
+  }
 
   // Storage fails just after the key is claimed: the request fails (503), and so does writing its release.
   proxy.mode('pass')

@@ -2,14 +2,16 @@ import type { FastifyInstance } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses } from '../../../src/http/error-schema.ts'
+import { topicsStats } from '../../../src/pipeline/topics-stats.ts'
 
 const TopicCountersSchema = Type.Object({
-  bufferedRows: Type.Integer(),
-  bufferedBytes: Type.Integer(),
-  committedRows: Type.Integer(),
-  committedBytes: Type.Integer(),
-  files: Type.Integer(),
-  lastFlushAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+  bufferedRows: Type.Integer({ description: 'rows this instance holds for the topic, not yet committed' }),
+  bufferedBytes: Type.Integer({ description: 'their bytes, on this instance' }),
+  committedRows: Type.Integer({ description: 'rows stored in the topic\'s committed objects, by any instance or earlier run (as GET /v1/topics/{topic} counts them)' }),
+  committedBytes: Type.Integer({ description: 'bytes of those objects' }),
+  files: Type.Integer({ description: 'committed objects' }),
+  lastFlushAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'when the newest committed object was written' }),
+  stale: Type.Optional(Type.Literal(true, { description: 'storage could not be listed just now: the committed counters are what this instance last knew' }))
 })
 
 const StatsSchema = Type.Object({
@@ -21,7 +23,7 @@ const StatsSchema = Type.Object({
     peakBytes: Type.Integer({ description: 'highest buffered + reserved total since start (never above maxBufferedBytes, unless one request alone was larger)' })
   }),
   connections: Type.Object({ stream: Type.Integer(), tail: Type.Integer() }),
-  topics: Type.Record(Type.String(), TopicCountersSchema),
+  topics: Type.Record(Type.String(), TopicCountersSchema, { description: 'every topic of the catalog (and any this instance still holds rows for after its deletion), by name' }),
   trackedNames: Type.Integer({ description: 'entries of per-topic state (buffers, tail listeners, committed index, catalog cache); grows with real topics only, never with requests on made-up names' })
 })
 
@@ -36,11 +38,13 @@ const statsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['admin'],
       summary: 'Per-topic buffered and committed counters, WebSocket connections, uptime',
-      description: 'Topics this gateway instance has buffered or committed to since it started; committed counters include objects found in storage for those topics.',
+      description: 'Uptime, buffers, admission and connections are this instance\'s. `topics` has every topic of the catalog: its committed counters come from a fresh listing of storage (what every instance and every earlier run stored, the figures `GET /v1/topics/{topic}` gives), its buffered counters are this instance\'s.',
       security: [{ bearerAuth: [] }],
       response: { 200: StatsSchema, ...errorResponses(401, 403) }
     }
-  }, async () => {
+  }, async (request) => {
+    // Listed first: the instance's own figures below are then as of the answer.
+    const topics = await topicsStats(fastify.pipeline, fastify.catalog, request.log)
     const stats = fastify.pipeline.stats()
     return {
       uptimeSeconds: Math.round(process.uptime() * 1000) / 1000,
@@ -48,7 +52,7 @@ const statsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       maxBufferedBytes: fastify.config.MAX_BUFFERED_BYTES,
       admission: fastify.ingest.stats(),
       connections: { stream: await gauge(fastify, 'stream'), tail: await gauge(fastify, 'tail') },
-      topics: stats.topics,
+      topics,
       trackedNames: stats.trackedNames + fastify.catalog.cachedNames()
     }
   })

@@ -5,6 +5,8 @@ import { TEST_TOPIC_SCHEMA } from '../../helpers/arrow.ts'
 import { preparedDataDir } from './tokens.ts'
 
 /** The answer of a request whose data storage did not take (503, CONTRACT §6). */
+/** The same for what is not an ingest (reads, topics, tokens). */
+export const STORAGE_FAILING = { statusCode: 503, code: 'QUIVER_STORAGE_UNAVAILABLE', error: 'Service Unavailable', message: 'Storage is failing; retry shortly' }
 export const STORAGE_DOWN = { statusCode: 503, code: 'QUIVER_STORAGE_UNAVAILABLE', error: 'Service Unavailable', message: 'Storage is failing; the data was not committed, retry shortly' }
 
 /**
