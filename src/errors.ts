@@ -25,6 +25,7 @@ export const PayloadTooLargeError = createError<[number]>('QUIVER_PAYLOAD_TOO_LA
 export const JsonRowTooLargeError = createError<[string, number]>('QUIVER_PAYLOAD_TOO_LARGE', '%s is longer than %d bytes, the longest JSON row read (MAX_JSON_ROW_BYTES)', 413)
 /** A request that must be held in memory (as a whole, or one huge record batch) larger than the memory all requests share. */
 export const HeldTooLargeError = createError<[string, number]>('QUIVER_PAYLOAD_TOO_LARGE', '%s is held in memory whole, and it exceeds MAX_BUFFERED_BYTES (%d bytes): send it in smaller requests or record batches', 413)
+export const UnsupportedEncodingError = createError<[string]>('QUIVER_UNSUPPORTED_MEDIA_TYPE', 'Content-Encoding "%s" is not supported; send the body uncompressed (objects are compressed on their way to storage)', 415)
 export const UnsupportedMediaTypeError = createError<[string]>('QUIVER_UNSUPPORTED_MEDIA_TYPE', 'Unsupported content type "%s"; use application/vnd.apache.arrow.stream, application/vnd.apache.arrow.file, application/x-ndjson or application/json', 415)
 export const NotAcceptableError = createError<[string]>('QUIVER_NOT_ACCEPTABLE', 'Cannot answer as "%s"; rows are served as application/vnd.apache.arrow.stream or application/x-ndjson', 406)
 export const SchemaMismatchError = createError<[string]>('QUIVER_SCHEMA_MISMATCH', 'Schema does not match the topic: %s', 422)
@@ -46,8 +47,14 @@ export const RateLimitedError = createError<[number]>('QUIVER_RATE_LIMITED', 'To
 export const UnsupportedArrowTypeError = createError<[string]>('QUIVER_UNSUPPORTED_TYPE', 'Unsupported Arrow data: %s', 415)
 export const DecimalPrecisionError = createError<[string]>('QUIVER_DECIMAL_PRECISION', 'Decimal value out of range: %s', 422)
 
+export const UpgradeRequiredError = createError('QUIVER_UPGRADE_REQUIRED', 'This route is a WebSocket: open it with a GET carrying Upgrade: websocket', 426)
+
 export const OverloadedError = createError('QUIVER_OVERLOADED', 'The gateway is buffering as much as it may; retry shortly', 503)
 export const StorageUnavailableError = createError('QUIVER_STORAGE_UNAVAILABLE', 'Storage is failing; the data was not committed, retry shortly', 503)
+/** The same 503 for what is not an ingest (reads, topics, tokens): no data to speak of. */
+export const StorageFailingError = createError('QUIVER_STORAGE_UNAVAILABLE', 'Storage is failing; retry shortly', 503)
+/** An ingest's topic lookup that storage did not answer in time (storage may be slow rather than failing). */
+export const CatalogTimeoutError = createError<[number]>('QUIVER_STORAGE_UNAVAILABLE', 'Storage did not answer the topic lookup within %d ms (INGEST_CATALOG_TIMEOUT_MS); the data was not committed, retry shortly', 503)
 export const ShuttingDownError = createError('QUIVER_SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance', 503)
 export const InternalError = createError('QUIVER_INTERNAL', 'Internal server error', 500)
 

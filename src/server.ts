@@ -9,7 +9,7 @@ import { clientErrorHandler, timeoutOptions } from './http/client-error.ts'
 import { compileOnFirstUse, serializeOnFirstUse } from './http/lazy-compilers.ts'
 import { redactUrl } from './log-redact.ts'
 import { prepareLocalKeys } from './auth/local-keys.ts'
-import { installShutdown } from './lifecycle/shutdown.ts'
+import { installShutdown, type ShutdownLeft } from './lifecycle/shutdown.ts'
 import { watchLauncher } from './lifecycle/parent-watch.ts'
 import type { Config } from '../config/schema.ts'
 
@@ -44,7 +44,9 @@ export function serverOptions (config: Config, o: { pretty?: boolean } = {}): Fa
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Requests arriving during the close get our 503 QUIVER_SHUTTING_DOWN (plugins/app/drain.ts),
+    // not Fastify's bare body without a code or Retry-After.
+    return503OnClosing: false,
     // Cold start under tsx on a loaded 2-core machine can exceed avvio's 10 s default.
     pluginTimeout: 60_000,
     // Route schemas compile on first use, not all before listen (src/http/lazy-compilers.ts).
@@ -65,6 +67,13 @@ export async function buildServer (config: Config): Promise<FastifyInstance> {
   return fastify
 }
 
+/** What a shutdown past SHUTDOWN_TIMEOUT_MS leaves behind, for its last log line. */
+function leftAtShutdown (fastify: FastifyInstance): ShutdownLeft {
+  const { bufferedBytes, topics } = fastify.pipeline.stats()
+  const bufferedRows = Object.values(topics).reduce((n, s) => n + s.bufferedRows, 0)
+  return { bufferedRows, bufferedBytes, openRequests: fastify.inFlightRequests() }
+}
+
 export async function main (): Promise<void> {
   let config: Config
   try {
@@ -82,7 +91,7 @@ export async function main (): Promise<void> {
   for (const [given, meant] of likelyTypos({ ...dotenvVariables(), ...process.env })) {
     fastify.log.warn({ variable: given, meant }, `config: ${given} is not a Quiver variable and is ignored: did you mean ${meant}?`)
   }
-  const stop = installShutdown({ delayMs: config.SHUTDOWN_TIMEOUT_MS, log: fastify.log, close: () => fastify.close() })
+  const stop = installShutdown({ delayMs: config.SHUTDOWN_TIMEOUT_MS, log: fastify.log, close: () => fastify.close(), left: () => leftAtShutdown(fastify) })
   // Under `npm start`: npm (or the sh it runs) leaving without a word must still end in a flush.
   watchLauncher((link) => stop(`launcher left (pid ${link.ppid})`))
   await fastify.listen({ port: config.PORT, host: config.HOST })

@@ -1,6 +1,7 @@
 import { test } from 'tap'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
 import { makeIpcStream, makeNdjson, TEST_BASE_TS_MS, TEST_BASE_TS_US, TEST_TOPIC_SCHEMA } from '../helpers/arrow.ts'
 import { startGateway } from '../helpers/gateway.ts'
 import { localToken } from '../helpers/local-auth.ts'
@@ -120,4 +121,23 @@ test('SIGTERM with buffered ack=accepted rows → rows on storage, exit 0', asyn
   gw.kill('SIGTERM')
   t.equal(await gw.exited, 0)
   t.equal(storedRows(gw.dataDir), 123)
+})
+
+test('curl --compressed-style bodies: Content-Encoding gzip is 415 naming it, nothing stored (it was read raw and refused as invalid JSON)', async (t) => {
+  const gw = await listeningApp(t)
+  const file = join(t.testdir(), 'rows.ndjson.gz')
+  writeFileSync(file, gzipSync(makeNdjson(10)))
+  const res = await curl(['-X', 'POST', `${gw.base}/v1/topics/events/records`, '-H', `Authorization: Bearer ${gw.writer}`, '-H', 'Content-Type: application/x-ndjson', '-H', 'Content-Encoding: gzip', '--data-binary', `@${file}`])
+  t.same([res.status, JSON.parse(res.body)], [415, {
+    statusCode: 415,
+    code: 'QUIVER_UNSUPPORTED_MEDIA_TYPE',
+    error: 'Unsupported Media Type',
+    message: 'Content-Encoding "gzip" is not supported; send the body uncompressed (objects are compressed on their way to storage)'
+  }])
+  const flushed = await fetch(`${gw.base}/v1/admin/flush`, { method: 'POST', headers: { authorization: `Bearer ${gw.admin}` } })
+  t.equal(flushed.status, 200)
+  const files = await (await fetch(`${gw.base}/v1/topics/events/files`, { headers: { authorization: `Bearer ${gw.admin}` } })).json() as { files: unknown[] }
+  t.same(files.files, [], 'nothing stored')
+  const plain = await curl(['-X', 'POST', `${gw.base}/v1/topics/events/records`, '-H', `Authorization: Bearer ${gw.writer}`, '-H', 'Content-Type: application/x-ndjson', '-H', 'Content-Encoding: identity', '--data-binary', makeNdjson(10)])
+  t.equal(plain.status, 200, 'identity is no encoding')
 })

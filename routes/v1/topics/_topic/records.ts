@@ -1,12 +1,15 @@
+import type { IncomingMessage } from 'node:http'
+import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { UnsupportedMediaTypeError } from '../../../../src/errors.ts'
+import { UnsupportedEncodingError, UnsupportedMediaTypeError } from '../../../../src/errors.ts'
 import { ErrorSchema, errorResponses } from '../../../../src/http/error-schema.ts'
 import { TopicParamsSchema } from '../../../../src/http/params.ts'
 import { ARROW_FILE, ARROW_STREAM, INGEST_MEDIA_TYPES, JSON_ARRAY, NDJSON, binary, mediaTypeOf } from '../../../../src/http/media-types.ts'
 import type { Body } from '../../../../src/ingest/ingest-body.ts'
 import { parseIdempotencyKey } from '../../../../src/lake/idempotency-key.ts'
 import { lingerBeforeClose } from '../../../../src/http/linger.ts'
+import { cutOnShutdown } from '../../../../src/lifecycle/body-cut.ts'
 
 // The body is a stream the handler reads itself, so Fastify validates nothing of it: the typed
 // description below is for the OpenAPI document only (plugins/external/swagger.ts puts it there).
@@ -90,8 +93,17 @@ const recordsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     const declared = request.headers['content-length']
     const mediaType = mediaTypeOf(request.headers['content-type'])
     if (typeof (request.body as Body | undefined)?.[Symbol.asyncIterator as keyof Body] !== 'function') throw new UnsupportedMediaTypeError(mediaType || '(none)')
+    // A gzip body was read as it came and refused as invalid JSON or Arrow (400): say what is wrong.
+    const encoding = String(request.headers['content-encoding'] ?? '').trim().toLowerCase()
+    if (encoding !== '' && encoding !== 'identity') {
+      if (!request.raw.readableEnded) {
+        reply.header('connection', 'close')
+        lingerBeforeClose(request.raw)
+      }
+      throw new UnsupportedEncodingError(encoding)
+    }
     try {
-      const req = { topic, ack, mediaType, body: request.body as Body, length: declared === undefined ? undefined : Number(declared), log: request.log }
+      const req = { topic, ack, mediaType, body: undestroyed(request.body as Body, request.raw, fastify.shutdownSignal), length: declared === undefined ? undefined : Number(declared), log: request.log }
       const key = parseIdempotencyKey(request.headers['idempotency-key'])
       if (key !== undefined && request.principal !== null) {
         const out = await fastify.ingest.ingestKeyed(req, request.principal, key)
@@ -110,6 +122,17 @@ const recordsRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       throw err
     }
   })
+}
+
+/**
+ * The body as a stream that stopping early does not destroy. A readable's own async iterator
+ * destroys it when the loop leaves early (a refusal mid-body: a JSON row over its limit, a bad
+ * batch), and destroying a request destroys its socket: the client, still sending, met a reset
+ * (EPIPE) instead of the answer, since no lingering close (src/http/linger.ts) could follow.
+ * A body still arriving at the shutdown's cut stops with ShuttingDownError (src/lifecycle/body-cut.ts).
+ */
+function undestroyed (body: Body, raw: IncomingMessage, shutdown: AbortSignal): Body {
+  return body instanceof Readable ? cutOnShutdown(body.iterator({ destroyOnReturn: false }), shutdown, () => raw.complete) : body
 }
 
 export default recordsRoute
