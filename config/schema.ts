@@ -47,7 +47,12 @@ export const ConfigSchema = Type.Object({
   AUTO_CREATE_TOPICS: Type.Boolean({ default: true }),
   ENCODER_THREADS: Type.Integer({ minimum: 0, default: 0, description: '0 = one per core' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30000 }),
-  CORS_ORIGINS: CommaList('origins allowed by CORS; empty = CORS closed'),
+  // Each an origin as browsers send it (scheme://host[:port], no path), or `*`: a typo would otherwise leave CORS closed without a word.
+  CORS_ORIGINS: Type.String({
+    default: '',
+    pattern: '^\\s*(|\\*|https?://[^/,\\s]+)(\\s*,\\s*(\\*|https?://[^/,\\s]+))*\\s*$',
+    description: 'comma list of origins allowed by CORS (scheme://host[:port], or *); empty = CORS closed'
+  }),
   TLS_CERT: Type.String({ default: '' }),
   TLS_KEY: Type.String({ default: '' }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 0, description: 'requests per minute per principal; 0 = off' }),

@@ -213,3 +213,56 @@ export function addUnseenOperations<D extends { paths?: unknown }> (doc: D, hasR
   }
   return doc
 }
+
+/**
+ * Answers that come from outside a route's own handler, so no route schema lists them: the rate
+ * limit (every /v1 operation), the HTTP layer's own refusals (src/http/client-error.ts: headers
+ * too large everywhere under /v1, a body not received in time on ingest), and a malformed topic
+ * name (every operation with a `{topic}`). Added where the operation does not say them already.
+ */
+const COMMON_ANSWERS: Array<{ status: string, applies: (method: string, path: string) => boolean, description: string, retryAfter?: boolean }> = [
+  {
+    status: '400',
+    applies: (_m, path) => path.includes('{topic}'),
+    description: 'The topic name does not match `^[a-z][a-z0-9_]{0,62}$` (QUIVER_INVALID_TOPIC_NAME)'
+  },
+  {
+    status: '408',
+    applies: (method, path) => method === 'post' && path === '/v1/topics/{topic}/records',
+    description: 'The request (headers and body) was not received within REQUEST_TIMEOUT_MS (QUIVER_REQUEST_TIMEOUT); the connection is closed and nothing is stored'
+  },
+  {
+    status: '426',
+    applies: (_m, path) => path.endsWith('/stream') || path.endsWith('/tail'),
+    description: 'A plain GET without `Upgrade: websocket` (QUIVER_UPGRADE_REQUIRED)'
+  },
+  {
+    status: '429',
+    applies: (_m, path) => path.startsWith('/v1/'),
+    description: 'More than RATE_LIMIT_MAX requests this minute for this principal (QUIVER_RATE_LIMITED; off by default)',
+    retryAfter: true
+  },
+  {
+    status: '431',
+    applies: (_m, path) => path.startsWith('/v1/'),
+    description: 'Request headers are too large (QUIVER_HEADERS_TOO_LARGE); the connection is closed'
+  }
+]
+
+/** For `transformObject`: documents COMMON_ANSWERS on the operations they apply to. */
+export function addCommonAnswers (doc: { paths?: unknown }): void {
+  const paths = (doc.paths ?? {}) as Record<string, Record<string, { responses?: Record<string, unknown> }>>
+  for (const [path, operations] of Object.entries(paths)) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const responses = operation.responses ??= {}
+      for (const answer of COMMON_ANSWERS) {
+        if (!answer.applies(method, path) || answer.status in responses) continue
+        responses[answer.status] = {
+          description: answer.description,
+          ...(answer.retryAfter === true ? { headers: { 'Retry-After': { description: 'seconds to wait', schema: { type: 'integer' } } } } : {}),
+          content: { 'application/json': { schema: JSON.parse(JSON.stringify(ErrorSchema)) } }
+        }
+      }
+    }
+  }
+}

@@ -13,9 +13,10 @@ async function corsPlugin (fastify: FastifyInstance): Promise<void> {
   if (origins.length === 0) return
   await fastify.register(cors, {
     origin: origins.includes('*') ? '*' : origins,
-    methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'Content-Length'],
-    exposedHeaders: ['Retry-After', 'WWW-Authenticate', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
+    // PATCH evolves a schema; Idempotency-Key makes a browser's retries exactly-once (CONTRACT §12).
+    methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Content-Length', 'Idempotency-Key'],
+    exposedHeaders: ['Retry-After', 'WWW-Authenticate', 'Idempotent-Replayed', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
     credentials: false,
     maxAge: 600,
     strictPreflight: true

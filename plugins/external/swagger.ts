@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import { SECURITY_SCHEMES, addUnseenOperations, documentRoute } from '../../src/openapi.ts'
+import { SECURITY_SCHEMES, addCommonAnswers, addUnseenOperations, documentRoute } from '../../src/openapi.ts'
 
 const DESCRIPTION = `Quiver ingests Apache Arrow IPC (and NDJSON/JSON) over HTTP and WebSocket and lands it
 as Hive-partitioned Parquet on S3 or a local directory.
@@ -15,6 +15,42 @@ WebSocket routes are listed as their GET upgrade (101 Switching Protocols), the 
   stream; the server answers \`{"type":"ack","seq":n,"rows":r}\` once durable, in order, or
   \`{"type":"error","seq":n,"code":"QUIVER_…","message":"…"}\`.
 - \`GET /v1/topics/{topic}/tail\` (read): every batch accepted from then on as a binary Arrow IPC stream message.`
+
+type Json = Record<string, unknown>
+
+/**
+ * Query parameters named by the data, not by the route (partition filters: `?tenant=acme&day=02`,
+ * after each topic's columns), are what a route's querystring allows in `additionalProperties`.
+ * @fastify/swagger documents `properties` only; they become one object parameter, `partitions`,
+ * whose keys are sent as parameters of their own (`style: form`, exploded: `?tenant=acme`, never
+ * `partitions=`). Only the document changes: Fastify validates the route's own schema.
+ */
+const FREE_FORM_QUERY = 'partitions'
+
+function freeFormQuery (schema: Json): Json {
+  const query = schema.querystring as Json | undefined
+  const each = query?.additionalProperties
+  if (query === undefined || each === null || typeof each !== 'object') return schema
+  const { additionalProperties: _free, ...rest } = query
+  const { description, ...value } = each as Json
+  const parameter = { type: 'object', additionalProperties: value, description, style: 'form', explode: true }
+  return { ...schema, querystring: { ...rest, properties: { ...(rest.properties as Json | undefined), [FREE_FORM_QUERY]: parameter } } }
+}
+
+/**
+ * @fastify/swagger takes `style`/`explode` from a whole querystring only: a parameter whose schema
+ * carries them (the free-form one above) gets them itself, and its schema goes without.
+ */
+function parameterStyles (doc: { paths?: unknown }): void {
+  for (const operations of Object.values((doc.paths ?? {}) as Record<string, Record<string, { parameters?: Json[] }>>)) {
+    for (const operation of Object.values(operations)) {
+      for (const p of operation.parameters ?? []) {
+        const { style, explode, ...schema } = (p.schema ?? {}) as Json
+        if (p.in === 'query' && style !== undefined) Object.assign(p, { style, explode, schema })
+      }
+    }
+  }
+}
 
 /** The operations' groups, in the order the document lists them. */
 const TAGS: Record<string, string> = {
@@ -40,11 +76,16 @@ async function swaggerPlugin (fastify: FastifyInstance): Promise<void> {
     // formats: src/openapi.ts.
     transform: ({ schema, url, route }) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method]
-      const shaped = documentRoute(methods[0], url, schema as Record<string, unknown> | undefined, route)
-      return { schema: shaped.schema as typeof schema, url: shaped.url }
+      const shaped = documentRoute(methods[0], url, schema as Json | undefined, route)
+      return { schema: freeFormQuery(shaped.schema) as typeof schema, url: shaped.url }
     },
-    // Routes registered before this plugin (/metrics) never reach its onRoute hook.
-    transformObject: (doc) => addUnseenOperations('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject, (method, url) => fastify.hasRoute({ method, url }))
+    transformObject: (doc) => {
+      const object = 'openapiObject' in doc ? doc.openapiObject : doc.swaggerObject
+      parameterStyles(object)
+      addCommonAnswers(object)
+      // Routes registered before this plugin (/metrics) never reach its onRoute hook.
+      return addUnseenOperations(object, (method, url) => fastify.hasRoute({ method, url }))
+    }
   })
   await fastify.register(swaggerUi, { routePrefix: '/docs' })
   // `servers` names the gateway the document was fetched from, so a client generated from it

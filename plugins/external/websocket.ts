@@ -2,8 +2,17 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
 import { closeClients } from '../../src/ws/shutdown.ts'
+import { UpgradeRequiredError } from '../../src/errors.ts'
 
 async function websocketPlugin (fastify: FastifyInstance): Promise<void> {
+  // A plain GET of a WebSocket route got @fastify/websocket's bare 404 (no body, no code): say what the route wants.
+  fastify.addHook('onRoute', (route) => {
+    if (route.websocket !== true) return
+    const own = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler]
+    route.preHandler = [async (request) => {
+      if (request.headers.upgrade?.toLowerCase() !== 'websocket') throw new UpgradeRequiredError()
+    }, ...own]
+  })
   await fastify.register(websocket, {
     options: {
       maxPayload: fastify.config.WS_MAX_MESSAGE_BYTES,

@@ -68,9 +68,11 @@ t.test('each bad value names its variable', async (t) => {
     ['PORT', 'abc'], ['PORT', '70000'], ['LOG_LEVEL', 'loud'], ['SCOPE_PREFIX', 'a b'],
     ['FLUSH_INTERVAL_MS', '1'], ['FLUSH_MAX_BYTES', 'x'], ['PARQUET_COMPRESSION', 'gzip'],
     ['MAX_REQUEST_BYTES', '0'], ['MAX_BUFFERED_BYTES', '-5'], ['AUTO_CREATE_TOPICS', 'maybe'],
-    ['S3_ENDPOINT', 'nope'], ['S3_PREFIX', 'no-slash'], ['S3_FORCE_PATH_STYLE', 'perhaps']
+    ['S3_ENDPOINT', 'nope'], ['S3_PREFIX', 'no-slash'], ['S3_FORCE_PATH_STYLE', 'perhaps'],
+    ['CORS_ORIGINS', 'not a url'], ['CORS_ORIGINS', 'https://ok.example.com,dashboard.example.com'], ['CORS_ORIGINS', 'https://a.example.com/path']
   ]
   for (const [variable, value] of bad) fails(t, { [variable]: value }, variable)
+  for (const ok of ['', '*', 'https://a.example.com', 'https://a.example.com:8443, http://127.0.0.1:3000']) t.equal(load({ CORS_ORIGINS: ok }).CORS_ORIGINS, ok, `CORS_ORIGINS=${ok}`)
   fails(t, { TLS_CERT: '/x.pem' }, 'TLS_KEY')
   fails(t, { TLS_KEY: '/x.pem' }, 'TLS_CERT')
 })

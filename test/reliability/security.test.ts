@@ -109,6 +109,12 @@ t.test('CORS: closed by default, opened for the origins in CORS_ORIGINS only', a
   t.equal(get.statusCode, 401)
   t.equal(get.headers['access-control-allow-origin'], 'https://other.example', 'errors are readable cross-origin too')
   t.match(String(get.headers['access-control-expose-headers']), /WWW-Authenticate/)
+  t.match(String(get.headers['access-control-expose-headers']), /Idempotent-Replayed/, 'a browser can tell a replay')
+  // a browser's keyed ingest and a schema evolution pass their preflights (before: refused, no PATCH, no Idempotency-Key)
+  const keyed = await open.app.inject({ method: 'OPTIONS', url: '/v1/topics/t/records', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,idempotency-key' } })
+  t.match(String(keyed.headers['access-control-allow-headers']).toLowerCase(), /idempotency-key/)
+  const patch = await open.app.inject({ method: 'OPTIONS', url: '/v1/topics/t', headers: { origin: 'https://app.example', 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'authorization,content-type' } })
+  t.match(String(patch.headers['access-control-allow-methods']), /PATCH/)
 })
 
 t.test('security headers: strict CSP on /console and the API, swagger-ui still allowed its inline styles on /docs', async (t) => {

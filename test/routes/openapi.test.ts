@@ -110,6 +110,31 @@ t.test('/metrics with METRICS_TOKEN set answers the documented 401', async (t) =
   t.equal(ok.statusCode, 200)
 })
 
+t.test('answers from outside the handlers are documented where they happen: a bad topic name, the rate limit, headers too large, a body too slow', async (t) => {
+  // Found from outside: each was answered but missing from the document.
+  const v1 = Object.entries(doc.paths).filter(([path]) => path.startsWith('/v1/')).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
+  for (const key of v1) {
+    t.ok(['429', '431'].every((s) => s in operation(key)!.responses), `${key}: 429 and 431`)
+    if (key.includes('{topic}')) t.ok('400' in operation(key)!.responses, `${key}: 400`)
+  }
+  t.same(operation('GET /v1/topics')!.responses['429'].headers, { 'Retry-After': { description: 'seconds to wait', schema: { type: 'integer' } } })
+  t.ok('408' in operation('POST /v1/topics/{topic}/records')!.responses)
+
+  const limited = await buildApp(t, { RATE_LIMIT_MAX: '1' })
+  const reader = localToken(limited.dataDir, ['read'])
+  const ask = (url: string) => limited.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${reader}` } })
+  const badName = await ask('/v1/topics/Not_A_Name')
+  t.same([badName.statusCode, badName.json().code], [400, 'QUIVER_INVALID_TOPIC_NAME'])
+  await ask('/v1/topics')
+  const over = await ask('/v1/topics')
+  t.same([over.statusCode, over.json().code, Number(over.headers['retry-after']) > 0], [429, 'QUIVER_RATE_LIMITED', true])
+  await limited.app.listen({ port: 0, host: '127.0.0.1' })
+  const big = await fetch(`http://127.0.0.1:${(limited.app.server.address() as AddressInfo).port}/v1/topics`, { headers: { 'x-filler': 'x'.repeat(64 * 1024) } })
+  t.same([big.status, (await big.json()).code], [431, 'QUIVER_HEADERS_TOO_LARGE'])
+  const schema = operation('GET /v1/topics')!.responses['431'].content!['application/json'].schema
+  t.same(Object.keys(badName.json()).sort(), (schema.required as string[]).sort(), 'the bodies have the documented shape')
+})
+
 t.test('WebSocket routes are their GET upgrade: 101, the three token places, the message protocol', async (t) => {
   const protocol: Record<string, string[]> = {
     'GET /v1/topics/{topic}/stream': ['{"type":"ack","seq":n,"rows":r}', '{"type":"error","seq":n,"code":"QUIVER_…","message":"…"}', '{"type":"key","key":"<Idempotency-Key>"}', '1009', '1008'],
@@ -117,8 +142,11 @@ t.test('WebSocket routes are their GET upgrade: 101, the three token places, the
   }
   for (const [key, messages] of Object.entries(protocol)) {
     const op = operation(key)!
-    t.same(Object.keys(op.responses), ['101', '400', '401', '403', '404', '429', '503'], `${key}: responses`)
+    t.same(Object.keys(op.responses), ['101', '400', '401', '403', '404', '426', '429', '431', '503'], `${key}: responses`)
     t.same(op.responses['101'].content, undefined, `${key}: 101 has no body`)
+    // a plain GET was @fastify/websocket's bare 404 (no body, no code)
+    const plain = await app.inject({ method: 'GET', url: key.split(' ')[1].replace('{topic}', 'events'), headers: { authorization: `Bearer ${localToken(dataDir, ['admin'])}` } })
+    t.same([plain.statusCode, plain.json()], [426, { statusCode: 426, code: 'QUIVER_UPGRADE_REQUIRED', error: 'Upgrade Required', message: 'This route is a WebSocket: open it with a GET carrying Upgrade: websocket' }], `${key}: a plain GET is 426`)
     t.same(op.responses['101'].headers!['Sec-WebSocket-Protocol'].schema, { type: 'string', enum: ['quiver.v1'] })
     t.same(op.security, [{ bearerAuth: [] }, { accessTokenQuery: [] }], `${key}: header or ?access_token=`)
     const headers = Object.fromEntries(op.parameters!.filter((p) => p.in === 'header').map((p) => [p.name, p.required]))
