@@ -41,6 +41,11 @@ export interface RevocationOptions { pollMs: number, now?: () => number, onError
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
+/** Writes the record DELETE /v1/admin/tokens/{jti} looks for (also used by `quiver token`, which holds no list). */
+export async function writeMintRecord (storage: Storage, record: MintRecord): Promise<void> {
+  await storage.put(`${MINTED_PREFIX}${record.jti}.json`, encoder.encode(JSON.stringify(record)))
+}
+
 export function createRevocationList (storage: Storage, opts: RevocationOptions): RevocationList {
   const now = opts.now ?? Date.now
   const revoked = new Map<string, number>()
@@ -102,9 +107,7 @@ export function createRevocationList (storage: Storage, opts: RevocationOptions)
       const bytes = await storage.get(`${MINTED_PREFIX}${jti}.json`)
       return bytes ? JSON.parse(decoder.decode(bytes)) as MintRecord : null
     },
-    async recordMint (record) {
-      await storage.put(`${MINTED_PREFIX}${record.jti}.json`, encoder.encode(JSON.stringify(record)))
-    },
+    recordMint: (record) => writeMintRecord(storage, record),
     async revoke (jti, exp) {
       if (!JTI.test(jti)) throw new TypeError('bad jti')
       await storage.put(`${REVOKED_PREFIX}${exp}.${jti}`, encoder.encode('{}'))

@@ -37,6 +37,8 @@ token options:
   --data-dir <dir>     the gateway's DATA_DIR (default $DATA_DIR or ./data)
   --ttl <seconds>      token lifetime (default 86400)
   --role <role>        print only that role's token
+  Each token is recorded in the gateway's storage (S3_BUCKET when set, else DATA_DIR; settings from
+  the environment, then .env) so DELETE /v1/admin/tokens/{jti} can revoke it.
 
 Delivery: a batch counts as sent only when the gateway acknowledged it as durable (its rows are
 in a committed Parquet object). Unacknowledged batches are retried. Every batch carries an

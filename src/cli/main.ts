@@ -10,6 +10,10 @@ import { FORMATS, type Format } from './sources/index.ts'
 import { sampleStream } from './sample.ts'
 import { tail } from './tail.ts'
 import { mintLocalTokens } from './token.ts'
+import { loadConfig } from '../../config/load.ts'
+import { writeMintRecord } from '../auth/revocations.ts'
+import { createStorage } from '../storage/index.ts'
+import { silentLog } from '../storage/log.ts'
 
 const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -124,13 +128,30 @@ export async function main (argv: string[]): Promise<number> {
     return 0
   }
   if (command === 'token') {
-    const lines = mintLocalTokens({
-      dataDir: values['data-dir'] ?? process.env.DATA_DIR ?? './data',
-      scopePrefix: process.env.SCOPE_PREFIX ?? 'boilstream',
-      ttlSeconds: int('ttl', values.ttl, 1),
-      role: oneOf<Role>('role', values.role, ROLES) ?? null
-    })
-    process.stdout.write(lines.join('\n') + '\n')
+    const ttlSeconds = int('ttl', values.ttl, 1)
+    const role = oneOf<Role>('role', values.role, ROLES) ?? null
+    // The gateway's own configuration (environment, then .env), so the records land in the
+    // storage it reads (S3 when S3_BUCKET is set) and the scopes match its SCOPE_PREFIX.
+    const config = loadConfig(values['data-dir'] === undefined ? { ...process.env } : { ...process.env, DATA_DIR: values['data-dir'] }, { dotenv: true })
+    const storage = await createStorage(config, silentLog, { attempts: 3 })
+    try {
+      const lines = await mintLocalTokens({
+        dataDir: config.DATA_DIR,
+        scopePrefix: config.SCOPE_PREFIX,
+        ttlSeconds,
+        role,
+        record: async (r) => {
+          try {
+            await writeMintRecord(storage, r)
+          } catch (err) {
+            throw new Error(`the token could not be recorded in the gateway's storage, so it could not be revoked; none printed (${(err as Error).message})`)
+          }
+        }
+      })
+      process.stdout.write(lines.join('\n') + '\n')
+    } finally {
+      await storage.close()
+    }
     return 0
   }
   throw new UsageError(`unknown command "${command}"`)

@@ -15,8 +15,9 @@ export interface CliRun {
 }
 
 /** Runs `quiver …` as a separate process (as users do), sampling its peak RSS from /proc. */
-export function runCli (args: string[], env: Record<string, string> = {}): CliRun {
+export function runCli (args: string[], env: Record<string, string> = {}, opts: { cwd?: string } = {}): CliRun {
   const proc = spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
