@@ -36,6 +36,14 @@ export interface IngestSessionOptions {
    * a message arrives already counted, and `admit` is not asked.
    */
   reserveFrame?: (bytes: number, now: boolean) => Reservation | Promise<Reservation>
+  /**
+   * A message holding reserved frames must arrive whole within this time of its first frame's
+   * reservation (REQUEST_TIMEOUT_MS, as for an HTTP body); otherwise its reservations are given
+   * back, the socket is no longer read, and it closes 1008 once earlier messages are answered.
+   * Without it, a frame header declaring 255 MiB followed by silence held that much of
+   * MAX_BUFFERED_BYTES for as long as the socket stayed open (two such sockets: every ingest 503).
+   */
+  messageTimeoutMs?: number
   /** Room in that budget: the socket is read only while there is some (default: the pipeline's capacity). */
   room?: { hasRoom: () => boolean, waitForRoom: () => Promise<void> }
   /** Maps a failure to the error the client sees (src/ingest/failure.ts), shared with the HTTP route. */
@@ -82,6 +90,10 @@ export class IngestSession {
   /** Reservations of the frames of the message being received (reserveFrame). */
   #incoming: Reservation[] = []
   #disposed = false
+  /** Runs out when the message being received took messageTimeoutMs without arriving whole. */
+  #messageTimer: NodeJS.Timeout | null = null
+  /** Cut mid-message (too slow): what follows on the socket is the rest of a frame, never read. */
+  #cut = false
   /**
    * Frames wait for room themselves (reserveFrame): the socket is then not paused for want of
    * room, which would stop a frame whose bytes are reserved already from ever arriving.
@@ -104,7 +116,17 @@ export class IngestSession {
         }
         return r
       }
-      this.#framesReserved = reserveFrames(socket, waiting, (r) => { if (this.#disposed) r.release(); else this.#incoming.push(r) })
+      this.#framesReserved = reserveFrames(socket, waiting, (r) => {
+        if (this.#disposed || this.#cut) {
+          r.release()
+          return
+        }
+        this.#incoming.push(r)
+        if (this.#messageTimer === null && opts.messageTimeoutMs !== undefined) {
+          this.#messageTimer = setTimeout(() => this.#tooSlow(opts.messageTimeoutMs!), opts.messageTimeoutMs)
+          this.#messageTimer.unref()
+        }
+      })
       if (!this.#framesReserved) opts.log.warn({}, 'ws internals moved: WebSocket messages are counted in MAX_BUFFERED_BYTES only once received')
     }
     if (opts.expiresAt !== undefined) this.#armExpiry(opts.expiresAt)
@@ -142,7 +164,20 @@ export class IngestSession {
     this.#timer.unref()
   }
 
+  /** The message being received did not arrive in time: its reservations go back now. */
+  #tooSlow (ms: number): void {
+    this.#messageTimer = null
+    this.#cut = true
+    for (const r of this.#incoming.splice(0)) r.release()
+    this.#opts.log.debug({ ms, inflight: this.#pending.length }, 'websocket message not received within REQUEST_TIMEOUT_MS: closing')
+    this.finish(CLOSE.policyViolation, `message not received within REQUEST_TIMEOUT_MS (${ms} ms)`).catch(() => {})
+  }
+
   #onMessage (data: Buffer, isBinary: boolean): void {
+    if (this.#messageTimer !== null) {
+      clearTimeout(this.#messageTimer)
+      this.#messageTimer = null
+    }
     // The frames' reservations become the message's: released once it joined the pipeline or failed.
     const frames = this.#incoming.splice(0)
     const releaseFrames = (): void => { for (const r of frames) r.release() }
@@ -331,6 +366,14 @@ export class IngestSession {
 
   #maybeClose (): void {
     if (this.#closing && this.#pending.length === 0 && this.#socket.readyState === 1) {
+      if (this.#cut) {
+        // Mid-frame: the peer's close frame would be read as that frame's payload, so nothing more
+        // is read. The close frame goes out, then the end of the connection (ws would otherwise
+        // wait 30 s for a close frame it can no longer read); ws's `_socket` is internal (see #send).
+        this.#socket.close(this.#closing.code, this.#closing.reason)
+        ;(this.#socket as unknown as { _socket?: { end: () => void } })._socket?.end()
+        return
+      }
       // The peer's close frame must be read for a clean closing handshake.
       this.#socket.resume()
       this.#socket.close(this.#closing.code, this.#closing.reason)
@@ -341,6 +384,8 @@ export class IngestSession {
   #dispose (): void {
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = null
+    if (this.#messageTimer) clearTimeout(this.#messageTimer)
+    this.#messageTimer = null
     // a message cut off by the close never arrives: its frames' reservations go now
     this.#disposed = true
     for (const r of this.#incoming.splice(0)) r.release()

@@ -48,6 +48,7 @@ const streamRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     const session = new IngestSession(socket, {
       ...fastify.ingest.session(topic, request.principal),
       maxInflight: config.WS_MAX_INFLIGHT,
+      messageTimeoutMs: config.REQUEST_TIMEOUT_MS,
       expiresAt: exp === undefined ? undefined : exp * 1000,
       log: request.log,
       onPause: () => pauses.inc()
