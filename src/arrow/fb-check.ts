@@ -84,7 +84,17 @@ class Reader {
   }
 
   recordBatch (table: number): void {
-    this.vector(table, 1, 16) // nodes: FieldNode structs
+    // A negative row count was read by apache-arrow as an empty batch: its rows vanished from an
+    // answered request ("rows": 0). So were negative field-node lengths and null counts.
+    const len = this.field(table, 0, 8)
+    const rows = len === 0 ? 0n : this.dv.getBigInt64(len, true)
+    if (rows < 0n || rows > BigInt(Number.MAX_SAFE_INTEGER)) this.bad(`record batch length ${rows}`)
+    const nodes = this.vector(table, 1, 16) // nodes: FieldNode structs
+    for (let i = 0; i < nodes.length; i++) {
+      const length = this.dv.getBigInt64(nodes.at + 16 * i, true)
+      const nulls = this.dv.getBigInt64(nodes.at + 16 * i + 8, true)
+      if (length < 0n || nulls < 0n || nulls > length) this.bad(`field node ${i}: length ${length}, null count ${nulls}`)
+    }
     this.vector(table, 2, 16) // buffers: Buffer structs
     this.vector(table, 4, 8) // variadicBufferCounts
     const compression = this.field(table, 3, 4)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readArrowStream } from '../../src/arrow/decode.ts'
 import { toIpcStream } from '../../src/arrow/encode.ts'
-import { chunked, ipcMessages, makeBatch, makeIpcStream, setBodyLength, streamOf } from '../helpers/arrow.ts'
+import { chunked, ipcMessages, makeBatch, makeIpcStream, setBatchHeader, setBodyLength, streamOf } from '../helpers/arrow.ts'
 
 const LIMITS = { maxBytes: 64 * 1024 * 1024 }
 const ARROW = (message: string) => ({ code: 'QUIVER_INVALID_ARROW', statusCode: 400, message: `Invalid Arrow IPC data: ${message}` })
@@ -82,4 +82,19 @@ t.test('a body spanning chunks is copied into one buffer as it arrives, taken on
   await t.rejects(readArrowStream(streamOf(chunked(sent, 65_536)), { ...LIMITS, alloc: (n) => { allocs.push({ n, pulledAt: pulled }); return new Uint8Array(n) } }),
     ARROW(`truncated stream: input ended inside the body of message 2 (after ${sent.byteLength} bytes)`))
   t.same(allocs, [], 'no buffer was taken for a body a quarter of which never came')
+})
+
+// Found from outside: a RecordBatch header saying -5 rows was read by apache-arrow as an empty
+// batch, and the request was answered 200 {"rows": 0} with its 100 rows dropped.
+t.test('negative row counts, node lengths and null counts in a batch header are 400, never an empty batch', async (t) => {
+  const ipc = makeIpcStream(100)
+  t.equal((await readArrowStream(streamOf([setBatchHeader(ipc, 1, 100n)]), LIMITS)).rows, 100, 'the helper patches nothing else')
+  await t.rejects(readArrowStream(streamOf([setBatchHeader(ipc, 1, -5n)]), LIMITS), ARROW('malformed message header (record batch length -5)'))
+  await t.rejects(readArrowStream(streamOf([setBatchHeader(ipc, 1, -(2n ** 63n))]), LIMITS), ARROW(`malformed message header (record batch length ${-(2n ** 63n)})`))
+  await t.rejects(readArrowStream(streamOf([setBatchHeader(ipc, 1, 100n, { index: 0, length: -1n, nulls: 0n })]), LIMITS),
+    ARROW('malformed message header (field node 0: length -1, null count 0)'))
+  await t.rejects(readArrowStream(streamOf([setBatchHeader(ipc, 1, 100n, { index: 1, length: 100n, nulls: -3n })]), LIMITS),
+    ARROW('malformed message header (field node 1: length 100, null count -3)'))
+  await t.rejects(readArrowStream(streamOf([setBatchHeader(ipc, 1, 100n, { index: 1, length: 100n, nulls: 101n })]), LIMITS),
+    ARROW('malformed message header (field node 1: length 100, null count 101)'))
 })

@@ -149,6 +149,31 @@ export function ipcMessages (ipc: Uint8Array): Array<{ start: number, meta: numb
 }
 
 /** A copy of `ipc` whose message k claims `value` as its body length (for lying-header tests). */
+/**
+ * A copy of `ipc` whose message k (a RecordBatch) says `rows` rows in its header, and, when
+ * `node` is given, whose field node `node.index` says `node.length` / `node.nulls`.
+ */
+export function setBatchHeader (ipc: Uint8Array, k: number, rows: bigint, node?: { index: number, length: bigint, nulls: bigint }): Uint8Array {
+  const copy = ipc.slice()
+  const dv = new DataView(copy.buffer)
+  const { meta } = ipcMessages(ipc)[k]
+  const message = meta + dv.getUint32(meta, true)
+  const field = (table: number, i: number) => {
+    const vt = table - dv.getInt32(table, true)
+    return table + dv.getUint16(vt + 4 + 2 * i, true)
+  }
+  const headerAt = field(message, 2)
+  const header = headerAt + dv.getUint32(headerAt, true)
+  dv.setBigInt64(field(header, 0), rows, true)
+  if (node !== undefined) {
+    const nodesAt = field(header, 1)
+    const nodes = nodesAt + dv.getUint32(nodesAt, true) + 4
+    dv.setBigInt64(nodes + 16 * node.index, node.length, true)
+    dv.setBigInt64(nodes + 16 * node.index + 8, node.nulls, true)
+  }
+  return copy
+}
+
 export function setBodyLength (ipc: Uint8Array, k: number, value: bigint): Uint8Array {
   const copy = ipc.slice()
   const dv = new DataView(copy.buffer)
