@@ -1,6 +1,7 @@
 import { type DataType, type FixedSizeList, type Schema, Type } from 'apache-arrow'
 import type { FieldSpec, TopicRecord, TopicSchema } from '../schema/topic-schema.ts'
 import { formatType, fromArrowSchema, parseTopicSchema } from '../schema/types.ts'
+import { checkNewFields } from '../schema/new-fields.ts'
 import { convertible, kids, LISTS } from '../arrow/convert.ts'
 import { listSome } from '../arrow/compare.ts'
 import { type Merge, mergeType } from './merge-type.ts'
@@ -93,6 +94,9 @@ export function schemaChanges (current: TopicRecord, desired: TopicSchema): Fiel
     else changes.push(spec)
   })
   if (problems.length > 0) throw new SchemaIncompatibleError(listSome(problems, '; '))
+  // Only what changes is judged as new: a field the topic already holds stays as it was created.
+  const changed = new Set(changes.map((c) => c.name))
+  checkNewFields(next.fields.filter((f) => changed.has(f.name)))
   return changes
 }
 
@@ -151,6 +155,8 @@ export interface StreamEvolution extends Merge {
  * are left as they are for validation to name.
  */
 export function streamEvolution (topic: TopicSchema, incoming: Schema): StreamEvolution | null {
+  // First: a stream's field that no topic may hold (src/schema/new-fields.ts) is 400 whatever it adds.
+  const sentSpecs = fromArrowSchema(incoming).fields
   const declared = parseTopicSchema(topic).fields
   const sent = new Map(incoming.fields.map((f) => [f.name, f]))
   const out: Merge = { added: [], notNull: [] }
@@ -162,7 +168,7 @@ export function streamEvolution (topic: TopicSchema, incoming: Schema): StreamEv
     return merged === null || merged === have ? spec : { ...spec, type: canonical(merged) }
   })
   const known = new Set(topic.fields.map((f) => f.name))
-  for (const f of fromArrowSchema(incoming).fields) {
+  for (const f of sentSpecs) {
     if (known.has(f.name)) continue
     out.added.push(f.name)
     if (!f.nullable) out.notNull.push(f.name)

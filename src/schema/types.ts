@@ -5,6 +5,7 @@ import {
 import { fieldBudget, parseType, UNIT_NAMES } from './type-parser.ts'
 import { schemaLimits, tooManyFields } from './limits.ts'
 import { storageSchema } from './storage-type.ts'
+import { checkNewFields } from './new-fields.ts'
 import type { FieldSpec, TopicSchema } from './topic-schema.ts'
 import { InvalidSchemaError } from '../errors.ts'
 
@@ -87,9 +88,13 @@ export function parseTopicSchema (schema: TopicSchema): Schema {
   return new Schema(fields)
 }
 
-/** parseTopicSchema for callers that only need the check. */
+/**
+ * The check of a schema a topic is created with: parseTopicSchema, and what new fields must
+ * have (src/schema/new-fields.ts: time zones readers know).
+ * @throws InvalidSchemaError naming the field
+ */
 export function validateTopicSchema (schema: TopicSchema): void {
-  parseTopicSchema(schema)
+  checkNewFields(parseTopicSchema(schema).fields)
 }
 
 /**
@@ -100,8 +105,12 @@ export function toArrowSchema (schema: TopicSchema): Schema {
   return storageSchema(parseTopicSchema(schema))
 }
 
-/** Arrow Schema → topic schema with canonical type names (e.g. for auto-created topics); dictionaries become their value type. */
+/**
+ * Arrow Schema → topic schema with canonical type names (e.g. for auto-created topics); dictionaries become their value type.
+ * @throws InvalidSchemaError when a field cannot enter a topic (src/schema/new-fields.ts)
+ */
 export function fromArrowSchema (schema: Schema): TopicSchema {
+  checkNewFields(schema.fields)
   return {
     fields: schema.fields.map((f): FieldSpec => ({
       name: f.name,
