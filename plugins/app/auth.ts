@@ -7,7 +7,7 @@ import type { Principal, Role } from '../../src/auth/types.ts'
 import { authorize } from '../../src/auth/policy.ts'
 import { createAuthenticator, rejectReason, type DecodedToken } from '../../src/auth/verifier.ts'
 import { describeProviders } from '../../src/auth/providers.ts'
-import { extractToken, isWebSocketHandshake } from '../../src/auth/extract-token.ts'
+import { countHeader, extractToken, isWebSocketHandshake } from '../../src/auth/extract-token.ts'
 import { TokenRejectedError } from '../../src/auth/rejection.ts'
 import { createRevocationList, type RevocationList } from '../../src/auth/revocations.ts'
 import { localBanner, localBaseUrl, mintBannerTokens, type BannerTokens } from '../../src/auth/banner.ts'
@@ -71,7 +71,7 @@ async function auth (fastify: FastifyInstance): Promise<void> {
     decode: { complete: true },
     verify: {
       ...authenticator.verifyOptions,
-      extractToken: (request: FastifyRequest) => (note(request).token = extractToken({ headers: request.headers, query: request.query, upgrade: realUpgrade(request) }))
+      extractToken: (request: FastifyRequest) => (note(request).token = extractToken({ headers: request.headers, rawHeaders: request.raw.rawHeaders, query: request.query, upgrade: realUpgrade(request) }))
     },
     // Async: @fastify/jwt does not catch a throw from a synchronous `trusted` (the 503 of a stale list).
     trusted: async (_request, claims) => authenticator.trusted(claims as Record<string, unknown>)
@@ -97,6 +97,8 @@ async function auth (fastify: FastifyInstance): Promise<void> {
     if (request.principal) return request.principal
     const header = request.headers.authorization
     if (typeof header !== 'string' || !isBearer(header)) return undefined
+    // A second Authorization header is refused by the full path (src/auth/extract-token.ts).
+    if (countHeader(request.raw.rawHeaders, 'authorization') > 1) return undefined
     const principal = authenticator.cached(header.slice(BEARER_PREFIX.length))
     if (principal !== undefined) request.principal = principal
     return principal

@@ -2,6 +2,11 @@ import { TokenRejectedError } from './rejection.ts'
 
 export interface TokenSources {
   headers: Record<string, string | string[] | undefined>
+  /**
+   * The headers as received (name, value, name, value…): Node keeps only the first of two
+   * Authorization headers in `headers`, so a second one is seen only here.
+   */
+  rawHeaders?: string[]
   query?: unknown
   /** True only for a real WebSocket handshake to a WebSocket route (see isWebSocketHandshake). */
   upgrade?: boolean
@@ -35,9 +40,11 @@ export function isWebSocketHandshake (method: string, headers: TokenSources['hea
  * outright rather than falling back to other sources. Browsers cannot set headers on a
  * WebSocket, so real upgrades may also carry the token as subprotocol `bearer.<jwt>` or `?access_token=`.
  */
-export function extractToken ({ headers, query, upgrade }: TokenSources): string {
+export function extractToken ({ headers, rawHeaders, query, upgrade }: TokenSources): string {
   const authorization = headers.authorization
   if (authorization !== undefined) {
+    // Two of them: a proxy reading the last would authorize another principal than we do.
+    if (rawHeaders !== undefined && countHeader(rawHeaders, 'authorization') > 1) throw new TokenRejectedError('malformed_header', 'more than one Authorization header')
     const m = typeof authorization === 'string' ? BEARER.exec(authorization) : null
     if (!m) throw new TokenRejectedError('malformed_header')
     return m[1]
@@ -50,4 +57,11 @@ export function extractToken ({ headers, query, upgrade }: TokenSources): string
     if (typeof fromQuery === 'string' && fromQuery !== '') return fromQuery
   }
   throw new TokenRejectedError('missing_token')
+}
+
+/** How many headers named `name` (lower case) a raw header list holds. */
+export function countHeader (raw: string[], name: string): number {
+  let n = 0
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === name.length && raw[i].toLowerCase() === name) n++
+  return n
 }

@@ -14,6 +14,9 @@ t.test('Authorization header', async (t) => {
     t.equal(reason({ headers: { authorization: bad } }), 'rejected:malformed_header', JSON.stringify(bad))
   }
   t.equal(reason({ headers: {} }), 'rejected:missing_token')
+  // Node keeps the first of two Authorization headers in `headers`: the raw list tells.
+  t.equal(reason({ headers: { authorization: 'Bearer a' }, rawHeaders: ['Host', 'x', 'Authorization', 'Bearer a', 'authorization', 'Bearer b'] }), 'rejected:malformed_header', 'two Authorization headers')
+  t.equal(reason({ headers: { authorization: 'Bearer a' }, rawHeaders: ['Authorization', 'Bearer a', 'X-Authorization', 'Bearer b'] }), 'a', 'one, beside look-alikes')
   t.equal(reason({ headers: { authorization: 'Basic x', ...WS, 'sec-websocket-protocol': 'quiver.v1, bearer.tok' }, upgrade: true }), 'rejected:malformed_header', 'a bad header is not rescued by other sources')
 })
 
