@@ -4,10 +4,15 @@ import { timeZoneProblem } from './time-zone.ts'
 
 /*
  * What a field must have to enter a topic's schema (POST /v1/topics, a PATCH, a stream that
- * creates or evolves a topic), beyond what the type parser checks: a time zone readers know
- * (src/schema/time-zone.ts), which Arrow itself does not require.
+ * creates or evolves a topic), beyond what the type parser checks. Arrow itself allows both:
+ * - a name: apache-arrow JS writes a field or struct child named "" (and reads it back as null);
+ *   a topic spells its types as text (`struct<a: int32>`), where an unnamed struct child cannot
+ *   be written. List items and map entries stay free (flechette leaves its list item unnamed);
+ * - a time zone readers know (src/schema/time-zone.ts).
  * Topics already stored are not judged again: their schemas keep parsing as they did.
  */
+
+const unnamed = (f: Field): boolean => typeof f.name !== 'string' || f.name.trim() === ''
 
 function walk (t: DataType, path: string): void {
   switch (t.typeId) {
@@ -18,7 +23,8 @@ function walk (t: DataType, path: string): void {
       return
     }
     case Type.Struct:
-      (t.children as Field[]).forEach((c) => {
+      (t.children as Field[]).forEach((c, i) => {
+        if (unnamed(c)) throw new InvalidSchemaError(`field "${path}": struct field ${i} has an empty name (struct fields need names; list items may be unnamed)`)
         walk(c.type, `${path}.${c.name}`)
       })
       return
@@ -37,11 +43,14 @@ function walk (t: DataType, path: string): void {
 }
 
 /**
- * Checks fields about to enter a topic's schema: time zones readable (IANA names, whole-hour offsets).
- * @throws InvalidSchemaError naming the field's path, e.g. `field "at": time zone "Mars/Olympus" is not an IANA time zone …`
+ * Checks fields about to enter a topic's schema: top-level fields and struct children named,
+ * time zones readable (IANA names, whole-hour offsets).
+ * @throws InvalidSchemaError naming the field's position or path, e.g. `field 1 has an empty name`,
+ * `field "s": struct field 0 has an empty name …`, `field "at": time zone "Mars/Olympus" is not an IANA time zone …`
  */
 export function checkNewFields (fields: readonly Field[]): void {
-  fields.forEach((f) => {
+  fields.forEach((f, i) => {
+    if (unnamed(f)) throw new InvalidSchemaError(`field ${i} has an empty name`)
     walk(f.type, f.name)
   })
 }
