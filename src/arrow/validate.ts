@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import { type Data, type Decimal, type Field, type RecordBatch, type Schema, Type, type Vector } from 'apache-arrow'
 import { InvalidArrowError } from '../errors.ts'
 import { checkDecimalRange } from './decimal-range.ts'
+import { int64Words, readInt64 } from './int64-words.ts'
 import { MAX_TYPE_DEPTH } from '../schema/types.ts'
 import { schemaLimits, tooManyFields } from '../schema/limits.ts'
 
@@ -91,10 +92,11 @@ function checkData (d: Data, path: string): void {
 function checkIndices (d: Data, bad: (why: string) => never): void {
   const size = (d.dictionary as Vector | undefined)?.length ?? 0
   const idx = d.values as ArrayLike<number | bigint>
+  const wide = idx instanceof BigInt64Array || idx instanceof BigUint64Array
   const nulls = d.nullCount > 0 ? d.nullBitmap as Uint8Array | undefined : undefined
   for (let i = d.offset; i < d.offset + d.length; i++) {
     if (nulls !== undefined && nulls.length > 0 && (nulls[i >> 3] & (1 << (i & 7))) === 0) continue
-    const k = Number(idx[i])
+    const k = wide ? Number(idx[i]) : idx[i] as number
     if (!(k >= 0 && k < size)) bad(`dictionary index ${k} at row ${i - d.offset} is out of range (the dictionary has ${size} values)`)
   }
 }
@@ -135,10 +137,13 @@ function checkOffsets (d: Data, valuesLength: number, bad: (why: string) => neve
   const off = d.valueOffsets as Int32Array | BigInt64Array
   const end = d.offset + d.length
   if (off.length < end + 1) bad(`offsets too short for ${d.length} rows`)
-  let prev = Number(off[d.offset])
+  // 64-bit offsets by their words: Number() of each BigInt took ~15 ms per 500,000 rows
+  const w = off instanceof BigInt64Array ? int64Words(off) : null
+  const o32 = off as Int32Array
+  let prev = w === null ? o32[d.offset] : readInt64(w, d.offset)
   if (prev < 0) bad('negative offset')
   for (let i = d.offset + 1; i <= end; i++) {
-    const v = Number(off[i])
+    const v = w === null ? o32[i] : readInt64(w, i)
     if (v < prev) bad(`offsets decrease at row ${i - 1}`)
     prev = v
   }

@@ -4,7 +4,7 @@ import { readArrowFile, readArrowStream } from '../arrow/decode.ts'
 import { readNdjson } from '../arrow/json.ts'
 import { readJsonArrayStream } from './json-array.ts'
 import { evolveForStream } from './evolve-stream.ts'
-import { resolveTopic, validateStream, type TopicLookup } from './validate-stream.ts'
+import { resolveTopic, validateStreamPaced, type TopicLookup } from './validate-stream.ts'
 import { topicArrowSchema } from '../arrow/topic-arrow-schema.ts'
 import { PayloadTooLargeError, TopicNotFoundError, UnsupportedMediaTypeError } from '../errors.ts'
 import { ARROW_FILE, ARROW_STREAM, INGEST_MEDIA_TYPES, NDJSON } from '../http/media-types.ts'
@@ -61,7 +61,7 @@ export async function readIngestBody (o: ReadBodyOptions): Promise<IngestBody> {
       ? await readArrowStream(o.body, { ...limits, alloc: o.alloc })
       : await readArrowFile(await readAll(o.body, o.maxBytes), limits)
     const topic = existing ? await evolveForStream(o.catalog, existing, payload) : await resolveTopic(o.catalog, o.topic, payload.schema, o.autoCreate)
-    return { topic, batches: validateStream(topic, payload), rows: payload.rows, bytes: payload.bytes }
+    return { topic, batches: await validateStreamPaced(topic, payload, { alloc: o.alloc }), rows: payload.rows, bytes: payload.bytes }
   }
   const topic = existing!
   const opts = { ...limits, maxRowBytes: o.maxJsonRowBytes, schema: topicArrowSchema(topic) }
