@@ -1,11 +1,11 @@
 import {
-  type Data, type DataType, type Decimal, Field, type FixedSizeBinary, type FixedSizeList, type Int, makeData, type RecordBatch,
+  type Data, type DataType, type Decimal, Field, type FixedSizeBinary, type FixedSizeList, type Float, type Int, makeData, type RecordBatch,
   type Schema, type Time, type Timestamp, Type, vectorFromArray
 } from 'apache-arrow'
 import { DecimalPrecisionError, InvalidJsonError } from '../errors.ts'
 import { batchOf } from './batch.ts'
 import { formatType } from '../schema/types.ts'
-import { describe, isDecimalSpelling, JsonNumber, toBigInt, toBytes, toDays, toDecimal, toDuration, toFixedBytes, toFloat, toTime, toTimestamp } from './json-values.ts'
+import { describe, isDecimalSpelling, JsonNumber, toBigInt, toBytes, toDays, toDecimal, toDuration, toFixedBytes, toFloatOf, toTime, toTimestamp } from './json-values.ts'
 
 /** Where value i sits, for messages: `line 3` and the field path `address.city`/`tags[2]`. */
 type Loc = (i: number) => { at: string, path: string }
@@ -34,7 +34,7 @@ function scalarFor (t: DataType): Scalar | null {
       const it = t as Int
       return it.bitWidth === 64 ? v => toBigInt(v, it.isSigned) : intRange(it)
     }
-    case Type.Float: return toFloat
+    case Type.Float: return toFloatOf((t as Float).precision)
     case Type.Date: return toDays
     case Type.Timestamp: return v => toTimestamp(v, (t as Timestamp).unit)
     case Type.Time: {
@@ -74,7 +74,7 @@ function column (field: Field, values: unknown[], loc: Loc): Data {
   }
   const scalar = scalarFor(type)
   if (type.typeId === Type.Float && (type as { precision: number }).precision === 0) {
-    const conv = convert(toFloat)
+    const conv = convert(toFloatOf(0))
     const nums = values.map((_, i) => conv(i) ?? (valid[i] ? 0 : null))
     return vectorFromArray(nums, type).data[0] // halffloat: rare, let apache-arrow do the rounding
   }

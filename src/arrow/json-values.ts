@@ -188,6 +188,25 @@ export function toFloat (v: unknown): number | undefined {
   return undefined
 }
 
+// The smallest magnitudes that round to ±Infinity: half an ulp above float32's largest value
+// (3.4028234663852886e38) and float16's (65504). A finite JSON number at or past them would be
+// stored as ±Infinity, a value never sent; the strings "Infinity"/"-Infinity" stay the way to send one.
+const OVERFLOW = [65_520, 3.4028235677973366e38, Infinity]
+
+/**
+ * toFloat for a column of `precision` (0 halffloat, 1 float, 2 double): a finite number too large
+ * for it is refused (undefined), like an integer out of its type's range; a finite value that
+ * merely rounds (1e-50 → 0 in float32, 0.1) is accepted.
+ */
+export function toFloatOf (precision: number): (v: unknown) => number | undefined {
+  const limit = OVERFLOW[precision] ?? Infinity
+  if (limit === Infinity) return toFloat
+  return (v) => {
+    const x = toFloat(v)
+    return x !== undefined && Number.isFinite(x) && Math.abs(x) >= limit ? undefined : x
+  }
+}
+
 function utcMs (y: number, mo: number, d: number, h: number, mi: number, s: number): number | undefined {
   const date = new Date(0)
   date.setUTCFullYear(y, mo - 1, d) // not Date.UTC: it maps years 0–99 to 1900–1999

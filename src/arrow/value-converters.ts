@@ -1,5 +1,5 @@
-import { type DataType, type Int, type Timestamp, Type } from 'apache-arrow'
-import { describe, ISO, toBigInt, toBytes, toDays, toFloat, toTimestamp } from './json-values.ts'
+import { type DataType, type Float, type Int, type Timestamp, Type } from 'apache-arrow'
+import { describe, ISO, toBigInt, toBytes, toDays, toFloatOf, toTimestamp } from './json-values.ts'
 
 // One value → the slot value of an Arrow column of a given type, with the gateway's JSON rules
 // (json-values.ts), so a file converted in the browser console behaves as it would POSTed as
@@ -51,7 +51,10 @@ export function converterFor (type: DataType, text: boolean): Converter | null {
       if (t.bitWidth === 64) return (v) => toBigInt(text && typeof v === 'string' ? v.replace(/^\+/, '') : v, t.isSigned)
       return narrowInt(t, text)
     }
-    case Type.Float: return text ? floatText : toFloat
+    case Type.Float: {
+      const fits = toFloatOf((type as Float).precision)
+      return text ? (v) => { const x = floatText(v); return x === undefined ? undefined : fits(x) } : fits
+    }
     case Type.Bool: return text ? boolText : (v) => (typeof v === 'boolean' ? v : undefined)
     case Type.Utf8: return (v) => (typeof v === 'string' ? v : undefined)
     case Type.Binary: return (v) => (v instanceof Uint8Array ? v : toBytes(v))
