@@ -8,7 +8,7 @@ import { localToken } from '../helpers/local-auth.ts'
 // another principal than the gateway. README's troubleshooting asks for exactly one token: 401.
 function get (base: string, path: string, authorization: string[]): Promise<{ status: number, body: unknown }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${base}${path}`, { headers: authorization.flatMap((value) => ['authorization', value]) }, (res) => {
+    const req = request(`${base}${path}`, { headers: ['host', new URL(base).host, ...authorization.flatMap((value) => ['authorization', value])] }, (res) => {
       let text = ''
       res.on('data', (d: Buffer) => { text += d.toString() })
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }))
