@@ -24,6 +24,11 @@ export class FreeList<B extends ArrayBufferLike> {
 
   get freeBytes (): number { return this.#freeBytes }
 
+  /** Bytes of the buffer take(n) creates when none is kept (what to budget for one); `grow` 1: just n, in whole steps. */
+  sizeFor (n: number): number {
+    return Math.ceil((n * this.grow + (this.grow > 1 ? 1 : 0)) / STEP) * STEP
+  }
+
   /** A buffer of at least `n` bytes: a kept one that fits, else a new one with room to grow. */
   take (n: number): B {
     this.#prune()
@@ -34,7 +39,7 @@ export class FreeList<B extends ArrayBufferLike> {
     }
     if (best < 0) {
       // The new buffer comes out of the same budget: what is kept beside it shrinks first.
-      const size = Math.ceil((n * this.grow + 1) / STEP) * STEP
+      const size = this.sizeFor(n)
       this.#trim(this.#max() - size)
       return this.create(size)
     }

@@ -11,8 +11,12 @@ export interface BufferGauge {
 /** Bytes held for one request or message; grows as its body arrives, released exactly once. */
 export interface Reservation {
   readonly bytes: number
-  /** Takes `n` more bytes of the budget; false (nothing taken) when they do not fit. */
-  grow (n: number): boolean
+  /**
+   * Takes `n` more bytes of the budget; false (nothing taken) when they do not fit. `besides`: bytes
+   * the same request holds in other reservations (its staging, reserveBeside): when it holds all
+   * that is held, they do not keep these bytes out, as long as these alone fit in the cap.
+   */
+  grow (n: number, besides?: number): boolean
   release (): void
 }
 
@@ -52,6 +56,17 @@ export class Admission {
     const r = this.#open()
     if (!r.grow(n)) throw new OverloadedError()
     return r
+  }
+
+  /**
+   * A reservation of `n` more bytes for a request that already holds `own` bytes: taken when they
+   * fit, or when that request is the only one holding anything (a request whose working memory
+   * alone exceeds the cap still progresses on an otherwise idle gateway); else OverloadedError.
+   */
+  reserveBeside (n: number, own: number): Reservation {
+    const held = this.heldBytes
+    if (held !== own && held + n > this.cap) throw new OverloadedError()
+    return this.hold(n)
   }
 
   /**
@@ -104,10 +119,11 @@ export class Admission {
     let released = false
     return {
       get bytes () { return bytes },
-      grow: (n) => {
+      grow: (n, besides = 0) => {
         if (released) return false
         const held = this.heldBytes
-        if (held > 0 && held + n > this.cap) return false
+        const alone = besides > 0 && held === bytes + besides && bytes + n <= this.cap
+        if (held > 0 && held + n > this.cap && !alone) return false
         this.#take(n)
         bytes += n
         return true

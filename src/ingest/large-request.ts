@@ -11,7 +11,8 @@ import { topicArrowSchema } from '../arrow/topic-arrow-schema.ts'
 import { PayloadTooLargeError, SchemaMismatchError, StorageUnavailableError, TopicNotFoundError } from '../errors.ts'
 import { isArrivalHourly, specOf } from '../lake/partition-spec.ts'
 import type { ParquetEncoder } from '../parquet/types.ts'
-import { RowGroupStream, type Shape } from '../pipeline/row-group-stream.ts'
+import { RowGroupStream, stagedGroupBytes, type Shape } from '../pipeline/row-group-stream.ts'
+import type { SharedSlabs } from '../pipeline/shared-slabs.ts'
 import type { CommittedFile } from '../read/committed.ts'
 import type { IngestBody, Body } from './ingest-body.ts'
 import type { IngestKey } from '../pipeline/types.ts'
@@ -51,10 +52,11 @@ export interface StageOptions {
    */
   holds?: (bytes: number, what: string) => void
   /**
-   * Takes one of the ingest service's staging slots (each staged request holds its windows,
-   * src/pipeline/row-group-stream.ts) and returns its release; throws OverloadedError when none is free.
+   * Takes one of the ingest service's staging slots for row groups of `groupBytes`, once the first
+   * rows are about to be staged: what the request's windows hold (src/pipeline/row-group-stream.ts)
+   * is reserved in MAX_BUFFERED_BYTES with it. Throws OverloadedError when no slot or no room is free.
    */
-  stageSlot: () => () => void
+  stageSlot: (groupBytes: number) => StageSlot
   /**
    * Reads the body as batches some other way than as an Arrow IPC stream (NDJSON, JSON arrays:
    * src/ingest/json-batches.ts), given the topic found in the catalog; default openArrowStream.
@@ -68,6 +70,14 @@ export interface StageOptions {
    */
   key?: IngestKey
   now?: () => number
+}
+
+/** A staging slot: the size of its row groups, how many may be in flight, the slabs they are filled in; until release(). */
+export interface StageSlot {
+  rowGroupBytes: number
+  window: number
+  slabs?: SharedSlabs
+  release: () => void
 }
 
 export type StageOutcome =
@@ -120,11 +130,11 @@ export async function readOrStage (o: StageOptions): Promise<StageOutcome> {
     const batches = validateStream(topic, { schema: stream.schema, batches: held })
     return { staged: false, read: { topic, batches, rows: stream.rows, bytes: stream.bytes } }
   }
-  const free = o.stageSlot()
+  const slot: { taken: StageSlot | null } = { taken: null }
   try {
-    return await stage(o, existing, stream, target, held, frames, resolve)
+    return await stage(o, existing, stream, target, held, frames, resolve, slot)
   } finally {
-    free()
+    slot.taken?.release()
   }
 }
 
@@ -147,7 +157,7 @@ async function holdUntil (stream: ArrowBatchStream, held: RecordBatch[], thresho
   }
 }
 
-async function stage (o: StageOptions, existing: TopicRecord | null, stream: ArrowBatchStream, target: Target, held: RecordBatch[], frames: FrameRecycler, resolve: () => Promise<TopicRecord>): Promise<StageOutcome> {
+async function stage (o: StageOptions, existing: TopicRecord | null, stream: ArrowBatchStream, target: Target, held: RecordBatch[], frames: FrameRecycler, resolve: () => Promise<TopicRecord>, slot: { taken: StageSlot | null }): Promise<StageOutcome> {
   const started = performance.now()
   const at = (o.now ?? Date.now)()
   // Arrival-time hour directories: staging is for topics without partition columns (readOrStage).
@@ -181,7 +191,10 @@ async function stage (o: StageOptions, existing: TopicRecord | null, stream: Arr
       const settings = encodeSettings(o.topic, schema, existing?.createdAt)
       // The key travels in the object's footer, as in a flush's object.
       if (key !== undefined) settings.metadata = { ...settings.metadata, [IDEMPOTENCY_KEYS]: key.footer }
-      const enc = new RowGroupStream({ encoder: o.pool, schema, ...settings })
+      // The slot (and the memory its windows hold) is taken with the first rows: a request refused
+      // here has read one message at most beyond what it held, and stored nothing.
+      const taken = slot.taken = o.stageSlot(stagedGroupBytes(schema))
+      const enc = new RowGroupStream({ encoder: o.pool, schema, ...settings, rowGroupBytes: taken.rowGroupBytes, window: taken.window, slabs: taken.slabs })
       encoder = enc
       // Runs once the body was read whole and validated (the encoder's output ends after that):
       // the claim gets the answer and names the object before storage completes it, so after a

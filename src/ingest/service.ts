@@ -12,6 +12,8 @@ import { ARROW_FILE, ARROW_STREAM, INGEST_MEDIA_TYPES, JSON_ARRAY, NDJSON } from
 import { readIngestBody, type Body } from './ingest-body.ts'
 import { largeRequestThreshold, readOrStage } from './large-request.ts'
 import { Admission, type Reservation } from './admission.ts'
+import { StagingSlots } from './staging.ts'
+import { ROW_GROUP_BYTES } from '../pipeline/flush.ts'
 import { ingestFailure } from './failure.ts'
 import { createKeyedIngest } from './keyed.ts'
 import type { KeyOwner } from '../lake/idempotency-key.ts'
@@ -46,8 +48,7 @@ export interface IngestReply { topic: string, rows: number, batches: number, byt
 
 export type IngestService = ReturnType<typeof createIngestService>
 
-/** Each staged request holds its windows (src/pipeline/row-group-stream.ts): more get a 503 and retry. */
-export const MAX_STAGED_REQUESTS = 2
+export { MAX_STAGED_REQUESTS } from './staging.ts'
 
 /** What a request may hold in memory (its reservation's ceiling), and what to call it when that cannot fit. */
 interface HeldLimit { ceiling: number, what: string }
@@ -68,21 +69,21 @@ export function createIngestService (o: IngestServiceOptions) {
   // use): kept and used together stay within MAX_BUFFERED_BYTES. A fixed 512 MiB beside them let
   // RSS reach ~2 × the budget when body sizes changed (1.7 GiB in the producers x body size bench).
   const bodies = new BufferPool(() => Math.min(512 * 1024 * 1024, config.MAX_BUFFERED_BYTES - admission.heldBytes))
-  const stagingSlots = MAX_STAGED_REQUESTS
-  let staging = 0
+  // What staged requests hold beside their bodies (windows, storage's parts), in the budget too.
+  const staging = new StagingSlots(admission, { threshold: largeBytes, threads: o.encoder.threads, storageBytes: pipeline.storage.streamBufferBytes ?? 0 })
 
   /**
    * A body whose bytes are reserved as they arrive, up to `held.ceiling` (what the request may
    * hold in memory; the staging path raises it for what it must hold whole). What can never fit
    * in the budget, even alone, is a 413 rather than a 503 to retry forever.
    */
-  async function * metered (body: Body, r: Reservation, held: HeldLimit, refused: { err: Error | null }): AsyncGenerator<Uint8Array> {
+  async function * metered (body: Body, r: Reservation, held: HeldLimit, refused: { err: Error | null }, besides: () => number): AsyncGenerator<Uint8Array> {
     let seen = 0
     for await (const c of body as AsyncIterable<Uint8Array | string>) {
       const chunk = typeof c === 'string' ? Buffer.from(c) : c
       seen += chunk.byteLength
       const more = Math.min(seen, held.ceiling) - r.bytes
-      if (more > 0 && !r.grow(more)) {
+      if (more > 0 && !r.grow(more, besides())) {
         throw (refused.err = r.bytes + more > admission.cap ? new HeldTooLargeError(held.what, admission.cap) : new OverloadedError())
       }
       yield chunk
@@ -107,13 +108,17 @@ export function createIngestService (o: IngestServiceOptions) {
       ? { ceiling: largeBytes, what: 'This request' }
       : { ceiling: config.MAX_REQUEST_BYTES, what: `A ${mediaType === ARROW_FILE ? 'Arrow IPC file' : 'request'} body` }
     const reservation = admission.reserve(Math.min(req.length ?? 0, held.ceiling))
+    const slot = staging.open(reservation)
     let release: (() => void) | undefined
     // Readers wrap what their source throws (a 400 for a broken stream): a refusal stays a 503.
     const refused: { err: Error | null } = { err: null }
     try {
-      const body = metered(source, reservation, held, refused)
+      const body = metered(source, reservation, held, refused, () => slot.bytes)
       let read
       if (stageable && !(req.length !== undefined && req.length <= largeBytes)) {
+        // Announced as large: its slot and windows (for the usual row groups) are taken before a
+        // byte is read, so a request that cannot stage is refused before its body is read.
+        if (req.length !== undefined) slot.take(ROW_GROUP_BYTES)
         const out = await readOrStage({
           body,
           topic,
@@ -135,11 +140,7 @@ export function createIngestService (o: IngestServiceOptions) {
             const known = Math.min(bytes, req.length ?? Infinity)
             if (Number.isFinite(known) && known > admission.cap) throw (refused.err = new HeldTooLargeError(what, admission.cap))
           },
-          stageSlot: () => {
-            if (staging >= stagingSlots) throw new OverloadedError()
-            staging++
-            return () => { staging-- }
-          },
+          stageSlot: slot.take,
           commit: async (...args) => await pipeline.commitStaged(...args),
           key: req.key
         })
@@ -148,6 +149,7 @@ export function createIngestService (o: IngestServiceOptions) {
           return { topic, rows: out.rows, batches: out.batches, bytes: out.bytes, ack }
         }
         read = out.read
+        slot.release() // held whole (a partitioned topic): buffered like any request, not staged
       } else {
         const lease = mediaType === ARROW_STREAM ? bodies.lease() : undefined
         release = lease?.release
@@ -165,6 +167,7 @@ export function createIngestService (o: IngestServiceOptions) {
       release?.()
       throw ingestFailure(refused.err ?? err)
     } finally {
+      slot.release()
       reservation.release()
     }
   }

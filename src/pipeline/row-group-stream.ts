@@ -9,10 +9,11 @@ import { ROW_GROUP_BYTES } from './flush.ts'
 import { leafColumns, MIN_CHUNK_BYTES } from './encode-ahead.ts'
 
 /**
- * IPC slabs of the row groups being filled or encoded, shared by every staged request: kept up to
- * what two requests' windows use, dropped after 10 s idle (see SharedSlabs).
+ * IPC slabs of the row groups being filled or encoded when the caller gives none (the gateway
+ * gives slabs kept within MAX_BUFFERED_BYTES, src/ingest/service.ts): kept up to 64 MiB, dropped
+ * after 10 s idle (see SharedSlabs). Slabs are asked for with their room (stagedSlabBytes).
  */
-const slabs = new SharedSlabs(64 * 1024 * 1024)
+const defaultSlabs = new SharedSlabs(64 * 1024 * 1024, 10_000, 1)
 
 export interface RowGroupStreamOptions {
   /** The encoder threads (the pool every flush uses); these encodes run in the background (pool.ts). */
@@ -26,6 +27,8 @@ export interface RowGroupStreamOptions {
   rowGroupBytes?: number
   /** Row groups encoding or encoded and not yet taken by the output; default threads + 2. */
   window?: number
+  /** Where the groups' IPC slabs come from (and go back to); default one set shared by every stream. */
+  slabs?: SharedSlabs
 }
 
 interface Open { slab: Uint8Array, used: number, rows: number }
@@ -40,6 +43,20 @@ export const STAGED_MAX_GROUP_BYTES = 16 * 1024 * 1024
  */
 export function stagedGroupBytes (schema: Schema): number {
   return Math.min(STAGED_MAX_GROUP_BYTES, Math.max(ROW_GROUP_BYTES, leafColumns(schema) * MIN_CHUNK_BYTES))
+}
+
+/** The IPC slab a row group of `groupBytes` is filled in: room for estimates that fall short. */
+export function stagedSlabRequest (groupBytes: number): number {
+  return Math.ceil(groupBytes * 1.25)
+}
+
+/**
+ * What a stream of `groupBytes` row groups and `window` groups in flight holds at most, in slabs
+ * taken from `slabs`: the group being filled plus `window` encoding or encoded (an encoded group's
+ * Parquet bytes replace its slab and are smaller). The staging reservation (src/ingest/service.ts).
+ */
+export function stagedWindowBytes (groupBytes: number, window: number, slabs: SharedSlabs = defaultSlabs): number {
+  return (window + 1) * slabs.sizeFor(stagedSlabRequest(groupBytes))
 }
 
 /** What RowGroupStream.write does to each slice of a batch before copying it (see there). */
@@ -61,13 +78,14 @@ export interface Shape {
  * Memory, whatever the body and batch sizes: the group being filled (one slab of ~rowGroupBytes,
  * each batch copied into it as written), plus at most `window` groups encoding or encoded and
  * waiting for the upload (the IPC slab until its encode ends, then its Parquet bytes, a third to
- * a half of that with ZSTD), plus the footer entries (~1 KiB a group). write() waits while the
- * window is full: the upload's pace is the request's.
+ * a half of that with ZSTD), plus the footer entries (~1 KiB a group): stagedWindowBytes. write()
+ * waits while the window is full: the upload's pace is the request's.
  *
  * The caller ends with end() and reads output() to its end, or calls destroy() to abandon it.
  */
 export class RowGroupStream {
-  #o: Required<Omit<RowGroupStreamOptions, 'dictionaryColumns' | 'metadata'>> & Pick<RowGroupStreamOptions, 'dictionaryColumns' | 'metadata'>
+  #o: Required<Omit<RowGroupStreamOptions, 'dictionaryColumns' | 'metadata' | 'slabs'>> & Pick<RowGroupStreamOptions, 'dictionaryColumns' | 'metadata'>
+  #slabs: SharedSlabs
   #pieces: IpcPieces
   #open: Open | null = null
   /** Encoded (or encoding) groups in order, not yet taken by output(). */
@@ -80,6 +98,7 @@ export class RowGroupStream {
 
   constructor (o: RowGroupStreamOptions) {
     this.#o = { rowGroupBytes: stagedGroupBytes(o.schema), window: o.encoder.threads + 2, ...o }
+    this.#slabs = o.slabs ?? defaultSlabs
     this.#pieces = new IpcPieces(o.schema)
   }
 
@@ -171,7 +190,7 @@ export class RowGroupStream {
 
   /** A new group: a slab with the schema message at its start. */
   #start (): Open {
-    const slab = slabs.acquire(Math.ceil(this.#o.rowGroupBytes * 1.25))
+    const slab = this.#slabs.acquire(stagedSlabRequest(this.#o.rowGroupBytes))
     slab.set(this.#pieces.head)
     return { slab, used: this.#pieces.head.byteLength, rows: 0 }
   }
@@ -180,9 +199,9 @@ export class RowGroupStream {
   #room (open: Open, size: number): Uint8Array {
     const need = open.used + size + IPC_END.byteLength
     if (need > open.slab.byteLength) {
-      const bigger = slabs.acquire(Math.ceil(need * 1.25))
+      const bigger = this.#slabs.acquire(Math.ceil(need * 1.25))
       bigger.set(open.slab.subarray(0, open.used))
-      slabs.release(open.slab)
+      this.#slabs.release(open.slab)
       open.slab = bigger
     }
     const out = open.slab.subarray(open.used, open.used + size)
@@ -198,6 +217,7 @@ export class RowGroupStream {
     const { dictionaryColumns, metadata } = this.#o
     const part = this.#o.encoder.encode(ipc, { dictionaryColumns, metadata, background: true })
     // The slab is read in place by the encoder thread: reused only once that encode has ended.
+    const slabs = this.#slabs
     part.then(() => slabs.release(open.slab), (err: unknown) => {
       slabs.release(open.slab)
       if (this.#error === null && this.#rows === null) this.#error = err as Error
@@ -207,7 +227,7 @@ export class RowGroupStream {
   }
 
   #release (): void {
-    if (this.#open !== null) slabs.release(this.#open.slab)
+    if (this.#open !== null) this.#slabs.release(this.#open.slab)
     this.#open = null
   }
 

@@ -9,9 +9,16 @@ import { FreeList } from '../arrow/free-list.ts'
 export class SharedSlabs {
   #list: FreeList<SharedArrayBuffer>
 
-  constructor (maxFreeBytes: number, idleMs = 10_000) {
-    this.#list = new FreeList((n) => new SharedArrayBuffer(n), maxFreeBytes, 1.25, idleMs)
+  /**
+   * @param maxFreeBytes most bytes kept for reuse
+   * @param grow a new slab's room beyond the size asked for (1: callers that already asked for room)
+   */
+  constructor (maxFreeBytes: number, idleMs = 10_000, grow = 1.25) {
+    this.#list = new FreeList((n) => new SharedArrayBuffer(n), maxFreeBytes, grow, idleMs)
   }
+
+  /** Bytes of the slab acquire(n) creates when none is kept. */
+  sizeFor (n: number): number { return this.#list.sizeFor(n) }
 
   /** A view of exactly `n` bytes on a slab (contents unspecified). Give it back with release(). */
   acquire (n: number): Uint8Array {

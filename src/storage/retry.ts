@@ -99,6 +99,7 @@ export function withRetry (inner: Storage, opts: RetryOptions = {}): RetryingSto
   return {
     kind: inner.kind,
     location: inner.location,
+    streamBufferBytes: inner.streamBufferBytes,
     get healthy () { return healthy },
     put: (key, body) => run('put', () => inner.put(key, body)),
     putStream: (key, body) => run('putStream', () => inner.putStream(key, body), 1),

@@ -10,6 +10,15 @@ import { createWithClaim, isClaimKey, isNotFound } from './s3-claims.ts'
 
 export const PART_SIZE = 8 * 1024 * 1024
 export const QUEUE_SIZE = 4
+/**
+ * A streamed object (a staged request) goes up in S3's smallest parts, two at once (its producer
+ * is the encoder threads, which two keep up with): lib-storage copies a stream into parts, so one
+ * upload holds those uploading, the one being filled and its copy (Buffer.concat): reserved in
+ * MAX_BUFFERED_BYTES with the request (src/ingest/staging.ts). 10,000 parts: objects up to 48 GiB.
+ */
+export const STREAM_PART_SIZE = 5 * 1024 * 1024
+export const STREAM_QUEUE_SIZE = 2
+export const STREAM_BUFFER_BYTES = STREAM_PART_SIZE * (STREAM_QUEUE_SIZE + 2)
 
 export interface S3StorageOptions {
   bucket: string
@@ -81,11 +90,13 @@ export function createS3Storage (o: S3StorageOptions, client = createS3Client(o)
   const claims = { client, bucket, settleMs: o.claimSettleMs ?? 25, staleMs: o.claimStaleMs ?? 30_000 }
 
   async function upload (key: string, body: Uint8Array | Readable): Promise<void> {
+    // A buffer's parts are views of it; a stream's are copies, as many as are uploading at once.
+    const stream = !(body instanceof Uint8Array)
     const up = new Upload({
       client,
       params: { Bucket: bucket, Key: full(key), Body: body, ContentType: key.endsWith('.json') ? 'application/json' : 'application/octet-stream' },
-      partSize: PART_SIZE,
-      queueSize: QUEUE_SIZE,
+      partSize: stream ? STREAM_PART_SIZE : PART_SIZE,
+      queueSize: stream ? STREAM_QUEUE_SIZE : QUEUE_SIZE,
       // Failed multipart uploads are aborted, so nothing half-written ever becomes visible.
       leavePartsOnError: false
     })
@@ -98,6 +109,7 @@ export function createS3Storage (o: S3StorageOptions, client = createS3Client(o)
   return {
     kind: 's3',
     location: `s3://${bucket}/${prefix}`,
+    streamBufferBytes: STREAM_BUFFER_BYTES,
     async put (key, body) {
       await upload(key, body)
     },

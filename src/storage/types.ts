@@ -16,6 +16,11 @@ export interface Storage {
   put (key: string, body: Uint8Array): Promise<void>
   /** Streams a body of unknown length (multipart upload on S3), committed only when the iterable ends; aborted if it throws. */
   putStream (key: string, body: AsyncIterable<Uint8Array>): Promise<{ bytes: number }>
+  /**
+   * Most bytes one putStream holds in memory besides the chunk it is given (S3: the parts being
+   * uploaded and the one being filled); absent = a chunk at a time. Staged requests reserve it.
+   */
+  readonly streamBufferBytes?: number
   /** Creates the object only if no object has that key; false when it already exists (also across instances). */
   createExclusive (key: string, body: Uint8Array): Promise<boolean>
   get (key: string): Promise<Uint8Array | null>
