@@ -46,6 +46,8 @@ export const RateLimitedError = createError<[number]>('QUIVER_RATE_LIMITED', 'To
 // Types: what a producer sent that cannot be stored, and what to send instead.
 export const UnsupportedArrowTypeError = createError<[string]>('QUIVER_UNSUPPORTED_TYPE', 'Unsupported Arrow data: %s', 415)
 export const DecimalPrecisionError = createError<[string]>('QUIVER_DECIMAL_PRECISION', 'Decimal value out of range: %s', 422)
+/** A valid Arrow value its stored form cannot hold (src/arrow/stored-range.ts). */
+export const ValueOutOfRangeError = createError<[string]>('QUIVER_VALUE_OUT_OF_RANGE', 'Value out of range: %s', 422)
 
 export const UpgradeRequiredError = createError('QUIVER_UPGRADE_REQUIRED', 'This route is a WebSocket: open it with a GET carrying Upgrade: websocket', 426)
 

@@ -1,6 +1,6 @@
 import { RecordBatchReader, type RecordBatch, type Schema } from 'apache-arrow'
 import './arrow-patches.ts'
-import { DecimalPrecisionError, InvalidArrowError, PayloadTooLargeError, UnsupportedArrowTypeError } from '../errors.ts'
+import { DecimalPrecisionError, InvalidArrowError, PayloadTooLargeError, UnsupportedArrowTypeError, ValueOutOfRangeError } from '../errors.ts'
 import { fromArrowMessage } from './unsupported.ts'
 import { type ByteSource, type FrameLimits, IpcFramer, readMessageHeader } from './ipc-framing.ts'
 import { ARROW_MAGIC, startsWithFileMagic } from './file-sniff.ts'
@@ -48,7 +48,7 @@ const FILE_TRAILING_EOS_BYTES = 4096
 
 function ours (err: unknown): boolean {
   return err instanceof InvalidArrowError || err instanceof PayloadTooLargeError || err instanceof UnsupportedArrowTypeError ||
-    err instanceof DecimalPrecisionError
+    err instanceof DecimalPrecisionError || err instanceof ValueOutOfRangeError
 }
 
 /** Our own errors pass through; anything apache-arrow throws becomes a 400 naming its message. */

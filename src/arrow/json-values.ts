@@ -240,7 +240,11 @@ const PER_SECOND: Record<number, bigint> = {
  */
 export function toTimestamp (v: unknown, unit: TimeUnit): bigint | undefined {
   const r = timestamp(v, unit)
-  return r !== undefined && BigInt.asIntN(64, r) === r ? r : undefined // e.g. year 1 in ns overflows
+  if (r === undefined || BigInt.asIntN(64, r) !== r) return undefined // e.g. year 1 in ns overflows
+  // Stored as µs (src/arrow/encode.ts): seconds and milliseconds must still fit 64 bits there
+  // (epoch ms 99999999999999999 in a timestamp[s] column was stored as year 248073).
+  const micros = unit === TimeUnit.SECOND ? r * 1_000_000n : unit === TimeUnit.MILLISECOND ? r * 1000n : r
+  return BigInt.asIntN(64, micros) === micros ? r : undefined
 }
 
 function timestamp (v: unknown, unit: TimeUnit): bigint | undefined {

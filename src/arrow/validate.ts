@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import { type Data, type Decimal, type Field, type RecordBatch, type Schema, Type, type Vector } from 'apache-arrow'
 import { InvalidArrowError } from '../errors.ts'
 import { checkDecimalRange } from './decimal-range.ts'
+import { checkStoredRange } from './stored-range.ts'
 import { int64Words, readInt64 } from './int64-words.ts'
 import { MAX_TYPE_DEPTH } from '../schema/types.ts'
 import { schemaLimits, tooManyFields } from '../schema/limits.ts'
@@ -46,6 +47,7 @@ function checkData (d: Data, path: string): void {
     case Type.Duration: case Type.Decimal: case Type.FixedSizeBinary: case Type.Interval:
       if (d.values.length < end * d.stride) bad(`values too short for ${d.length} rows`)
       if (t.typeId === Type.Decimal) checkDecimalRange(d as Data<Decimal>, path)
+      else checkStoredRange(d, path)
       break
     case Type.Utf8: case Type.LargeUtf8: {
       checkOffsets(d, d.values.length, bad)
