@@ -107,6 +107,9 @@ t.test('12 concurrent 3.4 MiB requests, a 16 MiB cap, storage writes hanging: re
   for (const c of chunkedCalls) c.req.destroy()
   s = await stats()
   t.ok(s.admission.peakBytes <= CAP, `peak still ${(s.admission.peakBytes / MiB).toFixed(2)} MiB`)
+  // The server sees those connections close in its own time: until it has, their reservations
+  // hold, and the request below could be refused as overloaded (it was, twice, on a loaded machine).
+  await waitFor(async () => (await stats()).admission.reservedBytes === 0, 'the destroyed bodies\' reservations to be freed', { timeoutMs: 20_000, everyMs: 20 })
 
   // Storage reads hanging too: a topic lookup gives up after INGEST_CATALOG_TIMEOUT_MS and frees
   // its reservation (before, requests stalled on it for as long as storage hung).
