@@ -3,10 +3,12 @@ import type { Config } from '../../config/schema.ts'
 import type { TopicRecord } from '../schema/topic-schema.ts'
 import { openArrowStream, type ArrowBatchStream } from '../arrow/decode.ts'
 import { castTimestampsToMicros, Int64Scratch, withIngestedAt } from '../arrow/encode.ts'
-import { matchSchema, normaliseBatch } from '../arrow/compare.ts'
+import { matchSchema } from '../arrow/compare.ts'
+import { normaliseBatchPaced } from '../arrow/normalise-paced.ts'
+import { Slicer } from '../arrow/json-slices.ts'
 import { toArrowSchema } from '../schema/types.ts'
 import { prospectiveTopic, evolveForStream } from './evolve-stream.ts'
-import { autoCreatedSchema, resolveTopic, validateStream, type TopicLookup } from './validate-stream.ts'
+import { autoCreatedSchema, resolveTopic, validateStreamPaced, type TopicLookup } from './validate-stream.ts'
 import { topicArrowSchema } from '../arrow/topic-arrow-schema.ts'
 import { PayloadTooLargeError, SchemaMismatchError, StorageUnavailableError, TopicNotFoundError } from '../errors.ts'
 import { isArrivalHourly, specOf } from '../lake/partition-spec.ts'
@@ -127,7 +129,7 @@ export async function readOrStage (o: StageOptions): Promise<StageOutcome> {
   if (partitioned) o.holds?.(Infinity, `A request to partitioned topic "${o.topic}"`)
   if ((!o.large || partitioned) && await holdUntil(stream, held, partitioned ? Infinity : o.thresholdBytes)) {
     const topic = await resolve()
-    const batches = validateStream(topic, { schema: stream.schema, batches: held })
+    const batches = await validateStreamPaced(topic, { schema: stream.schema, batches: held })
     return { staged: false, read: { topic, batches, rows: stream.rows, bytes: stream.bytes } }
   }
   const slot: { taken: StageSlot | null } = { taken: null }
@@ -182,8 +184,10 @@ async function stage (o: StageOptions, existing: TopicRecord | null, stream: Arr
     },
     extraPerRow: 8
   }
+  const slicer = new Slicer()
   const feed = async (raw: RecordBatch): Promise<void> => {
-    const b = normaliseBatch(raw, target.schema, target.reorder)
+    // In slices, the event loop turning between them (src/arrow/normalise-paced.ts); the frame is recycled only after.
+    const b = await normaliseBatchPaced(raw, target.schema, target.reorder, { slicer })
     batches++
     if (encoder === null) {
       const schema = shape.rows(b.slice(0, 0)).schema
