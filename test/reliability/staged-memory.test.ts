@@ -23,8 +23,8 @@ const CLIENTS = 16
 const ROWS = 1_100_000 // ~41 MiB of the five test columns
 // A guard against gross regressions (bodies held whole would be 16 × 41 MiB beyond the idle
 // ~230 MiB), not a line between the two versions: on this busy 2-core VM, Node 20, their ranges
-// overlap (old 359-436, new 331-386 MiB); Node 22 peaks higher with the same code (454 and 479 MiB
-// in two CI rehearsal runs and one alone: its V8 keeps more young-generation memory).
+// overlap (old 359-436, new 331-386 MiB); Node 22 peaks higher with the same code (454 and 468 MiB
+// in a CI rehearsal and its rerun, 479 alone under load).
 const RSS_LIMIT = 560 * MiB
 
 function vmHwm (pid: number): number {
