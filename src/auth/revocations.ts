@@ -25,16 +25,21 @@ export interface RevocationList {
   revoke (jti: string, exp: number): Promise<void>
   /**
    * Calls `listener` once when `jti` is revoked: at once on this instance's revoke, else on the
-   * poll that first sees it (soon after this call when it is revoked already). Returns the
+   * poll that first sees it (soon after this call when it is revoked already). Also once, with
+   * 'unverifiable', when the list stops being fresh: a token that cannot be checked is not trusted
+   * by a connection opened while it could be (fail closed, as new requests get 503). Returns the
    * unsubscribe, for when the listener's owner goes away first (a WebSocket closing).
    */
-  onRevoked (jti: string, listener: () => void): () => void
+  onRevoked (jti: string, listener: (why: RevokedWhy) => void): () => void
   /** How many jtis have listeners waiting (none once every socket that subscribed has closed). */
   listening (): number
   /** Reads the list now; resolves false when storage failed. */
   poll (): Promise<boolean>
   close (): void
 }
+
+/** 'revoked': the token is on the list; 'unverifiable': the list could not be read for 3 polls. */
+export type RevokedWhy = 'revoked' | 'unverifiable'
 
 export interface RevocationOptions { pollMs: number, now?: () => number, onError?: (err: Error) => void }
 
@@ -49,7 +54,7 @@ export async function writeMintRecord (storage: Storage, record: MintRecord): Pr
 export function createRevocationList (storage: Storage, opts: RevocationOptions): RevocationList {
   const now = opts.now ?? Date.now
   const revoked = new Map<string, number>()
-  const listeners = new Map<string, Set<() => void>>()
+  const listeners = new Map<string, Set<(why: RevokedWhy) => void>>()
   // Never read yet: not fresh. A list that could not be read at startup must not pass for an
   // empty one (a revoked token would be trusted until the reads fail three times), so minted
   // tokens get 503 until the first read succeeds.
@@ -66,7 +71,7 @@ export function createRevocationList (storage: Storage, opts: RevocationOptions)
       // Forget what has expired anyway: the token itself is refused by its exp.
       for (const [jti, exp] of revoked) if (exp <= nowS) revoked.delete(jti)
       lastOk = now()
-      for (const jti of listeners.keys()) if (revoked.has(jti)) notify(jti)
+      for (const jti of listeners.keys()) if (revoked.has(jti)) notify(jti, 'revoked')
       return true
     } catch (err) {
       opts.onError?.(err as Error)
@@ -74,27 +79,33 @@ export function createRevocationList (storage: Storage, opts: RevocationOptions)
     }
   }
 
-  function notify (jti: string): void {
+  function notify (jti: string, why: RevokedWhy): void {
     const set = listeners.get(jti)
     if (set === undefined) return
     listeners.delete(jti)
     for (const listener of set) {
       try {
-        listener()
+        listener(why)
       } catch (err) {
         opts.onError?.(err as Error)
       }
     }
   }
 
-  // Freshness is decided on each tick, so the per-request check is a boolean read.
+  // Freshness is decided on each tick, so the per-request check is a boolean read. Turning stale
+  // tells every open connection's listener: none was opened while the list was stale (503).
   let isFresh = false
+  function decideFreshness (): void {
+    const was = isFresh
+    isFresh = now() - lastOk < 3 * opts.pollMs
+    if (was && !isFresh) for (const jti of [...listeners.keys()]) notify(jti, 'unverifiable')
+  }
   const poll = (): Promise<boolean> => (polling ??= read().finally(() => {
     polling = undefined
-    isFresh = now() - lastOk < 3 * opts.pollMs
+    decideFreshness()
   }))
   const timer = setInterval(() => {
-    isFresh = now() - lastOk < 3 * opts.pollMs
+    decideFreshness()
     poll().catch(() => {})
   }, opts.pollMs)
   timer.unref()
@@ -112,17 +123,18 @@ export function createRevocationList (storage: Storage, opts: RevocationOptions)
       if (!JTI.test(jti)) throw new TypeError('bad jti')
       await storage.put(`${REVOKED_PREFIX}${exp}.${jti}`, encoder.encode('{}'))
       revoked.set(jti, exp)
-      notify(jti)
+      notify(jti, 'revoked')
     },
     onRevoked (jti, listener) {
       let set = listeners.get(jti)
       if (set === undefined) listeners.set(jti, set = new Set())
       // A wrapper per call: the same function subscribed twice is two subscriptions.
-      const once = (): void => listener()
+      const once = (why: RevokedWhy): void => listener(why)
       set.add(once)
-      // Revoked between the token's check and this call: told on the next turn, after the caller
-      // holds its unsubscribe.
-      if (revoked.has(jti)) queueMicrotask(() => notify(jti))
+      // Revoked (or the list gone stale) between the token's check and this call: told on the
+      // next turn, after the caller holds its unsubscribe.
+      if (revoked.has(jti)) queueMicrotask(() => notify(jti, 'revoked'))
+      else if (!isFresh) queueMicrotask(() => notify(jti, 'unverifiable'))
       return () => {
         const current = listeners.get(jti)
         if (current === undefined) return

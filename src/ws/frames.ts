@@ -15,3 +15,14 @@ export const CLOSE = {
   messageTooBig: 1009,
   tryAgainLater: 1013
 } as const
+
+/**
+ * How a socket opened with a revocable (minted) token ends when the revocation list says so:
+ * revoked is a policy violation; a list that could not be read for three polls means the token
+ * can no longer be checked, so the socket closes as new requests are refused (503), to be retried.
+ */
+export function revokedClose (why: 'revoked' | 'unverifiable'): { code: number, reason: string } {
+  return why === 'revoked'
+    ? { code: CLOSE.policyViolation, reason: 'token revoked' }
+    : { code: CLOSE.tryAgainLater, reason: 'token revocation list unavailable' }
+}

@@ -199,7 +199,9 @@ export class IngestSession {
     this.#pending.push(entry)
     if (this.#closing) {
       // Already read from the socket before the pause took effect: refuse it explicitly, never silently.
-      const code = this.#closing.code === 1008 ? 'QUIVER_UNAUTHORIZED' : 'QUIVER_SHUTTING_DOWN'
+      const code = this.#closing.code === CLOSE.policyViolation
+        ? 'QUIVER_UNAUTHORIZED'
+        : this.#closing.code === CLOSE.tryAgainLater ? 'QUIVER_AUTH_UNAVAILABLE' : 'QUIVER_SHUTTING_DOWN'
       releaseFrames()
       this.#settle(entry, errorFrame(seq, code, `Message not accepted: ${this.#closing.reason}`))
       return

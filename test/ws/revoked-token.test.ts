@@ -5,10 +5,12 @@ import { buildApp } from '../helpers/app.ts'
 import { localToken } from '../helpers/local-auth.ts'
 import { makeIpcStream } from '../helpers/arrow.ts'
 import { closed, connect, frames, localRows } from '../helpers/ws-client.ts'
+import { startS3rver } from '../helpers/s3rver.ts'
 
 // A revoked token closes the WebSockets it opened (ingest and tail) with 1008, as its expiry does:
 // at once on the instance that revoked it, within LOCAL_TOKEN_REVOCATION_POLL_S on the others.
 // Before, they carried on until the token expired (up to 7 days).
+// A list that cannot be read for three polls closes them with 1013 (the token cannot be checked).
 const POLL_S = 1
 
 async function listening (tt: Parameters<typeof buildApp>[0], env: Record<string, string> = {}) {
@@ -121,4 +123,37 @@ t.test('revoked on another instance sharing the storage: sockets close within on
   t.comment(`closed on the other instance ${Date.now() - at} ms after the revocation (LOCAL_TOKEN_REVOCATION_POLL_S=${POLL_S})`)
   t.equal(b.app.tokenRevocations!.listening(), 0, 'the subscriptions went with the sockets')
   t.same(idsOf(localRows(a.dataDir, 'rb')), [0, 1])
+})
+
+t.test('a revocation list that cannot be read for three polls closes the sockets of minted tokens with 1013 (fail closed)', async (t) => {
+  // Storage (a real s3rver) stops answering: the list can no longer say whether a token was
+  // revoked elsewhere. New requests with minted tokens get 503; sockets opened before must not go
+  // on trusting them either. Before, they stayed open until the token expired.
+  const s3 = await startS3rver(t)
+  const gw = await listening(t, { ...s3.env, FLUSH_INTERVAL_MS: '50' })
+  const admin = localToken(gw.dataDir, ['admin'])
+  const mint = async (roles: string[]) => (await call(gw.http, 'POST', '/v1/admin/tokens', admin, { subject: 'unverifiable', roles, ttlSeconds: 3600 })).body as { token: string, jti: string }
+  const [w, r] = await Promise.all([mint(['write']), mint(['read'])])
+  const tail = await connect(`${gw.ws}/rs/tail`, ['quiver.v1', `bearer.${r.token}`])
+  const ingest = await connect(`${gw.ws}/rs/stream`, ['quiver.v1', `bearer.${w.token}`])
+  const acks = frames(ingest)
+  ingest.send(makeIpcStream(2))
+  t.same(await acks.next(1), [{ type: 'ack', seq: 1, rows: 2 }])
+  t.same((await s3.listKeys('rs/')).filter((k) => k.endsWith('.parquet')).length, 1, 'the acked message is in one object')
+
+  // Three polls without a successful read, plus a poll and a slow machine.
+  const limit = 4 * POLL_S * 1000 + 5000
+  const ingestClosed = closedWithin(ingest, limit, 'the ingest socket')
+  const tailClosed = closedWithin(tail, limit, 'the tail socket')
+  ingestClosed.catch(() => {})
+  tailClosed.catch(() => {})
+  await s3.stop()
+  const at = Date.now()
+  const expected = { code: 1013, reason: 'token revocation list unavailable' }
+  t.same(await Promise.all([ingestClosed, tailClosed]), [expected, expected])
+  t.comment(`closed ${Date.now() - at} ms after storage stopped (LOCAL_TOKEN_REVOCATION_POLL_S=${POLL_S})`)
+  t.same(acks.got, [{ type: 'ack', seq: 1, rows: 2 }], 'nothing but the ack of what was stored')
+  t.equal(gw.app.tokenRevocations!.listening(), 0, 'the subscriptions went with the sockets')
+  const whoami = await call(gw.http, 'GET', '/v1/whoami', w.token)
+  t.same([whoami.status, whoami.body?.code], [503, 'QUIVER_AUTH_UNAVAILABLE'], 'and the token is refused as unverifiable, not as revoked')
 })

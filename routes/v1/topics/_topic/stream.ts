@@ -3,7 +3,7 @@ import { Counter } from 'prom-client'
 import { checkTopicBeforeUpgrade, topicUpgradeSchema } from '../../../../src/http/topic-check.ts'
 import { IngestSession } from '../../../../src/ws/ingest-session.ts'
 import { onServerClose } from '../../../../src/ws/shutdown.ts'
-import { CLOSE } from '../../../../src/ws/frames.ts'
+import { revokedClose } from '../../../../src/ws/frames.ts'
 // How to connect (subprotocol, the token's three places, refusals before the upgrade) is added for
 // every WebSocket route by src/openapi.ts.
 export const STREAM_DESCRIPTION = `WebSocket ingest. Each binary message is one complete Arrow IPC stream and gets sequence number 1, 2, 3…; the server
@@ -14,7 +14,9 @@ sequence number: each gets an error frame with seq 0 (QUIVER_TEXT_FRAME), in its
 is not accepted: the server stops reading, answers the messages before it, then closes with 1009; when the token expires
 or is revoked (DELETE /v1/admin/tokens/{jti}: at once on the instance that revoked it, within LOCAL_TOKEN_REVOCATION_POLL_S
 on the others) the server acks what it accepted and closes with 1008 ('token expired', 'token revoked'): a message arriving
-after that is answered QUIVER_UNAUTHORIZED, never stored; on shutdown it does the same and closes with 1001.
+after that is answered QUIVER_UNAUTHORIZED, never stored; when the revocation list cannot be read (a minted token can no
+longer be checked) it does the same and closes with 1013 ('token revocation list unavailable'; later messages get
+QUIVER_AUTH_UNAVAILABLE); on shutdown it does the same and closes with 1001.
 Exactly-once: a text frame \`{"type":"key","key":"<Idempotency-Key>"}\` announces the key of the next binary message (no seq,
 no answer of its own); that message is the same request as a POST of its bytes with \`ack=durable\` and the same key. A resend
 of a stored message is answered \`{"type":"ack","seq":n,"rows":r,"replayed":true}\`; a duplicate in flight gets the error code
@@ -53,10 +55,13 @@ const streamRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       log: request.log,
       onPause: () => pauses.inc()
     })
-    // Revoked: like expiry, what was accepted is acked, nothing more is read.
+    // Revoked (or no longer checkable): like expiry, what was accepted is acked, nothing more is read.
     const jti = request.principal?.jti
     if (jti !== undefined && fastify.tokenRevocations) {
-      const unsubscribe = fastify.tokenRevocations.onRevoked(jti, () => { session.finish(CLOSE.policyViolation, 'token revoked').catch(() => {}) })
+      const unsubscribe = fastify.tokenRevocations.onRevoked(jti, (why) => {
+        const { code, reason } = revokedClose(why)
+        session.finish(code, reason).catch(() => {})
+      })
       socket.once('close', unsubscribe)
     }
     onServerClose(socket, async (code, reason) => {

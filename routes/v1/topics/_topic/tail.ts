@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { checkTopicBeforeUpgrade, topicUpgradeSchema } from '../../../../src/http/topic-check.ts'
 import { toIpcStream, withIngestedAt } from '../../../../src/arrow/encode.ts'
 import { startTail } from '../../../../src/ws/tail-session.ts'
-import { CLOSE } from '../../../../src/ws/frames.ts'
+import { revokedClose } from '../../../../src/ws/frames.ts'
 
 /** Queued bytes after which a tail reader counts as too slow and is closed with 1013. */
 export const TAIL_MAX_BUFFERED_BYTES = 8 * 1024 * 1024
@@ -23,7 +23,7 @@ const tailRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Each binary message from the server is one ' +
         'complete Arrow IPC stream (schema + one record batch) in the topic\'s field order, plus `__ingested_at`. A reader more than 8 MiB behind ' +
         'is closed with 1013 (try again later). Client frames over 4 KiB close with 1009; the socket closes with 1008 when the ' +
-        'token expires or is revoked (at once on the instance that revoked it, within LOCAL_TOKEN_REVOCATION_POLL_S on the others); beyond WS_MAX_CONNECTIONS_PER_SUB open sockets the upgrade is refused with 429. Unknown topics are 404 before the upgrade unless AUTO_CREATE_TOPICS is on.',
+        'token expires or is revoked (at once on the instance that revoked it, within LOCAL_TOKEN_REVOCATION_POLL_S on the others), with 1013 when the revocation list cannot be read; beyond WS_MAX_CONNECTIONS_PER_SUB open sockets the upgrade is refused with 429. Unknown topics are 404 before the upgrade unless AUTO_CREATE_TOPICS is on.',
       ...topicUpgradeSchema
     }
   }, (socket, request) => {
@@ -43,7 +43,10 @@ const tailRoute: FastifyPluginAsyncTypebox = async (fastify) => {
     // close unsubscribes the tail.
     const jti = request.principal?.jti
     if (jti !== undefined && fastify.tokenRevocations && socket.readyState === 1) {
-      const unsubscribe = fastify.tokenRevocations.onRevoked(jti, () => { socket.close(CLOSE.policyViolation, 'token revoked') })
+      const unsubscribe = fastify.tokenRevocations.onRevoked(jti, (why) => {
+        const { code, reason } = revokedClose(why)
+        socket.close(code, reason)
+      })
       socket.once('close', unsubscribe)
     }
   })
