@@ -1,40 +1,14 @@
-import { execFile } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import openapiTS, { astToString } from 'openapi-typescript'
 import t from 'tap'
 import { buildApp } from '../helpers/app.ts'
+import { typecheck } from './typecheck.ts'
 import { CLIENT_SOURCE, MISUSE_SOURCE } from './openapi-client-source.ts'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 const OUT = join(ROOT, 'test', 'fixtures', 'generated')
-const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-
-async function typecheck (file: string): Promise<{ ok: boolean, output: string }> {
-  const config = join(OUT, `tsconfig.${file}.json`)
-  writeFileSync(config, JSON.stringify({
-    compilerOptions: {
-      target: 'ES2022',
-      module: 'NodeNext',
-      moduleResolution: 'NodeNext',
-      lib: ['ES2023', 'DOM'],
-      types: ['node'],
-      strict: true,
-      noEmit: true,
-      skipLibCheck: true,
-      allowImportingTsExtensions: true
-    },
-    files: [file]
-  }))
-  try {
-    await promisify(execFile)(process.execPath, [TSC, '-p', config])
-    return { ok: true, output: '' }
-  } catch (err) {
-    return { ok: false, output: String((err as { stdout?: string }).stdout) }
-  }
-}
 
 t.test('a client generated from /openapi.json type-checks and drives the gateway', async t => {
   const { app } = await buildApp(t, { AUTH_PROVIDERS: 'local' })
@@ -51,10 +25,10 @@ t.test('a client generated from /openapi.json type-checks and drives the gateway
   writeFileSync(join(OUT, 'client.ts'), CLIENT_SOURCE)
   writeFileSync(join(OUT, 'misuse.ts'), MISUSE_SOURCE)
 
-  const good = await typecheck('client.ts')
+  const good = await typecheck(OUT, 'client.ts')
   t.ok(good.ok, `the client type-checks against the generated types\n${good.output}`)
   // The types must be real: wrong paths, bodies and fields are compile errors.
-  const bad = await typecheck('misuse.ts')
+  const bad = await typecheck(OUT, 'misuse.ts')
   t.notOk(bad.ok, 'misuse fails to type-check')
   for (const line of [4, 6, 8, 10]) t.match(bad.output, new RegExp(`misuse\\.ts\\(${line},`), `misuse line ${line} is an error`)
 

@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import openapiTS, { astToString } from 'openapi-typescript'
 import t from 'tap'
 import { buildApp } from '../helpers/app.ts'
+import { typecheck } from './typecheck.ts'
 
 // The partition filters of GET …/files and GET …/records (README "Partitions": `?tenant=acme&day=2`)
 // are named after each topic's partition columns. The served document declares them as one
@@ -15,7 +14,6 @@ import { buildApp } from '../helpers/app.ts'
 const ROOT = join(import.meta.dirname, '..', '..')
 // Beside the other generated client (gitignored), in a folder of its own: tsc resolves openapi-fetch from the checkout.
 const OUT = join(ROOT, 'test', 'fixtures', 'generated', 'partition-filters')
-const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
 
 const CLIENT = `import createClient from 'openapi-fetch'
 import type { paths } from './quiver.d.ts'
@@ -47,20 +45,6 @@ const api = createClient<paths>({ baseUrl: 'http://127.0.0.1' })
 await api.GET('/v1/topics/{topic}/files', { params: { path: { topic: 'orders' }, query: { partitions: { tenant: 1 } } } })
 `
 
-async function typecheck (file: string): Promise<{ ok: boolean, output: string }> {
-  const config = join(OUT, `tsconfig.${file}.json`)
-  writeFileSync(config, JSON.stringify({
-    compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2023', 'DOM'], types: ['node'], strict: true, noEmit: true, skipLibCheck: true, allowImportingTsExtensions: true },
-    files: [file]
-  }))
-  try {
-    await promisify(execFile)(process.execPath, [TSC, '-p', config])
-    return { ok: true, output: '' }
-  } catch (err) {
-    return { ok: false, output: String((err as { stdout?: string }).stdout) }
-  }
-}
-
 type Parameter = { in: string, name: string, required?: boolean, style?: string, explode?: boolean, description?: string, schema: Record<string, unknown> }
 
 t.test('partition filters are declared in /openapi.json and work through a client generated from it', async (t) => {
@@ -91,9 +75,9 @@ t.test('partition filters are declared in /openapi.json and work through a clien
   writeFileSync(join(OUT, 'quiver.d.ts'), astToString(await openapiTS(doc as never)))
   writeFileSync(join(OUT, 'client.ts'), CLIENT)
   writeFileSync(join(OUT, 'misuse.ts'), MISUSE)
-  const good = await typecheck('client.ts')
+  const good = await typecheck(OUT, 'client.ts')
   t.ok(good.ok, `the filtering client type-checks against the generated types, no cast\n${good.output}`)
-  const bad = await typecheck('misuse.ts')
+  const bad = await typecheck(OUT, 'misuse.ts')
   t.match(bad.output, /misuse\.ts\(4,\d+\): error TS2322: Type 'number' is not assignable to type 'string'/, 'a filter value that is not a string does not type-check')
 
   const call = (method: string, path: string, body: string, type: string) =>
