@@ -5,7 +5,7 @@
  *   id = i, name = `name-${i}`, price = i * 1.5, ts = 2024-05-01T12:00:00Z + i seconds, ok = i % 2 === 0
  * so tests can compute expected sums (e.g. sum(id) over n rows = n(n-1)/2) and exact values.
  */
-import { Field, Int64, makeData, RecordBatch, Schema, Struct, Table, tableToIPC } from 'apache-arrow'
+import { Field, Int64, makeData, RecordBatch, Schema, Struct, Table, Utf8, tableToIPC } from 'apache-arrow'
 import { batchOf } from '../../src/arrow/batch.ts'
 import type { FieldSpec, TopicSchema } from '../../src/schema/topic-schema.ts'
 import { toArrowSchema } from '../../src/schema/types.ts'
@@ -51,6 +51,25 @@ export function wideInt64Batch (columns: number, rows: number): RecordBatch {
     nullCount: 0,
     children: fields.map((_f, i) => makeData({ type: new Int64(), length: rows, data: BigInt64Array.from({ length: rows }, (_v, r) => BigInt(r * 1000 + i)) }))
   }))
+}
+
+/**
+ * One Arrow IPC stream of a two-column batch (`schema`: an int64 then a utf8 field, nullable or
+ * not): ids start … start+n-1 and `text(id)`, built from typed arrays (fast for a million rows).
+ */
+export function idTextIpc (schema: Schema, start: number, n: number, text: (id: number) => string): Uint8Array {
+  const ids = new BigInt64Array(n)
+  const encoder = new TextEncoder()
+  const bytes = Array.from({ length: n }, (_, k) => encoder.encode(text(start + k)))
+  const offsets = new Int32Array(n + 1)
+  for (let k = 0; k < n; k++) { ids[k] = BigInt(start + k); offsets[k + 1] = offsets[k] + bytes[k].length }
+  const data = new Uint8Array(offsets[n])
+  for (let k = 0; k < n; k++) data.set(bytes[k], offsets[k])
+  const children = [
+    makeData({ type: new Int64(), length: n, nullCount: 0, data: ids }),
+    makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data })
+  ]
+  return tableToIPC(new Table([new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }))]), 'stream')
 }
 
 /** One RecordBatch of rows start … start+n-1 whose schema is the TEST_ARROW_SCHEMA object, built straight from typed arrays (fast for 200k rows). */

@@ -1,7 +1,8 @@
 import { test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
-import { Field, Int64, RecordBatchReader, Schema, Table, Utf8, makeData, RecordBatch, Struct, tableToIPC } from 'apache-arrow'
+import { Field, Int64, RecordBatchReader, Schema, Utf8 } from 'apache-arrow'
+import { idTextIpc } from '../helpers/arrow.ts'
 import { startGateway } from '../helpers/gateway.ts'
 import { localToken } from '../helpers/local-auth.ts'
 import { metric } from '../helpers/ws-client.ts'
@@ -14,22 +15,7 @@ const PAD = 'x'.repeat(200)
 const SCHEMA = new Schema([new Field('id', new Int64(), false), new Field('note', new Utf8(), false)])
 const note = (i: number) => `${i}:${PAD}`
 
-function ipcOf (start: number, n: number): Uint8Array {
-  const ids = new BigInt64Array(n)
-  const notes: string[] = []
-  for (let k = 0; k < n; k++) { ids[k] = BigInt(start + k); notes.push(note(start + k)) }
-  const encoder = new TextEncoder()
-  const bytes = notes.map((s) => encoder.encode(s))
-  const offsets = new Int32Array(n + 1)
-  for (let k = 0; k < n; k++) offsets[k + 1] = offsets[k] + bytes[k].length
-  const data = new Uint8Array(offsets[n])
-  for (let k = 0; k < n; k++) data.set(bytes[k], offsets[k])
-  const children = [
-    makeData({ type: new Int64(), length: n, nullCount: 0, data: ids }),
-    makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data })
-  ]
-  return tableToIPC(new Table([new RecordBatch(SCHEMA, makeData({ type: new Struct(SCHEMA.fields), length: n, nullCount: 0, children }))]), 'stream')
-}
+const ipcOf = (start: number, n: number): Uint8Array => idTextIpc(SCHEMA, start, n, note)
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
 

@@ -2,7 +2,8 @@ import { test } from 'tap'
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { setTimeout as pause } from 'node:timers/promises'
-import { Field, Int64, RecordBatch, Schema, Struct, Table, Utf8, makeData, tableToIPC } from 'apache-arrow'
+import { Field, Int64, Schema, Utf8 } from 'apache-arrow'
+import { idTextIpc } from '../helpers/arrow.ts'
 import { startGateway, createTopic } from '../helpers/gateway.ts'
 import { localToken } from '../helpers/local-auth.ts'
 
@@ -14,20 +15,7 @@ import { localToken } from '../helpers/local-auth.ts'
 const ROWS = 500_000
 const SCHEMA = new Schema([new Field('id', new Int64(), false), new Field('s', new Utf8(), true)])
 
-function ipcOf (start: number, n: number): Uint8Array {
-  const ids = new BigInt64Array(n)
-  const encoder = new TextEncoder()
-  const bytes = Array.from({ length: n }, (_, k) => encoder.encode('x'.repeat(40) + (start + k)))
-  const offsets = new Int32Array(n + 1)
-  for (let k = 0; k < n; k++) { ids[k] = BigInt(start + k); offsets[k + 1] = offsets[k] + bytes[k].length }
-  const data = new Uint8Array(offsets[n])
-  for (let k = 0; k < n; k++) data.set(bytes[k], offsets[k])
-  const children = [
-    makeData({ type: new Int64(), length: n, nullCount: 0, data: ids }),
-    makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data })
-  ]
-  return tableToIPC(new Table([new RecordBatch(SCHEMA, makeData({ type: new Struct(SCHEMA.fields), length: n, nullCount: 0, children }))]), 'stream')
-}
+const ipcOf = (start: number, n: number): Uint8Array => idTextIpc(SCHEMA, start, n, (id) => 'x'.repeat(40) + id)
 
 /** CPU ms the gateway's main thread (its tid is the pid) has used; undefined without /proc. */
 function mainThreadCpuMs (pid: number): number | undefined {
