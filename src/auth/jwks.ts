@@ -42,7 +42,7 @@ export interface KeyStore {
   getKey (kid: string): Promise<KeyLookup>
   /** Loads the whole key set ahead of the first request; false when the provider is unreachable. */
   hydrate (): Promise<boolean>
-  /** Usable when a key set was loaded once; otherwise retries the load (within the fetch budget). */
+  /** Usable while the key set fetched last is within its TTL; otherwise tries a fetch (within the fetch budget). */
   status (): Promise<{ ok: boolean, reason?: string }>
 }
 
@@ -99,7 +99,8 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
   let lastFetch: Fetched = { ok: false }
   let inflight: Promise<Fetched> | undefined
   let lastError: string | undefined
-  let loaded = false
+  /** Until when the last key set fetched may be trusted (every kid is set again by each fetch). */
+  let validUntil = -Infinity
 
   async function fetchSet (): Promise<Fetched> {
     try {
@@ -131,7 +132,7 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
         seen.add(kid)
         removed.delete(kid)
       }
-      loaded = true
+      validUntil = now() + opts.ttlMs
       lastError = undefined
       return { ok: true }
     } catch (err) {
@@ -199,8 +200,12 @@ export function createRemoteKeyStore (opts: RemoteKeyStoreOptions): KeyStore {
       return result.ok
     },
     async status () {
-      if (!loaded) await (refresh() ?? inflight)
-      return loaded || lastError === undefined ? { ok: true } : { ok: false, reason: lastError }
+      // Usable while the keys last fetched are within JWKS_CACHE_TTL_S, as getKey trusts them: past
+      // it (or never loaded) one fetch is tried, within the fetch window. Before, one load at start
+      // made the provider "ok" for good, while every token got 503 once the issuer stayed down.
+      if (now() >= validUntil) await (refresh() ?? inflight)
+      if (now() < validUntil) return { ok: true }
+      return { ok: false, reason: lastError ?? `JWKS of ${opts.issuer}: the keys fetched last are older than JWKS_CACHE_TTL_S and the next fetch is not due yet` }
     }
   }
 }

@@ -152,3 +152,38 @@ t.test('rotation after a junk kid: 503 with Retry-After (never 401), accepted in
   t.equal(idp.hits('/evil-certs'), 0, 'the new jwks_uri was never fetched')
   t.equal(idp.hits('/.well-known/openid-configuration'), 1, 'discovery was read once and its jwks_uri pinned')
 })
+
+t.test('an issuer down past JWKS_CACHE_TTL_S: /readyz says auth_keys_unavailable while tokens get 503, and ready again once it answers', async (t) => {
+  // Before, /readyz answered ready for good once the keys had loaded at start: a load balancer
+  // kept routing to a gateway that refused every token with 503.
+  const idp = await startIssuer(t)
+  const k1 = rsaKey('k1')
+  idp.keys = [k1.jwk]
+  const TTL_S = 10
+  const gw = await startGateway(t, ENV(idp.issuer, { JWKS_CACHE_TTL_S: String(TTL_S) }))
+  const token = idp.sign(k1)
+  const ready = async () => {
+    const res = await fetch(`${gw.url}/readyz`)
+    return { status: res.status, body: await res.json() as unknown }
+  }
+  t.equal((await whoami(gw.url, token)).status, 200)
+  t.same(await ready(), { status: 200, body: { status: 'ready', checks: { storage: 'ok', auth: 'ok' } } })
+
+  idp.failWith(503)
+  const downAt = Date.now()
+  // Within the TTL the keys fetched last still verify: tokens pass and the gateway stays ready.
+  const early = await whoami(gw.url, token)
+  if (Date.now() - downAt < TTL_S * 1000 - 2000) {
+    t.equal(early.status, 200, 'a cached key still verifies')
+    t.same((await ready()).status, 200, 'and the gateway is ready while it does')
+  }
+  // Past the TTL: tokens get 503; from then on /readyz must say so too.
+  await waitFor(async () => (await whoami(gw.url, token)).status === 503, 'tokens to be refused with 503 once the keys lapsed', { timeoutMs: (TTL_S + 30) * 1000, everyMs: 250 })
+  t.same((await whoami(gw.url, token)).body, UNAVAILABLE)
+  t.same(await ready(), { status: 503, body: { status: 'unavailable', checks: { storage: 'ok', auth: 'auth_keys_unavailable' } } }, '/readyz agrees with what tokens get')
+
+  idp.failWith(null)
+  // Back: the next fetch window (at most 10 s) loads the keys again; readiness and tokens return together.
+  await waitFor(async () => (await ready()).status === 200, 'ready again once the provider answers', { timeoutMs: 40_000, everyMs: 250 })
+  t.equal((await whoami(gw.url, token)).status, 200, 'and the token is accepted again')
+})

@@ -17,6 +17,8 @@ export interface TestIssuer {
   serve (path: string, keys: Array<Record<string, unknown>>): void
   /** Requests seen per path. */
   hits (path: string): number
+  /** While set, every request is answered with this status (an outage on the provider's side); null serves again. */
+  failWith (status: number | null): void
   sign (key: IssuerKey, claims?: Record<string, unknown>, header?: Record<string, unknown>): string
 }
 
@@ -37,10 +39,15 @@ export async function startIssuer (t: Teardown): Promise<TestIssuer> {
   const counts = new Map<string, number>()
   const extra = new Map<string, Array<Record<string, unknown>>>()
   let jwksPath = '/certs'
+  let failing: number | null = null
   const state = { keys: [] as Array<Record<string, unknown>> }
   const server = createServer((req, res) => {
     const path = req.url ?? ''
     counts.set(path, (counts.get(path) ?? 0) + 1)
+    if (failing !== null) {
+      res.writeHead(failing, { 'content-type': 'text/plain' }).end('unavailable')
+      return
+    }
     const body = path === '/.well-known/openid-configuration'
       ? { issuer: base, jwks_uri: `${base}${jwksPath}` }
       : path === '/certs' ? { keys: state.keys } : extra.has(path) ? { keys: extra.get(path) } : undefined
@@ -57,6 +64,7 @@ export async function startIssuer (t: Teardown): Promise<TestIssuer> {
     setJwksPath (p) { jwksPath = p },
     serve (p, keys) { extra.set(p, keys) },
     hits: (p) => counts.get(p) ?? 0,
+    failWith (status) { failing = status },
     sign (key, claims = {}, header = {}) {
       const now = Math.floor(Date.now() / 1000)
       const input = `${b64({ alg: 'RS256', typ: 'JWT', kid: key.kid, ...header })}.${b64({ iss: base, sub: 'svc-1', aud: 'quiver', iat: now, exp: now + 600, groups: ['readers'], ...claims })}`
