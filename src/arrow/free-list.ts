@@ -17,7 +17,9 @@ export class FreeList<B extends ArrayBufferLike> {
     private readonly create: (bytes: number) => B,
     maxFreeBytes: number | (() => number),
     private readonly grow: number,
-    private readonly idleMs = 10_000
+    private readonly idleMs = 10_000,
+    /** New buffers' sizes are whole multiples of it (see BufferPool for a finer one). */
+    private readonly step = STEP
   ) {
     this.#max = typeof maxFreeBytes === 'number' ? () => maxFreeBytes : maxFreeBytes
   }
@@ -26,7 +28,7 @@ export class FreeList<B extends ArrayBufferLike> {
 
   /** Bytes of the buffer take(n) creates when none is kept (what to budget for one); `grow` 1: just n, in whole steps. */
   sizeFor (n: number): number {
-    return Math.ceil((n * this.grow + (this.grow > 1 ? 1 : 0)) / STEP) * STEP
+    return Math.ceil((n * this.grow + (this.grow > 1 ? 1 : 0)) / this.step) * this.step
   }
 
   /** A buffer of at least `n` bytes: a kept one that fits, else a new one with room to grow. */
@@ -35,7 +37,7 @@ export class FreeList<B extends ArrayBufferLike> {
     let best = -1
     for (let i = 0; i < this.#free.length; i++) {
       const c = this.#free[i].b.byteLength
-      if (c >= n && c <= 2 * n + STEP && (best < 0 || c < this.#free[best].b.byteLength)) best = i
+      if (c >= n && c <= 2 * n + this.step && (best < 0 || c < this.#free[best].b.byteLength)) best = i
     }
     if (best < 0) {
       // The new buffer comes out of the same budget: what is kept beside it shrinks first.
