@@ -7,7 +7,7 @@ import { HELP } from './help.ts'
 import { formatSummary } from './progress.ts'
 import { send, SendError } from './send.ts'
 import { FORMATS, type Format } from './sources/index.ts'
-import { sampleStream } from './sample.ts'
+import { MAX_ID, sampleStream } from './sample.ts'
 import { tail } from './tail.ts'
 import { mintLocalTokens } from './token.ts'
 import { loadConfig } from '../../config/load.ts'
@@ -53,6 +53,13 @@ if (isMainThread) {
 function int (name: string, value: string, min: number): number {
   const n = Number(value)
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${value}"`)
+  return n
+}
+
+/** An id flag parsed exactly (digits only, as BigInt): Number() would round it past 2^53. */
+function id (name: string, value: string): bigint {
+  const n = /^[0-9]+$/.test(value) ? BigInt(value) : -1n
+  if (n < 0n || n > MAX_ID) throw new UsageError(`--${name} must be an integer from 0 to ${MAX_ID}, got "${value}"`)
   return n
 }
 
@@ -123,7 +130,10 @@ export async function main (argv: string[]): Promise<number> {
   if (command === 'sample') {
     if (rest.length !== 0) throw new UsageError('sample takes no file: redirect its output, e.g. quiver sample > events.arrows')
     if (process.stdout.isTTY) throw new UsageError('sample writes binary Arrow IPC: redirect it to a file (quiver sample --rows 1000 > events.arrows)')
-    const bytes = sampleStream(int('rows', values.rows, 1), int('first-id', values['first-id'], 0))
+    const rows = int('rows', values.rows, 1)
+    const firstId = id('first-id', values['first-id'])
+    if (firstId + BigInt(rows) - 1n > MAX_ID) throw new UsageError(`--first-id ${firstId} with --rows ${rows} passes the largest int64 id, ${MAX_ID}`)
+    const bytes = sampleStream(rows, firstId)
     await new Promise<void>((resolve, reject) => process.stdout.write(bytes, (err) => err ? reject(err) : resolve()))
     return 0
   }

@@ -13,11 +13,16 @@ const KINDS = ['click', 'view', 'purchase']
 /** 2026-01-01T00:00:00Z in µs: every sample starts there, one row every 1.000250 s. */
 const START_US = 1_767_225_600_000_000n
 
+/** The largest id an int64 column holds: `firstId + rows - 1` must not pass it. */
+export const MAX_ID = 2n ** 63n - 1n
+
 /**
  * `rows` deterministic sample rows as one Arrow IPC stream (ids from `firstId`): the same
  * command always writes the same bytes, so a walkthrough can print the answers it gets.
+ * Ids are BigInt throughout: a Number loses them past 2^53 (9007199254740993 became …992, twice).
  */
-export function sampleStream (rows: number, firstId = 1): Uint8Array {
+export function sampleStream (rows: number, firstId = 1n): Uint8Array {
+  if (firstId < 0n || firstId + BigInt(rows) - 1n > MAX_ID) throw new RangeError(`ids ${firstId}..${firstId + BigInt(rows) - 1n} do not fit int64`)
   const ids = new BigInt64Array(rows)
   const values = new Float64Array(rows)
   const at = new BigInt64Array(rows)
@@ -25,7 +30,7 @@ export function sampleStream (rows: number, firstId = 1): Uint8Array {
   let seed = 42
   for (let i = 0; i < rows; i++) {
     seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648 // a fixed LCG: reproducible, not uniform
-    ids[i] = BigInt(firstId + i)
+    ids[i] = firstId + BigInt(i)
     kinds.push(KINDS[seed % 7 < 4 ? 1 : seed % 7 < 6 ? 0 : 2])
     values[i] = Math.round((seed % 10_000) / 10) / 100
     at[i] = START_US + BigInt(i) * 1_000_250n

@@ -32,3 +32,20 @@ t.test('quiver sample refuses a file argument and a zero row count', async (t) =
   await t.rejects(run(process.execPath, [BIN, 'sample', 'events.arrows']), { code: 2, stderr: 'quiver: sample takes no file: redirect its output, e.g. quiver sample > events.arrows\nRun quiver --help for usage.\n' })
   await t.rejects(run(process.execPath, [BIN, 'sample', '--rows', '0']), { code: 2, stderr: 'quiver: --rows must be an integer ≥ 1, got "0"\nRun quiver --help for usage.\n' })
 })
+
+t.test('quiver sample --first-id past 2^53 writes exactly the ids asked for, and refuses ids outside int64', async (t) => {
+  // Before: the id was added as a Number, so 9007199254740993 gave …992, …992, …994, …996.
+  const big = tableFromIPC((await run(process.execPath, [BIN, 'sample', '--rows', '4', '--first-id', '9007199254740993'], { encoding: 'buffer' })).stdout)
+  t.same([...big].map((r) => String(r.id)), ['9007199254740993', '9007199254740994', '9007199254740995', '9007199254740996'])
+  const top = tableFromIPC((await run(process.execPath, [BIN, 'sample', '--rows', '2', '--first-id', '9223372036854775806'], { encoding: 'buffer' })).stdout)
+  t.same([...top].map((r) => String(r.id)), ['9223372036854775806', '9223372036854775807'])
+  const usage = (line: string) => ({ code: 2, stderr: `quiver: ${line}\nRun quiver --help for usage.\n` })
+  await t.rejects(run(process.execPath, [BIN, 'sample', '--first-id', '9223372036854775808']),
+    usage('--first-id must be an integer from 0 to 9223372036854775807, got "9223372036854775808"'))
+  await t.rejects(run(process.execPath, [BIN, 'sample', '--first-id=-1']),
+    usage('--first-id must be an integer from 0 to 9223372036854775807, got "-1"'))
+  await t.rejects(run(process.execPath, [BIN, 'sample', '--first-id', '1e3']),
+    usage('--first-id must be an integer from 0 to 9223372036854775807, got "1e3"'))
+  await t.rejects(run(process.execPath, [BIN, 'sample', '--rows', '3', '--first-id', '9223372036854775806']),
+    usage('--first-id 9223372036854775806 with --rows 3 passes the largest int64 id, 9223372036854775807'))
+})
