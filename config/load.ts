@@ -21,14 +21,16 @@ const PROVIDERS = new Set(['cognito', 'oidc', 'local'])
 export function loadConfig (env: Record<string, string | undefined> = process.env, opts: { dotenv?: boolean } = {}): Config {
   let config: Config
   try {
-    config = envSchema<Config>({ schema: ConfigSchema, data: env, dotenv: opts.dotenv ?? env === process.env })
+    // verbose: each ajv error carries the value it judged, whether it came from `env` or `.env`
+    // (env-schema merges the two itself, so env[variable] misses a value read from `.env`).
+    config = envSchema<Config>({ schema: ConfigSchema, data: env, dotenv: opts.dotenv ?? env === process.env, ajv: { customOptions: { verbose: true } } })
   } catch (err) {
-    const e = err as Error & { errors?: Array<{ instancePath?: string, params?: { missingProperty?: string }, message?: string }> }
+    const e = err as Error & { errors?: Array<{ instancePath?: string, params?: { missingProperty?: string }, message?: string, data?: unknown }> }
     const first = e.errors?.[0]
     const variable = first?.instancePath?.replace(/^\//, '') || first?.params?.missingProperty || 'environment'
     const allowed = allowedValues(variable)
     // ajv reports a union of literals as "must be equal to constant": name the choices instead.
-    if (allowed) throw new ConfigError(variable, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(env[variable])})`)
+    if (allowed) throw new ConfigError(variable, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(first?.data)})`)
     throw new ConfigError(variable, first?.message ?? e.message)
   }
   if (config.AUTH_PROVIDERS === '') config.AUTH_PROVIDERS = config.NODE_ENV === 'production' ? '' : 'local'
