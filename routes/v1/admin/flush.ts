@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { errorResponses } from '../../../src/http/error-schema.ts'
+import { ErrorSchema, errorResponses } from '../../../src/http/error-schema.ts'
 
 const flushRoute: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/flush', {
@@ -11,6 +11,8 @@ const flushRoute: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       response: {
         200: Type.Object({ flushed: Type.Integer({ description: 'rows that were buffered and are now committed' }) }),
+        // It takes no body, but one sent as application/json is still parsed before the handler.
+        400: { ...ErrorSchema, description: 'QUIVER_INVALID_JSON: a body was sent as application/json and is not valid JSON (the route needs none)' },
         ...errorResponses(401, 403, 503)
       }
     }
