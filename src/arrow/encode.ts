@@ -4,7 +4,7 @@ import {
 } from 'apache-arrow'
 import { INGESTED_AT } from '../schema/types.ts'
 import { batchOf } from './batch.ts'
-import { nextTurn } from './json-slices.ts'
+import { nextTurn, Slicer } from './json-slices.ts'
 
 /** Type of the `__ingested_at` column every stored row gets. */
 export const INGESTED_AT_TYPE = new Timestamp(TimeUnit.MICROSECOND, 'UTC')
@@ -26,8 +26,14 @@ function ipcChunks (batches: readonly RecordBatch[], schema: Schema): Uint8Array
   writer.reset(undefined, schema)
   for (const b of batches) writer.write(b.schema === schema ? b : batchOf(schema, b.data.children, b.numRows))
   writer.finish()
-  // The writer's queue of chunks (apache-arrow 21 AsyncByteQueue; test/internals.test.ts): saves a
-  // copy of every flush's IPC; if that ever changes, one more copy.
+  return writerChunks(writer)
+}
+
+/**
+ * A finished writer's output. The writer's queue of chunks (apache-arrow 21 AsyncByteQueue;
+ * test/internals.test.ts): saves a copy of every flush's IPC; if that ever changes, one more copy.
+ */
+function writerChunks (writer: RecordBatchStreamWriter): Uint8Array[] {
   const chunks = (writer as unknown as { _sink?: { _values?: unknown } })._sink?._values
   return Array.isArray(chunks) && chunks.every((c) => c instanceof Uint8Array)
     ? chunks as Uint8Array[]
@@ -59,6 +65,32 @@ export function writeIpcStream (batches: readonly RecordBatch[], schema: Schema,
   const out = alloc(total)
   copyRange(parts, 0, total, out)
   return out
+}
+
+/**
+ * writeIpcStream for a flush's row group, which may hold tens of thousands of small batches (~20 µs
+ * each to write, plus the garbage): the event loop turns between batches after each SLICE_MS.
+ * `prepare` makes each batch just before it is written (e.g. its µs timestamps in a scratch the
+ * caller must not reuse until this resolves); the batches' schema is the first prepared one's.
+ */
+export async function writeIpcStreamPaced<T> (items: readonly T[], prepare: (item: T) => RecordBatch, alloc: (n: number) => Uint8Array): Promise<{ ipc: Uint8Array, schema: Schema }> {
+  if (items.length === 0) throw new TypeError('writeIpcStreamPaced needs at least one batch')
+  const slicer = new Slicer()
+  const first = prepare(items[0])
+  const schema = first.schema
+  const writer = new RecordBatchStreamWriter()
+  writer.reset(undefined, schema)
+  for (let i = 0; i < items.length; i++) {
+    const b = i === 0 ? first : prepare(items[i])
+    writer.write(b.schema === schema ? b : batchOf(schema, b.data.children, b.numRows))
+    await slicer.pause()
+  }
+  writer.finish()
+  const parts = writerChunks(writer)
+  const total = parts.reduce((n, c) => n + c.byteLength, 0)
+  const ipc = alloc(total)
+  copyRange(parts, 0, total, ipc)
+  return { ipc, schema }
 }
 
 /** The IPC stream's end-of-stream marker: continuation token, then a zero metadata length. */

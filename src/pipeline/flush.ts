@@ -1,11 +1,11 @@
-import type { RecordBatch } from 'apache-arrow'
+import type { RecordBatch, Schema } from 'apache-arrow'
 import type { ParquetEncoder } from '../parquet/types.ts'
 import { InternalError } from '../errors.ts'
 import type { BatchEntry } from './batcher.ts'
 import type { IngestKey } from './types.ts'
 import { IDEMPOTENCY_KEYS } from '../parquet/quiver-metadata.ts'
 import { encodeSettings, type Commit } from './commit.ts'
-import { castTimestampsToMicros, Int64Scratch, withIngestedAt, writeIpcStream } from '../arrow/encode.ts'
+import { castTimestampsToMicros, Int64Scratch, withIngestedAt, writeIpcStreamPaced } from '../arrow/encode.ts'
 import { SharedSlabs } from './shared-slabs.ts'
 import { EncodeAhead, MIN_CHUNK_BYTES, type Piece } from './encode-ahead.ts'
 import { assembleParquetAsync, concatChunks } from '../parquet/assemble.ts'
@@ -65,18 +65,31 @@ export function createFlushWriter (o: { encoder: ParquetEncoder, commit: Commit,
   const { encoder, log } = o
   // Room for the encodes in flight plus queued ones (many topics flush at once).
   const slabs = new SharedSlabs(Math.ceil((o.flushMaxBytes ?? 64 * 1024 * 1024) * 1.25) * (encoder.threads + 2))
-  // The µs timestamps and `__ingested_at` columns of an encode live only until writeIpcStream has
-  // copied them (synchronously, before any await), so one scratch serves every encode: rows
-  // waiting for their flush hold only the bytes they arrived in (a 40 MiB body of the matrix's
-  // five columns would otherwise keep 9 MiB of µs timestamps, outside MAX_BUFFERED_BYTES).
+  // The µs timestamps and `__ingested_at` columns of an encode live only until its IPC is written
+  // into its slab, so one scratch serves every encode: rows waiting for their flush hold only the
+  // bytes they arrived in (a 40 MiB body of the matrix's five columns would otherwise keep 9 MiB
+  // of µs timestamps, outside MAX_BUFFERED_BYTES). The IPC is written in SLICE_MS stretches (a row
+  // group may hold tens of thousands of small batches: a body of 200,000 one-row batches held the
+  // loop 5 s here), so encodes take turns: one writes its IPC (and uses the scratch) at a time.
+  // The encoder threads still overlap: an encode's turn ends once its IPC is in its slab.
   const scratch = new Int64Scratch()
   const take = (n: number): BigInt64Array => scratch.take(n)
+  let ipcTurn: Promise<void> = Promise.resolve()
   const encodeBatches = async (topic: string, createdAt: string | undefined, batches: Array<{ batch: RecordBatch, at: number }>, footer?: Record<string, string>): Promise<Uint8Array> => {
-    scratch.reset()
-    const ready = batches.map((b) => withIngestedAt(castTimestampsToMicros(b.batch, take), b.at, take(b.batch.numRows)))
-    const ipc = writeIpcStream(ready, ready[0].schema, (n) => slabs.acquire(n))
+    const before = ipcTurn
+    let done!: () => void
+    ipcTurn = new Promise((resolve) => { done = resolve })
+    let written: { ipc: Uint8Array, schema: Schema }
     try {
-      const settings = encodeSettings(topic, ready[0].schema, createdAt)
+      await before
+      scratch.reset()
+      written = await writeIpcStreamPaced(batches, (b) => withIngestedAt(castTimestampsToMicros(b.batch, take), b.at, take(b.batch.numRows)), (n) => slabs.acquire(n))
+    } finally {
+      done()
+    }
+    const { ipc, schema } = written
+    try {
+      const settings = encodeSettings(topic, schema, createdAt)
       return await encoder.encode(ipc, footer === undefined ? settings : { ...settings, metadata: { ...settings.metadata, ...footer } })
     } finally {
       slabs.release(ipc)

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { setTimeout as pause } from 'node:timers/promises'
 
 /**
  * CPU time in ms this thread has used (Linux: utime + stime of /proc/thread-self/stat, in 10 ms
@@ -46,4 +48,47 @@ export function loopProbe (): { stop: () => LoopStall } {
   }
   const timer = setInterval(tick, 5)
   return { stop: () => { clearInterval(timer); tick(); return { wallMs, heldMs } } }
+}
+
+/** CPU ms the thread `tid` of process `pid` has used (10 ms ticks); undefined where /proc has no such file. */
+function processThreadCpuMs (pid: number, tid = pid): number | undefined {
+  let stat: string
+  try { stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1') } catch { return undefined }
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) * 10
+}
+
+/**
+ * Polls /healthz one request at a time, 5 ms apart, until stop(): the longest gap between two
+ * answers (wall) and the longest the gateway's main thread held the loop (per gap, the lesser of
+ * its wall time and the CPU that thread used in it: what the code, not the machine's load, caused).
+ */
+export function healthProbe (url: string, pid: number): { stop: () => Promise<{ wallMs: number, heldMs: number, answers: number }> } {
+  const state = { running: true }
+  let wallMs = 0
+  let heldMs = 0
+  let answers = 0
+  const get = (): Promise<number> => new Promise((resolve, reject) => {
+    request(`${url}/healthz`, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode!)) }).on('error', reject).end()
+  })
+  const loop = (async () => {
+    let last = performance.now()
+    let lastCpu = processThreadCpuMs(pid)
+    while (state.running) {
+      const status = await get()
+      if (status !== 200) throw new Error(`/healthz answered ${status}`)
+      const now = performance.now()
+      const cpu = processThreadCpuMs(pid)
+      const wall = now - last
+      // ticks are 10 ms: the CPU of a gap may read up to 10 ms over its wall time
+      const held = cpu === undefined || lastCpu === undefined ? wall : Math.min(wall, cpu - lastCpu)
+      wallMs = Math.max(wallMs, wall)
+      heldMs = Math.max(heldMs, held)
+      answers++
+      last = now
+      lastCpu = cpu
+      await pause(5)
+    }
+  })()
+  return { stop: async () => { state.running = false; await loop; return { wallMs, heldMs, answers } } }
 }

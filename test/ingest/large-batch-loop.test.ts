@@ -1,11 +1,9 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
-import { request } from 'node:http'
-import { setTimeout as pause } from 'node:timers/promises'
 import { DuckDBInstance } from '@duckdb/node-api'
 import pl from 'nodejs-polars'
 import { createTopic, startGateway } from '../helpers/gateway.ts'
 import { localToken } from '../helpers/local-auth.ts'
+import { healthProbe } from '../helpers/loop-probe.ts'
 
 /*
  * CONTRACT §13: one request never stalls the event loop. polars' writeIPCStream sends a frame as
@@ -45,49 +43,6 @@ function polarsBody (): Uint8Array {
     ts: pl.Series('ts', ids.map((i) => BASE_MS + i), pl.Int64).cast(pl.Datetime('ms', 'UTC')),
     ok: pl.Series('ok', ids.map((i) => i % 17 === 0 ? null : i % 2 === 0), pl.Bool)
   }).writeIPCStream()
-}
-
-/** CPU ms the thread `tid` of process `pid` has used (10 ms ticks); undefined where /proc has no such file. */
-function threadCpuMs (pid: number, tid = pid): number | undefined {
-  let stat: string
-  try { stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1') } catch { return undefined }
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(f[11]) + Number(f[12])) * 10
-}
-
-/**
- * Polls /healthz one request at a time, 5 ms apart, until stop(): the longest gap between two
- * answers (wall) and the longest the gateway's main thread held the loop (per gap, the lesser of
- * its wall time and the CPU that thread used in it: what the code, not the machine's load, caused).
- */
-function healthProbe (url: string, pid: number): { stop: () => Promise<{ wallMs: number, heldMs: number, answers: number }> } {
-  const state = { running: true }
-  let wallMs = 0
-  let heldMs = 0
-  let answers = 0
-  const get = (): Promise<number> => new Promise((resolve, reject) => {
-    request(`${url}/healthz`, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode!)) }).on('error', reject).end()
-  })
-  const loop = (async () => {
-    let last = performance.now()
-    let lastCpu = threadCpuMs(pid)
-    while (state.running) {
-      const status = await get()
-      if (status !== 200) throw new Error(`/healthz answered ${status}`)
-      const now = performance.now()
-      const cpu = threadCpuMs(pid)
-      const wall = now - last
-      // ticks are 10 ms: the CPU of a gap may read up to 10 ms over its wall time
-      const held = cpu === undefined || lastCpu === undefined ? wall : Math.min(wall, cpu - lastCpu)
-      wallMs = Math.max(wallMs, wall)
-      heldMs = Math.max(heldMs, held)
-      answers++
-      last = now
-      lastCpu = cpu
-      await pause(5)
-    }
-  })()
-  return { stop: async () => { state.running = false; await loop; return { wallMs, heldMs, answers } } }
 }
 
 t.test(`one ${ROWS}-row polars batch (dictionary<uint32, large_string>, timestamp[ms]) is stored exactly without holding the event loop`, async (t) => {
