@@ -167,7 +167,7 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
       // then gets turns meanwhile (a 6 M-row request held it 7 s).
       groups = isArrivalHourly(spec)
         ? partitionBatches(batches, spec, at, dirRoom(topic.name))
-        : await partitionBatchesAsync(batches, spec, at, dirRoom(topic.name), pauseEvery(new Slicer()))
+        : await partitionBatchesAsync(batches, spec, at, dirRoom(topic.name), pauseEvery(new Slicer()), maxPartitions)
       if (groups.size > maxPartitions) throw new TooManyPartitionsError(groups.size, maxPartitions)
       // A keyed retry of a request a dead gateway had partly committed stores only the rest.
       for (const [k, g] of groups) if (o.key?.resume?.committedDirs.has(g.dir) === true) groups.delete(k)
