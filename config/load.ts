@@ -1,5 +1,6 @@
 import { envSchema } from 'env-schema'
 import { ConfigSchema, type Config } from './schema.ts'
+import { dotenvVariables } from './typos.ts'
 
 export class ConfigError extends Error {
   constructor (readonly variable: string, message: string) {
@@ -20,17 +21,16 @@ const PROVIDERS = new Set(['cognito', 'oidc', 'local'])
  */
 export function loadConfig (env: Record<string, string | undefined> = process.env, opts: { dotenv?: boolean } = {}): Config {
   let config: Config
+  const dotenv = opts.dotenv ?? env === process.env
   try {
-    // verbose: each ajv error carries the value it judged, whether it came from `env` or `.env`
-    // (env-schema merges the two itself, so env[variable] misses a value read from `.env`).
-    config = envSchema<Config>({ schema: ConfigSchema, data: env, dotenv: opts.dotenv ?? env === process.env, ajv: { customOptions: { verbose: true } } })
+    config = envSchema<Config>({ schema: ConfigSchema, data: env, dotenv })
   } catch (err) {
-    const e = err as Error & { errors?: Array<{ instancePath?: string, params?: { missingProperty?: string }, message?: string, data?: unknown }> }
+    const e = err as Error & { errors?: Array<{ instancePath?: string, params?: { missingProperty?: string }, message?: string }> }
     const first = e.errors?.[0]
     const variable = first?.instancePath?.replace(/^\//, '') || first?.params?.missingProperty || 'environment'
     const allowed = allowedValues(variable)
     // ajv reports a union of literals as "must be equal to constant": name the choices instead.
-    if (allowed) throw new ConfigError(variable, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(first?.data)})`)
+    if (allowed) throw new ConfigError(variable, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(seenValue(variable, env, dotenv))})`)
     throw new ConfigError(variable, first?.message ?? e.message)
   }
   if (config.AUTH_PROVIDERS === '') config.AUTH_PROVIDERS = config.NODE_ENV === 'production' ? '' : 'local'
@@ -57,6 +57,14 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (config.S3_PREFIX && !config.S3_PREFIX.endsWith('/')) throw new ConfigError('S3_PREFIX', 'must end with "/"')
   if (Boolean(config.TLS_CERT) !== Boolean(config.TLS_KEY)) throw new ConfigError(config.TLS_CERT ? 'TLS_KEY' : 'TLS_CERT', 'TLS_CERT and TLS_KEY go together')
   return config
+}
+
+/**
+ * The value env-schema judged: it merges `.env`, then the process environment, then `env`, the
+ * later winning. Looking in `env` alone said "got undefined" for a value set in `.env`.
+ */
+function seenValue (variable: string, env: Record<string, string | undefined>, dotenv: boolean): string | undefined {
+  return env[variable] ?? process.env[variable] ?? (dotenv ? dotenvVariables()[variable] : undefined)
 }
 
 /** The literals of an enum-like variable (a TypeBox union of literals), else undefined. */
