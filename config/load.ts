@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { envSchema } from 'env-schema'
 import { ConfigSchema, type Config } from './schema.ts'
 import { dotenvVariables } from './typos.ts'
@@ -56,6 +57,10 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (config.S3_ENDPOINT) checkUrl('S3_ENDPOINT', config.S3_ENDPOINT)
   if (config.S3_PREFIX && !config.S3_PREFIX.endsWith('/')) throw new ConfigError('S3_PREFIX', 'must end with "/"')
   if (Boolean(config.TLS_CERT) !== Boolean(config.TLS_KEY)) throw new ConfigError(config.TLS_CERT ? 'TLS_KEY' : 'TLS_CERT', 'TLS_CERT and TLS_KEY go together')
+  if (config.TLS_CERT) {
+    checkReadable('TLS_CERT', config.TLS_CERT)
+    checkReadable('TLS_KEY', config.TLS_KEY)
+  }
   return config
 }
 
@@ -72,6 +77,13 @@ function allowedValues (variable: string): string[] | undefined {
   const schema = (ConfigSchema.properties as Record<string, { anyOf?: Array<{ const?: unknown }> }>)[variable]
   const values = schema?.anyOf?.map((s) => s.const)
   return values?.length && values.every((v) => typeof v === 'string') ? values as string[] : undefined
+}
+
+/** Reads the file now, so a missing or unreadable one is a configuration error naming its variable. */
+function checkReadable (variable: string, path: string): void {
+  try { readFileSync(path) } catch (err) {
+    throw new ConfigError(variable, `cannot read ${path}: ${(err as Error).message.replace(/, \w+ '.*'$/, '')}`)
+  }
 }
 
 function checkUrl (variable: string, value: string): void {

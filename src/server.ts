@@ -94,7 +94,29 @@ export async function main (): Promise<void> {
   const stop = installShutdown({ delayMs: config.SHUTDOWN_TIMEOUT_MS, log: fastify.log, close: () => fastify.close(), left: () => leftAtShutdown(fastify) })
   // Under `npm start`: npm (or the sh it runs) leaving without a word must still end in a flush.
   watchLauncher((link) => stop(`launcher left (pid ${link.ppid})`))
-  await fastify.listen({ port: config.PORT, host: config.HOST })
+  try {
+    await fastify.listen({ port: config.PORT, host: config.HOST })
+  } catch (err) {
+    const failure = listenFailure(err as NodeJS.ErrnoException, config)
+    if (!failure) throw err
+    process.stderr.write(`quiver: ${failure.config ? 'configuration error' : 'failed to start'}: ${failure.message}\n`)
+    process.exit(failure.config ? 78 : 1)
+  }
+}
+
+/**
+ * What a listen error says about HOST or PORT. A host that does not resolve or is not this
+ * machine's, or a port this user may not bind, is bad configuration (exit 78: fix it, do not
+ * retry); a port in use may free up, so it stays a plain failure (exit 1), naming PORT.
+ */
+function listenFailure (err: NodeJS.ErrnoException, config: Config): { config: boolean, message: string } | undefined {
+  switch (err.code) {
+    case 'ENOTFOUND': return { config: true, message: `HOST: ${config.HOST} does not resolve to an address (${err.message})` }
+    case 'EADDRNOTAVAIL': return { config: true, message: `HOST: ${config.HOST} is not an address of this machine (${err.message})` }
+    case 'EACCES': return { config: true, message: `PORT: ${config.PORT} may not be bound by this user (${err.message})` }
+    case 'EADDRINUSE': return { config: false, message: `PORT: ${config.PORT} is already in use on ${config.HOST} (${err.message})` }
+    default: return undefined
+  }
 }
 
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
