@@ -33,9 +33,8 @@ export const SchemaMismatchError = createError<[string]>('QUIVER_SCHEMA_MISMATCH
 export const SchemaIncompatibleError = createError<[string]>('QUIVER_SCHEMA_INCOMPATIBLE', 'Schema change is not compatible: %s', 422)
 export const SchemaConflictError = createError<[string]>('QUIVER_SCHEMA_CONFLICT', 'Topic "%s" is being evolved by others right now; retry shortly', 503)
 export const InvalidPartitionError = createError<[string]>('QUIVER_INVALID_PARTITION', 'Invalid partition spec: %s', 400)
-export const TooManyPartitionsError = createError<[number, number]>('QUIVER_TOO_MANY_PARTITIONS', 'The request feeds %d partitions; at most %d per flush (MAX_PARTITIONS_PER_FLUSH)', 422)
-/** The same refusal, found before the request was split whole (it stops counting past the limit). */
-export const TooManyPartitionsBeyondError = createError<[number, number]>('QUIVER_TOO_MANY_PARTITIONS', 'The request feeds more than %d partitions; at most %d per flush (MAX_PARTITIONS_PER_FLUSH)', 422)
+/** Found while the request is split (src/lake/partitioner.ts), at the first directory past the limit. */
+export const TooManyPartitionsError = createError<[number, number]>('QUIVER_TOO_MANY_PARTITIONS', 'The request feeds more than %d partitions; at most %d per flush (MAX_PARTITIONS_PER_FLUSH)', 422)
 export const PartitionValueTooLongError = createError<[string, number]>('QUIVER_PARTITION_VALUE_TOO_LONG', 'A value of partition field "%s" is %d bytes once escaped; at most 200 bytes fit in a key segment', 422)
 /** A row's partition directories together make an object key longer than S3 takes (1,024 bytes). */
 export const PartitionKeyTooLongError = createError<[number, number]>('QUIVER_PARTITION_VALUE_TOO_LONG', 'A row\'s partition values make directories of %d bytes once escaped; at most %d fit in an object key (S3 takes keys of at most 1,024 bytes)', 422)

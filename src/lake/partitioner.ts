@@ -1,6 +1,6 @@
 import { type Data, type RecordBatch, type Timestamp, Type, type Vector } from 'apache-arrow'
 import { INGESTED_AT } from '../schema/types.ts'
-import { PartitionKeyTooLongError, PartitionValueTooLongError, TooManyPartitionsBeyondError, ValidationError } from '../errors.ts'
+import { PartitionKeyTooLongError, PartitionValueTooLongError, TooManyPartitionsError, ValidationError } from '../errors.ts'
 import { escapePathName, formatDay, timeDirs } from './hive-path.ts'
 import { isArrivalHourly, type PartitionSpec } from './partition-spec.ts'
 import { takeBatch } from './take.ts'
@@ -166,7 +166,7 @@ function * partitionSteps (batches: RecordBatch[], spec: PartitionSpec, atMs: nu
         ids.set(dir, id)
         dirs.push(dir)
         distinct.add(dir)
-        if (distinct.size > maxPartitions) throw new TooManyPartitionsBeyondError(maxPartitions, maxPartitions)
+        if (distinct.size > maxPartitions) throw new TooManyPartitionsError(maxPartitions, maxPartitions)
       }
       rowGroup[i] = id
     }

@@ -4,7 +4,7 @@ import type { Storage } from '../storage/types.ts'
 import type { ParquetEncoder } from '../parquet/types.ts'
 import type { TopicRecord } from '../schema/topic-schema.ts'
 import type { AckMode, IngestKey, IngestResult, Pipeline, PipelineStats, TopicBufferStats } from './types.ts'
-import { OverloadedError, ShuttingDownError, TooManyPartitionsError } from '../errors.ts'
+import { OverloadedError, ShuttingDownError } from '../errors.ts'
 import { partitionBatches, partitionBatchesAsync } from '../lake/partitioner.ts'
 import { isArrivalHourly, specOf } from '../lake/partition-spec.ts'
 import { Slicer } from '../arrow/json-slices.ts'
@@ -168,7 +168,6 @@ export function createPipeline (opts: PipelineOptions): QuiverPipeline {
       groups = isArrivalHourly(spec)
         ? partitionBatches(batches, spec, at, dirRoom(topic.name))
         : await partitionBatchesAsync(batches, spec, at, dirRoom(topic.name), pauseEvery(new Slicer()), maxPartitions)
-      if (groups.size > maxPartitions) throw new TooManyPartitionsError(groups.size, maxPartitions)
       // A keyed retry of a request a dead gateway had partly committed stores only the rest.
       for (const [k, g] of groups) if (o.key?.resume?.committedDirs.has(g.dir) === true) groups.delete(k)
       o.key?.plan(at, [...groups.values()].map((g) => g.dir), { ...result, bytes: o.bytes })
