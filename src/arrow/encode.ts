@@ -24,9 +24,22 @@ export function toIpcStream (batches: readonly RecordBatch[], schema?: Schema): 
 function ipcChunks (batches: readonly RecordBatch[], schema: Schema): Uint8Array[] {
   const writer = new RecordBatchStreamWriter()
   writer.reset(undefined, schema)
-  for (const b of batches) writer.write(b.schema === schema ? b : batchOf(schema, b.data.children, b.numRows))
+  for (const b of batches) writer.write(conform(b, schema))
   writer.finish()
   return writerChunks(writer)
+}
+
+/** `b` under `schema` (the same columns; the writer wants one schema object for every batch). */
+function conform (b: RecordBatch, schema: Schema): RecordBatch {
+  return b.schema === schema ? b : batchOf(schema, b.data.children, b.numRows)
+}
+
+/** The chunks copied once into one buffer from `alloc`. */
+function copyOut (parts: readonly Uint8Array[], alloc: (n: number) => Uint8Array): Uint8Array {
+  const total = parts.reduce((n, c) => n + c.byteLength, 0)
+  const out = alloc(total)
+  copyRange(parts, 0, total, out)
+  return out
 }
 
 /**
@@ -60,11 +73,7 @@ function copyRange (chunks: readonly Uint8Array[], from: number, to: number, out
  * one: the writer's chunks are views of the batches' own buffers, copied once, into `alloc(size)`.
  */
 export function writeIpcStream (batches: readonly RecordBatch[], schema: Schema, alloc: (n: number) => Uint8Array): Uint8Array {
-  const parts = ipcChunks(batches, schema)
-  const total = parts.reduce((n, c) => n + c.byteLength, 0)
-  const out = alloc(total)
-  copyRange(parts, 0, total, out)
-  return out
+  return copyOut(ipcChunks(batches, schema), alloc)
 }
 
 /**
@@ -81,16 +90,11 @@ export async function writeIpcStreamPaced<T> (items: readonly T[], prepare: (ite
   const writer = new RecordBatchStreamWriter()
   writer.reset(undefined, schema)
   for (let i = 0; i < items.length; i++) {
-    const b = i === 0 ? first : prepare(items[i])
-    writer.write(b.schema === schema ? b : batchOf(schema, b.data.children, b.numRows))
+    writer.write(conform(i === 0 ? first : prepare(items[i]), schema))
     await slicer.pause()
   }
   writer.finish()
-  const parts = writerChunks(writer)
-  const total = parts.reduce((n, c) => n + c.byteLength, 0)
-  const ipc = alloc(total)
-  copyRange(parts, 0, total, ipc)
-  return { ipc, schema }
+  return { ipc: copyOut(writerChunks(writer), alloc), schema }
 }
 
 /** The IPC stream's end-of-stream marker: continuation token, then a zero metadata length. */
