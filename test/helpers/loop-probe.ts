@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { setTimeout as pause } from 'node:timers/promises'
+import type { Gateway } from './gateway.ts'
+import { localToken } from './local-auth.ts'
 
 /**
  * CPU time in ms this thread has used (Linux: utime + stime of /proc/thread-self/stat, in 10 ms
@@ -91,4 +93,21 @@ export function healthProbe (url: string, pid: number): { stop: () => Promise<{ 
     }
   })()
   return { stop: async () => { state.running = false; await loop; return { wallMs, heldMs, answers } } }
+}
+
+/**
+ * POSTs an Arrow IPC stream to `topic` with a writer's token while healthProbe watches the
+ * gateway: the answer (status, body text, ms to it) and the longest stall seen meanwhile.
+ */
+export async function postProbed (gw: Gateway, topic: string, body: Uint8Array): Promise<{ status: number, text: string, ms: number, stall: { wallMs: number, heldMs: number, answers: number } }> {
+  const probe = healthProbe(gw.url, gw.proc.pid!)
+  const started = performance.now()
+  const res = await fetch(`${gw.url}/v1/topics/${topic}/records`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${localToken(gw.dataDir, ['write'])}`, 'content-type': 'application/vnd.apache.arrow.stream' },
+    body: Buffer.from(body)
+  })
+  const text = await res.text()
+  const ms = performance.now() - started
+  return { status: res.status, text, ms, stall: await probe.stop() }
 }

@@ -3,7 +3,7 @@ import { DuckDBInstance } from '@duckdb/node-api'
 import pl from 'nodejs-polars'
 import { createTopic, startGateway } from '../helpers/gateway.ts'
 import { localToken } from '../helpers/local-auth.ts'
-import { healthProbe } from '../helpers/loop-probe.ts'
+import { postProbed } from '../helpers/loop-probe.ts'
 
 /*
  * CONTRACT §13: one request never stalls the event loop. polars' writeIPCStream sends a frame as
@@ -49,17 +49,9 @@ t.test(`one ${ROWS}-row polars batch (dictionary<uint32, large_string>, timestam
   const gw = await startGateway(t)
   await createTopic(gw, 'big', { fields: FIELDS })
   const body = polarsBody()
+  const { status, text: answer, stall } = await postProbed(gw, 'big', body)
 
-  const probe = healthProbe(gw.url, gw.proc.pid!)
-  const res = await fetch(`${gw.url}/v1/topics/big/records`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${localToken(gw.dataDir, ['write'])}`, 'content-type': 'application/vnd.apache.arrow.stream' },
-    body: Buffer.from(body)
-  })
-  const answer = await res.text()
-  const stall = await probe.stop()
-
-  t.equal(res.status, 200, answer)
+  t.equal(status, 200, answer)
   t.same(JSON.parse(answer), { topic: 'big', rows: ROWS, batches: 1, bytes: body.byteLength, ack: 'durable' })
   t.ok(stall.answers > 0, 'the probe was answered')
 
@@ -92,15 +84,8 @@ t.test('the same body evolving its topic (a new nullable column) holds the loop 
   const gw = await startGateway(t)
   await createTopic(gw, 'evolving', { fields: FIELDS.filter((f) => f.name !== 'ok') })
   const body = polarsBody()
-  const probe = healthProbe(gw.url, gw.proc.pid!)
-  const res = await fetch(`${gw.url}/v1/topics/evolving/records`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${localToken(gw.dataDir, ['write'])}`, 'content-type': 'application/vnd.apache.arrow.stream' },
-    body: Buffer.from(body)
-  })
-  const answer = await res.text()
-  const stall = await probe.stop()
-  t.equal(res.status, 200, answer)
+  const { status, text: answer, stall } = await postProbed(gw, 'evolving', body)
+  t.equal(status, 200, answer)
   t.same(JSON.parse(answer), { topic: 'evolving', rows: ROWS, batches: 1, bytes: body.byteLength, ack: 'durable' })
   const topic = await (await fetch(`${gw.url}/v1/topics/evolving`, { headers: { authorization: `Bearer ${localToken(gw.dataDir, ['read'])}` } })).json() as { schema: { fields: Array<{ name: string }> } }
   t.same(topic.schema.fields.map((f) => f.name), FIELDS.map((f) => f.name), 'the topic gained the column')

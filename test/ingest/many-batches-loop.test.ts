@@ -4,7 +4,7 @@ import { DuckDBInstance } from '@duckdb/node-api'
 import { Field, Int64, RecordBatch, RecordBatchStreamWriter, Schema, Struct, makeData } from 'apache-arrow'
 import { createTopic, startGateway } from '../helpers/gateway.ts'
 import { localToken } from '../helpers/local-auth.ts'
-import { healthProbe } from '../helpers/loop-probe.ts'
+import { postProbed } from '../helpers/loop-probe.ts'
 
 /*
  * CONTRACT §13: one request never stalls the event loop, whatever its shape. An outside pass sent
@@ -40,15 +40,8 @@ t.test(`${BATCHES} one-row batches in one request: stored exactly, the event loo
   const gw = await startGateway(t)
   await createTopic(gw, 'tiny', { fields: [{ name: 'id', type: 'int64', nullable: false }] })
   const body = oneRowBatches(BATCHES)
-  const probe = healthProbe(gw.url, gw.proc.pid!)
-  const res = await fetch(`${gw.url}/v1/topics/tiny/records`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${localToken(gw.dataDir, ['write'])}`, 'content-type': 'application/vnd.apache.arrow.stream' },
-    body: Buffer.from(body)
-  })
-  const answer = await res.text()
-  const stall = await probe.stop()
-  t.equal(res.status, 200, answer)
+  const { status, text: answer, stall } = await postProbed(gw, 'tiny', body)
+  t.equal(status, 200, answer)
   t.same(JSON.parse(answer), { topic: 'tiny', rows: BATCHES, batches: BATCHES, bytes: body.byteLength, ack: 'durable' })
 
   const db = await DuckDBInstance.create(':memory:')
@@ -75,19 +68,9 @@ t.test('a request of 1,000,000 distinct partition values is refused as soon as i
   writer.reset(undefined, new Schema([new Field('k', new Int64(), false)]))
   writer.write(new RecordBatch(new Schema([new Field('k', new Int64(), false)]), makeData({ type: new Struct([new Field('k', new Int64(), false)]), length: n, nullCount: 0, children: [child] })))
   writer.finish()
-  const body = writer.toUint8Array(true)
-  const probe = healthProbe(gw.url, gw.proc.pid!)
-  const started = performance.now()
-  const res = await fetch(`${gw.url}/v1/topics/parts/records`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${localToken(gw.dataDir, ['write'])}`, 'content-type': 'application/vnd.apache.arrow.stream' },
-    body: Buffer.from(body)
-  })
-  const answer = await res.json()
-  const tookMs = performance.now() - started
-  const stall = await probe.stop()
-  t.equal(res.status, 422)
-  t.same(answer, { statusCode: 422, code: 'QUIVER_TOO_MANY_PARTITIONS', error: 'Unprocessable Entity', message: 'The request feeds more than 1000 partitions; at most 1000 per flush (MAX_PARTITIONS_PER_FLUSH)' })
+  const { status, text, ms: tookMs, stall } = await postProbed(gw, 'parts', writer.toUint8Array(true))
+  t.equal(status, 422)
+  t.same(JSON.parse(text), { statusCode: 422, code: 'QUIVER_TOO_MANY_PARTITIONS', error: 'Unprocessable Entity', message: 'The request feeds more than 1000 partitions; at most 1000 per flush (MAX_PARTITIONS_PER_FLUSH)' })
   let stored: string[] = []
   try { stored = readdirSync(`${gw.dataDir}/parts`, { recursive: true }).map(String).filter((f) => f.endsWith('.parquet')) } catch {}
   t.same(stored, [], 'nothing stored')
