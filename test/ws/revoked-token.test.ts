@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { AddressInfo } from 'node:net'
 import type WebSocket from 'ws'
 import { buildApp } from '../helpers/app.ts'
@@ -36,6 +36,26 @@ function closedWithin (ws: WebSocket, ms: number, what: string): Promise<{ code:
     closed(ws),
     new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error(`${what} still open after ${ms} ms`)), ms).unref())
   ])
+}
+
+/** Both sockets' closes, each rejecting when still open after `ms` (`where` ends the socket's name). */
+function bothClosedWithin (ingest: WebSocket, tail: WebSocket, ms: number, where = ''): [Promise<{ code: number, reason: string }>, Promise<{ code: number, reason: string }>] {
+  const closes = [closedWithin(ingest, ms, `the ingest socket${where}`), closedWithin(tail, ms, `the tail socket${where}`)] as const
+  for (const c of closes) c.catch(() => {})
+  return [closes[0], closes[1]]
+}
+
+/** A writer's and a reader's minted tokens (through `gw`), a tail and an ingest socket opened with them, the ingest's first 2 rows acked. */
+async function mintedSockets (t: Test, gw: { http: string, dataDir: string }, ws: string, topic: string, subject: string) {
+  const admin = localToken(gw.dataDir, ['admin'])
+  const mint = async (roles: string[]) => (await call(gw.http, 'POST', '/v1/admin/tokens', admin, { subject, roles, ttlSeconds: 3600 })).body as { token: string, jti: string }
+  const [w, r] = await Promise.all([mint(['write']), mint(['read'])])
+  const tail = await connect(`${ws}/${topic}/tail`, ['quiver.v1', `bearer.${r.token}`])
+  const ingest = await connect(`${ws}/${topic}/stream`, ['quiver.v1', `bearer.${w.token}`])
+  const acks = frames(ingest)
+  ingest.send(makeIpcStream(2))
+  t.same(await acks.next(1), [{ type: 'ack', seq: 1, rows: 2 }])
+  return { admin, w, r, tail, ingest, acks }
 }
 
 const idsOf = (rows: Array<Record<string, unknown>>) => rows.map((r) => Number(r.id)).sort((a, b) => a - b)
@@ -100,22 +120,10 @@ t.test('revoked on the same instance: ingest and tail close with 1008, what was 
 t.test('revoked on another instance sharing the storage: sockets close within one poll', async (t) => {
   const a = await listening(t, { FLUSH_INTERVAL_MS: '50' })
   const b = await listening(t, { FLUSH_INTERVAL_MS: '50', DATA_DIR: a.dataDir })
-  const admin = localToken(a.dataDir, ['admin'])
-  const mint = async (roles: string[]) => (await call(a.http, 'POST', '/v1/admin/tokens', admin, { subject: 'elsewhere', roles, ttlSeconds: 3600 })).body as { token: string, jti: string }
-  const [w, r] = await Promise.all([mint(['write']), mint(['read'])])
-
-  // Opened on b, revoked on a.
-  const tail = await connect(`${b.ws}/rb/tail`, ['quiver.v1', `bearer.${r.token}`])
-  const ingest = await connect(`${b.ws}/rb/stream`, ['quiver.v1', `bearer.${w.token}`])
-  const acks = frames(ingest)
-  ingest.send(makeIpcStream(2))
-  t.same(await acks.next(1), [{ type: 'ack', seq: 1, rows: 2 }])
+  // Minted on a, opened on b, revoked on a.
+  const { admin, w, r, tail, ingest } = await mintedSockets(t, a, b.ws, 'rb', 'elsewhere')
   // One poll, plus one read of the list from storage, on a machine that may be slow.
-  const limit = POLL_S * 1000 + 5000
-  const ingestClosed = closedWithin(ingest, limit, 'the ingest socket on the other instance')
-  const tailClosed = closedWithin(tail, limit, 'the tail socket on the other instance')
-  ingestClosed.catch(() => {})
-  tailClosed.catch(() => {})
+  const [ingestClosed, tailClosed] = bothClosedWithin(ingest, tail, POLL_S * 1000 + 5000, ' on the other instance')
 
   for (const token of [w, r]) t.equal((await call(a.http, 'DELETE', `/v1/admin/tokens/${token.jti}`, admin)).status, 204)
   const at = Date.now()
@@ -131,22 +139,11 @@ t.test('a revocation list that cannot be read for three polls closes the sockets
   // on trusting them either. Before, they stayed open until the token expired.
   const s3 = await startS3rver(t)
   const gw = await listening(t, { ...s3.env, FLUSH_INTERVAL_MS: '50' })
-  const admin = localToken(gw.dataDir, ['admin'])
-  const mint = async (roles: string[]) => (await call(gw.http, 'POST', '/v1/admin/tokens', admin, { subject: 'unverifiable', roles, ttlSeconds: 3600 })).body as { token: string, jti: string }
-  const [w, r] = await Promise.all([mint(['write']), mint(['read'])])
-  const tail = await connect(`${gw.ws}/rs/tail`, ['quiver.v1', `bearer.${r.token}`])
-  const ingest = await connect(`${gw.ws}/rs/stream`, ['quiver.v1', `bearer.${w.token}`])
-  const acks = frames(ingest)
-  ingest.send(makeIpcStream(2))
-  t.same(await acks.next(1), [{ type: 'ack', seq: 1, rows: 2 }])
+  const { w, tail, ingest, acks } = await mintedSockets(t, gw, gw.ws, 'rs', 'unverifiable')
   t.same((await s3.listKeys('rs/')).filter((k) => k.endsWith('.parquet')).length, 1, 'the acked message is in one object')
 
   // Three polls without a successful read, plus a poll and a slow machine.
-  const limit = 4 * POLL_S * 1000 + 5000
-  const ingestClosed = closedWithin(ingest, limit, 'the ingest socket')
-  const tailClosed = closedWithin(tail, limit, 'the tail socket')
-  ingestClosed.catch(() => {})
-  tailClosed.catch(() => {})
+  const [ingestClosed, tailClosed] = bothClosedWithin(ingest, tail, 4 * POLL_S * 1000 + 5000)
   await s3.stop()
   const at = Date.now()
   const expected = { code: 1013, reason: 'token revocation list unavailable' }
